@@ -1,0 +1,193 @@
+"""Accounts API: register, JWT tokens, the current user's profile."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from contributors import services
+from contributors.models import AgeRange, Gender, User
+
+
+class ProfileOutput(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+    has_consented = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "display_name",
+            "age_range",
+            "gender",
+            "native_language",
+            "dialect",
+            "show_on_leaderboard",
+            "consent_version",
+            "consent_at",
+            "has_consented",
+            "roles",
+            "is_staff",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+    def get_roles(self, user: User) -> list[str]:
+        return sorted(user.groups.values_list("name", flat=True))
+
+
+class ProfileFields(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=80)
+    age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
+    native_language = serializers.RegexField(
+        r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        required=False,
+        allow_blank=True,
+        max_length=35,
+        error_messages={"invalid": "Use a BCP-47 language code such as 'bn' or 'en-US'."},
+    )
+    dialect = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    show_on_leaderboard = serializers.BooleanField(required=False)
+
+
+class RegisterInput(ProfileFields):
+    username = serializers.RegexField(
+        r"^[\w.@+-]{3,150}$",
+        error_messages={
+            "invalid": "3–150 characters: letters, digits and @/./+/-/_ only.",
+        },
+    )
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    consent = serializers.BooleanField(
+        help_text="Must be true: the contributor accepts the current agreement."
+    )
+    consent_version = serializers.CharField(
+        required=False, help_text="The agreement version shown to the contributor."
+    )
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("This username is taken.")
+        return value
+
+    def validate_consent(self, value: bool) -> bool:
+        if not value:
+            raise serializers.ValidationError(
+                "You must accept the contributor agreement to register."
+            )
+        return value
+
+    def validate_consent_version(self, value: str) -> str:
+        if value != settings.CONSENT_VERSION:
+            raise serializers.ValidationError(
+                f"The current agreement is version {settings.CONSENT_VERSION}; "
+                "reload it and accept that version."
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        candidate = User(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        request=RegisterInput,
+        responses={201: ProfileOutput},
+        summary="Create a contributor account (consent required)",
+    )
+    def post(self, request):
+        data = RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields.pop("consent")
+        fields["consent_version"] = fields.get("consent_version") or settings.CONSENT_VERSION
+        user = services.user_register(**fields)
+        return Response(ProfileOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class ThrottledTokenObtainPairView(TokenObtainPairView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class ThrottledTokenRefreshView(TokenRefreshView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token_refresh"
+
+
+class MeUpdateInput(ProfileFields):
+    consent = serializers.BooleanField(
+        required=False,
+        help_text="true accepts the current agreement; false withdraws consent.",
+    )
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: ProfileOutput}, summary="The current user's profile")
+    def get(self, request):
+        return Response(ProfileOutput(request.user).data)
+
+    @extend_schema(
+        request=MeUpdateInput,
+        responses={200: ProfileOutput},
+        summary="Update demographics, display name or consent",
+    )
+    def patch(self, request):
+        data = MeUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        consent = changes.pop("consent", None)
+        user = services.user_update_profile(user=request.user, **changes)
+        if consent is True:
+            user = services.user_give_consent(user=user, version=settings.CONSENT_VERSION)
+        elif consent is False:
+            user = services.user_withdraw_consent(user=user)
+        return Response(ProfileOutput(user).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "delete_recordings",
+                bool,
+                description="Also delete my recordings' audio (they leave future exports "
+                "either way).",
+            )
+        ],
+        responses={
+            200: inline_serializer("EraseResult", {"detail": serializers.CharField()}),
+        },
+        summary="Erase my account",
+    )
+    def delete(self, request):
+        flag = request.query_params.get("delete_recordings", "false").lower()
+        if flag not in {"true", "false", "1", "0"}:
+            return Response(
+                {"detail": "delete_recordings must be true or false."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        services.user_erase(user=request.user, delete_recordings=flag in {"true", "1"})
+        return Response({"detail": "Your account has been erased."})

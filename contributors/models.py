@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AgeRange(models.TextChoices):
+    UNDER_19 = "teens", _("Under 19")
+    TWENTIES = "twenties", _("19–29")
+    THIRTIES = "thirties", _("30–39")
+    FORTIES = "fourties", _("40–49")
+    FIFTIES = "fifties", _("50–59")
+    SIXTIES = "sixties", _("60–69")
+    SEVENTIES_PLUS = "seventies", _("70 or older")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Another gender")
+    UNDISCLOSED = "undisclosed", _("Prefer not to say")
+
+
+def new_speaker_id() -> str:
+    return uuid.uuid4().hex
+
+
+class User(AbstractUser):
+    """A contributor, reviewer, researcher or admin.
+
+    ``speaker_id`` is the only identity that leaves the platform (hashed again in
+    exports); it is random and never derived from the username, email or id.
+    Age range and gender use Common Voice's vocabulary so exports map 1:1.
+    """
+
+    display_name = models.CharField(_("display name"), max_length=80, blank=True)
+    speaker_id = models.CharField(
+        max_length=32, unique=True, default=new_speaker_id, editable=False
+    )
+    age_range = models.CharField(max_length=16, choices=AgeRange.choices, blank=True)
+    gender = models.CharField(max_length=16, choices=Gender.choices, blank=True)
+    native_language = models.CharField(
+        max_length=35, blank=True, help_text=_("BCP-47 code, e.g. bn")
+    )
+    dialect = models.CharField(_("dialect or region"), max_length=100, blank=True)
+    consent_version = models.CharField(max_length=32, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    show_on_leaderboard = models.BooleanField(default=False)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            # Consent is recorded as a pair: a version without a time (or the
+            # reverse) would make "did they agree, and to what?" unanswerable.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(consent_version="", consent_at__isnull=True)
+                    | (~models.Q(consent_version="") & models.Q(consent_at__isnull=False))
+                ),
+                name="consent_version_and_time_together",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def has_consented(self) -> bool:
+        return bool(self.consent_at) and self.erased_at is None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None

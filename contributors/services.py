@@ -1,0 +1,116 @@
+"""Writes on contributors: registration, profile, consent, roles, erasure."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from contributors.models import User
+from contributors.signals import user_erased
+from shrutik.permissions import CONTRIBUTOR
+
+PROFILE_FIELDS = (
+    "email",
+    "display_name",
+    "age_range",
+    "gender",
+    "native_language",
+    "dialect",
+    "show_on_leaderboard",
+)
+
+
+def user_register(
+    *, username: str, password: str, email: str = "", consent_version: str, **profile: Any
+) -> User:
+    """Create a contributor who has accepted ``consent_version``.
+
+    The caller has validated the password and that the version is current; the
+    role is always ``contributor`` — other roles are granted by admins only.
+    """
+    with transaction.atomic():
+        user = User(username=username, email=email)
+        for field, value in profile.items():
+            if field in PROFILE_FIELDS:
+                setattr(user, field, value)
+        user.set_password(password)
+        user.consent_version = consent_version
+        user.consent_at = timezone.now()
+        user.save()
+        group, _ = Group.objects.get_or_create(name=CONTRIBUTOR)
+        user.groups.add(group)
+    return user
+
+
+def user_update_profile(*, user: User, **changes: Any) -> User:
+    fields = [f for f in changes if f in PROFILE_FIELDS]
+    for field in fields:
+        setattr(user, field, changes[field])
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+def user_give_consent(*, user: User, version: str) -> User:
+    user.consent_version = version
+    user.consent_at = timezone.now()
+    user.save(update_fields=["consent_version", "consent_at"])
+    return user
+
+
+def user_withdraw_consent(*, user: User) -> User:
+    """Withdrawn consent keeps the account but stops contributions and exports."""
+    user.consent_version = ""
+    user.consent_at = None
+    user.save(update_fields=["consent_version", "consent_at"])
+    return user
+
+
+def user_set_roles(*, user: User, roles: set[str]) -> User:
+    unknown = roles - set(settings.ROLE_GROUPS)
+    if unknown:
+        raise ValueError(f"Unknown roles: {', '.join(sorted(unknown))}")
+    groups = [Group.objects.get_or_create(name=role)[0] for role in sorted(roles)]
+    user.groups.set(groups)
+    return user
+
+
+def user_erase(*, user: User, delete_recordings: bool = False) -> None:
+    """Erase a contributor's personal data and sign them out everywhere.
+
+    The row stays (as an anonymous, inactive user) so that decided chunks keep
+    their provenance counts; every identifying field is cleared, and an erased
+    contributor never appears in a new export. With ``delete_recordings`` the
+    recordings app also deletes their audio.
+    """
+    user_id = user.pk
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.erased_at is not None:
+            return
+        user.username = f"erased-{uuid.uuid4().hex[:16]}"
+        user.email = ""
+        user.first_name = user.last_name = user.display_name = ""
+        user.age_range = user.gender = user.native_language = user.dialect = ""
+        user.consent_version = ""
+        user.consent_at = None
+        user.show_on_leaderboard = False
+        user.is_active = False
+        user.is_staff = user.is_superuser = False
+        user.set_unusable_password()
+        user.erased_at = timezone.now()
+        user.save()
+        user.groups.clear()
+        for token in OutstandingToken.objects.filter(user_id=user_id):
+            BlacklistedToken.objects.get_or_create(token=token)
+        transaction.on_commit(
+            lambda: user_erased.send(
+                sender=User, user_id=user_id, delete_recordings=delete_recordings
+            )
+        )

@@ -1,0 +1,26 @@
+import factory
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from contributors.models import User
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    display_name = factory.LazyAttribute(lambda u: u.username.title())
+    consent_version = factory.LazyFunction(lambda: settings.CONSENT_VERSION)
+    consent_at = factory.LazyFunction(timezone.now)
+    password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        if not create:
+            return
+        for name in extracted or ["contributor"]:
+            self.groups.add(Group.objects.get_or_create(name=name)[0])

@@ -1,0 +1,37 @@
+"""Test settings: the deployed shape (PostgreSQL, Redis, S3) on this machine's services.
+
+Any variable already set in the environment wins, so the same suite can run
+against other servers. S3 points at a moto server that the test session starts
+(see conftest.py).
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shrutik")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
+
+from shrutik.settings import *  # noqa: F403
+from shrutik.settings import REST_FRAMEWORK, STORAGES
+
+# Hashing cost matters in a suite that creates hundreds of users; the real
+# hashers are exercised by the production settings.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "login": "1000/min",
+        "register": "1000/min",
+        "token_refresh": "1000/min",
+    },
+}
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Tests render templates without running collectstatic first.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,130 @@
+"""Smoke test of the embedded shape: SQLite, filesystem storage, filesystem broker,
+a real gunicorn and a real Celery worker, started the way the README starts them."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from shrutik.tests.test_settings import CONFIG_VARS
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture
+def embedded_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update(
+        {
+            "SHRUTIK_VAR_DIR": str(tmp_path / "var"),
+            "DJANGO_SETTINGS_MODULE": "shrutik.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for key in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME"):
+        env.pop(key, None)
+    return env
+
+
+def manage(env, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path):
+    manage(embedded_env, "migrate", "--noinput")
+    admin = manage(embedded_env, "ensure_admin")
+    assert "password:" in admin.stdout
+
+    port = free_port()
+    log_path = tmp_path / "run.log"
+    with open(log_path, "w") as log:
+        proc = start_embedded(embedded_env, port, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        check_embedded(base, tmp_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+
+
+def start_embedded(env, port: int, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--web-workers", "1",
+         "--concurrency", "1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def check_embedded(base: str, tmp_path) -> None:
+    health = wait_for(
+        lambda: (
+            (r := requests.get(f"{base}/healthz", timeout=5)).status_code == 200
+            and r.json()["checks"]["worker"]["alive"]
+            and r.json()
+        ),
+        timeout=120,
+        what="healthz 200 with a live worker",
+    )
+    assert health["checks"]["database"]["ok"] and health["checks"]["storage"]["ok"]
+    assert health["checks"]["worker"]["hostname"].startswith("embedded@")
+
+    for path in ("/admin/login/", "/api/docs/", "/accounts/signup/", "/api/schema/"):
+        assert requests.get(base + path, timeout=10).status_code == 200, path
+
+    session = requests.Session()
+    registered = session.post(
+        f"{base}/api/auth/register/",
+        json={"username": "mitu", "password": "a-long enough pass phrase", "consent": True},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    pair = session.post(
+        f"{base}/api/auth/token/",
+        json={"username": "mitu", "password": "a-long enough pass phrase"},
+        timeout=10,
+    ).json()
+    me = session.get(
+        f"{base}/api/me/", headers={"Authorization": f"Bearer {pair['access']}"}, timeout=10
+    )
+    assert me.json()["username"] == "mitu"
+    assert (tmp_path / "var" / "db.sqlite3").exists()

@@ -1,0 +1,88 @@
+"""The suite runs on the deployed shape: prove it really talks to each service."""
+
+import uuid
+
+import boto3
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.test import override_settings
+
+
+@pytest.mark.django_db
+def test_database_is_postgresql():
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        assert "PostgreSQL" in cursor.fetchone()[0]
+
+
+def test_cache_is_redis():
+    client = cache._cache.get_client()
+    assert client.ping() is True
+    key = f"probe-{uuid.uuid4()}"
+    cache.set(key, "v", 10)
+    assert cache.get(key) == "v"
+    assert any(k.decode().endswith(key) for k in client.keys("*probe-*"))
+
+
+def test_broker_is_redis():
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+def test_storage_writes_to_the_s3_endpoint(s3_server):
+    name = default_storage.save(f"probe/{uuid.uuid4()}.txt", ContentFile(b"hello"))
+    s3 = boto3.client("s3", endpoint_url=s3_server["endpoint_url"], region_name="us-east-1")
+    body = s3.get_object(Bucket=s3_server["bucket"], Key=name)["Body"].read()
+    assert body == b"hello"
+    url = default_storage.url(name)
+    assert url.startswith(s3_server["endpoint_url"]) and "X-Amz-Signature" in url
+    default_storage.delete(name)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_every_dependency(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.content
+    checks = response.json()["checks"]
+    assert {k: v["ok"] for k, v in checks.items() if k != "worker"} == {
+        "database": True,
+        "broker": True,
+        "storage": True,
+    }
+    assert checks["worker"]["alive"] is False  # no worker in this test
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_broker_when_it_is_down(client):
+    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["broker"]["ok"] is False and checks["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_storage_when_the_bucket_is_gone(client, s3_server):
+    storages = {**settings.STORAGES}
+    storages["default"] = {
+        **storages["default"],
+        "OPTIONS": {**storages["default"]["OPTIONS"], "bucket_name": "no-such-bucket"},
+    }
+    with override_settings(STORAGES=storages):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"]["ok"] is False
+    assert "404" in response.json()["checks"]["storage"]["error"]
+
+
+@pytest.mark.django_db
+def test_heartbeat_task_marks_worker_alive(client):
+    from shrutik.tasks import heartbeat
+
+    heartbeat.apply()
+    worker = client.get("/healthz").json()["checks"]["worker"]
+    assert worker["alive"] is True

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contributors.views import home
+from shrutik.views import healthz
+
+api_patterns = [
+    path("", include("contributors.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("accounts/", include("contributors.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+handler404 = "shrutik.errors.not_found"
+handler500 = "shrutik.errors.server_error"

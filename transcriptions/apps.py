@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TranscriptionsConfig(AppConfig):
+    name = "transcriptions"
+    verbose_name = "Transcriptions"
