@@ -144,3 +144,24 @@ def auth_client(api_client, contributor):
     api_client.force_authenticate(contributor)
     api_client.user = contributor
     return api_client
+
+
+@pytest.fixture
+def worker(transactional_db, s3_server):
+    """A real Celery worker process sharing the test database, broker and S3."""
+    from django.db import connection
+
+    from shrutik.testing import worker_process
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        "DATABASE_URL": url,
+        "AWS_STORAGE_BUCKET_NAME": s3_server["bucket"],
+        "AWS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    with worker_process(env) as proc:
+        yield proc

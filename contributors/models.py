@@ -74,3 +74,27 @@ class User(AbstractUser):
     @property
     def is_erased(self) -> bool:
         return self.erased_at is not None
+
+
+class ReliabilityScore(models.Model):
+    """How reliably a contributor transcribes one language: Beta(alpha, beta) over
+    their word accuracy, maintained by the consensus engine (leave-one-out)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reliability")
+    language = models.CharField(max_length=35)
+    alpha = models.FloatField()
+    beta = models.FloatField()
+    chunks = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "language"], name="reliability_per_language"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.language}: {self.accuracy:.3f}"
+
+    @property
+    def accuracy(self) -> float:
+        return self.alpha / (self.alpha + self.beta)

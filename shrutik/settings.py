@@ -337,3 +337,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Recordings -----------------------------------------------------------------
+RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=200 * 1024 * 1024)
+# A reading may take this many times the script's estimate (plus the slack) before
+# it is refused: slow readers and pauses are normal, an hour for one sentence is not.
+RECORDING_MAX_DURATION_FACTOR = env.float("RECORDING_MAX_DURATION_FACTOR", default=3.0)
+RECORDING_DURATION_SLACK_SECONDS = env.float("RECORDING_DURATION_SLACK_SECONDS", default=30.0)
+RECORDING_MIN_DURATION_FACTOR = env.float("RECORDING_MIN_DURATION_FACTOR", default=0.35)
+RECORDING_ABSOLUTE_MAX_SECONDS = env.float("RECORDING_ABSOLUTE_MAX_SECONDS", default=2 * 3600)
+RECORDING_STUCK_AFTER_SECONDS = env.int("RECORDING_STUCK_AFTER_SECONDS", default=15 * 60)
+RECORDING_MAX_ATTEMPTS = env.int("RECORDING_MAX_ATTEMPTS", default=5)
+CHUNK_TRANSCRIPTIONS_REQUIRED = env.int("CHUNK_TRANSCRIPTIONS_REQUIRED", default=2)
+SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["recordings-sweep"] = {"task": "recordings.sweep", "schedule": 300.0}
+
+# --- Transcription tasks --------------------------------------------------------
+LEASE_SECONDS = env.int("LEASE_SECONDS", default=600)
+LEASE_MAX_COUNT = env.int("LEASE_MAX_COUNT", default=20)
+
+# --- Consensus ------------------------------------------------------------------
+# Every threshold of the consensus engine is a field of EngineConfig
+# (consensus/engine/schema.py); unset ones keep the defaults chosen on the
+# CrowdSpeech dev splits (docs/consensus.md).
+# JSON object of overrides, e.g. CONSENSUS_CONFIG='{"max_transcripts": 4, "audit_rate": 0.05}'.
+CONSENSUS_CONFIG = env.json("CONSENSUS_CONFIG", default={})
+STATS_CACHE_SECONDS = env.int("STATS_CACHE_SECONDS", default=60)

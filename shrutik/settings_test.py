@@ -9,6 +9,8 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shrutik")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# The broker gets its own database: tests clear the cache between runs.
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 
 from shrutik.settings import *  # noqa: F403

@@ -3,10 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contributors.views import home
-from shrutik.views import healthz
+from shrutik.views import healthz, signed_media
 
 api_patterns = [
     path("", include("contributors.api_urls")),
+    path("", include("recordings.api_urls")),
+    path("", include("transcriptions.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -14,6 +16,7 @@ api_patterns = [
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("media/signed/<str:token>/", signed_media, name="signed-media"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("accounts/", include("contributors.urls")),

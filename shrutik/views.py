@@ -1,8 +1,12 @@
-from django.http import JsonResponse
+import mimetypes
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from shrutik.health import run_checks
+from shrutik.storage import signed_media_key
 
 
 @never_cache
@@ -13,3 +17,23 @@ def healthz(request):
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+@require_GET
+def signed_media(request, token: str):
+    """Serve one stored object named by a signed, expiring token (filesystem storage).
+
+    The token is the authorisation: it was issued to someone allowed to hear the
+    audio, names exactly one key and expires, like an S3 pre-signed URL.
+    """
+    key = signed_media_key(token)
+    if key is None:
+        return JsonResponse({"detail": "This link is invalid or has expired."}, status=403)
+    try:
+        fh = default_storage.open(key, "rb")
+    except FileNotFoundError:
+        return JsonResponse({"detail": "Not found."}, status=404)
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    response = FileResponse(fh, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -6,12 +6,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from shrutik.testing import wait_until
 from shrutik.tests.test_settings import CONFIG_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,18 +24,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except requests.RequestException as exc:
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+def healthy_with_worker(base: str):
+    try:
+        response = requests.get(f"{base}/healthz", timeout=5)
+    except requests.RequestException:
+        return None
+    body = response.json()
+    return response.status_code == 200 and body["checks"]["worker"]["alive"] and body
 
 
 @pytest.fixture
@@ -96,14 +91,8 @@ def start_embedded(env, port: int, log) -> subprocess.Popen:
 
 
 def check_embedded(base: str, tmp_path) -> None:
-    health = wait_for(
-        lambda: (
-            (r := requests.get(f"{base}/healthz", timeout=5)).status_code == 200
-            and r.json()["checks"]["worker"]["alive"]
-            and r.json()
-        ),
-        timeout=120,
-        what="healthz 200 with a live worker",
+    health = wait_until(
+        lambda: healthy_with_worker(base), timeout=120, what="healthz 200 with a live worker"
     )
     assert health["checks"]["database"]["ok"] and health["checks"]["storage"]["ok"]
     assert health["checks"]["worker"]["hostname"].startswith("embedded@")

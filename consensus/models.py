@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from recordings.models import Chunk
+
+
+class DecidedBy(models.TextChoices):
+    AUTO = "auto", _("Consensus engine")
+    REVIEWER = "reviewer", _("Reviewer")
+
+
+class ConsensusDecision(models.Model):
+    """One decision about a chunk; the newest is in force, the rest is history."""
+
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="decisions")
+    outcome = models.CharField(max_length=16)
+    text = models.TextField(blank=True)
+    normalized_text = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    word_confidence = models.JSONField(default=list, blank=True)
+    estimated_wer = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    audit = models.BooleanField(default=False)
+    transcription_count = models.PositiveSmallIntegerField(default=0)
+    method_version = models.CharField(max_length=40)
+    decided_by = models.CharField(max_length=10, choices=DecidedBy.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["chunk", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.chunk_id}: {self.outcome} by {self.decided_by}"
+
+
+class ReviewChunk(Chunk):
+    """Chunks as reviewers see them in the admin review queue."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("chunk to review")
+        verbose_name_plural = _("review queue")

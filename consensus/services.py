@@ -1,0 +1,207 @@
+"""Deciding chunks: run the engine on stored transcriptions, apply the outcome,
+move reliabilities; and the reviewer's accept / correct / reject."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+
+from consensus import engine
+from consensus.models import ConsensusDecision, DecidedBy
+from contributors.models import ReliabilityScore
+from recordings.models import Chunk, ChunkStatus
+from transcriptions.models import SkipReason, TaskSkip, Transcription
+
+
+@cache
+def engine_config() -> engine.EngineConfig:
+    fields = {f.name for f in dataclasses.fields(engine.EngineConfig)}
+    overrides = {k: v for k, v in settings.CONSENSUS_CONFIG.items() if k in fields}
+    unknown = set(settings.CONSENSUS_CONFIG) - fields
+    if unknown:
+        raise ValueError(f"Unknown CONSENSUS_CONFIG keys: {', '.join(sorted(unknown))}")
+    return engine.EngineConfig(**overrides)
+
+
+def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
+    rows = ReliabilityScore.objects.filter(user_id__in=user_ids, language=language)
+    return {r.user_id: engine.Reliability(alpha=r.alpha, beta=r.beta) for r in rows}
+
+
+def _transcripts(chunk: Chunk, config: engine.EngineConfig) -> list[engine.Transcript]:
+    """Transcriptions, plus reports as flag-only transcripts (they never vote)."""
+    language = chunk.language.code
+    rows = list(Transcription.objects.filter(chunk=chunk).order_by("created_at", "id"))
+    reports = list(TaskSkip.objects.filter(chunk=chunk, kind=SkipReason.REPORT).exclude(reason=""))
+    scores = _reliabilities({r.user_id for r in rows}, language)
+    prior = engine.reliability_prior(config)
+    transcripts = [
+        engine.Transcript(
+            contributor_id=str(r.user_id),
+            raw_text=r.text,
+            flags=frozenset(r.flags),
+            weight=engine.reliability_weight(scores.get(r.user_id, prior), config),
+        )
+        for r in rows
+    ]
+    transcripts += [
+        engine.Transcript(
+            contributor_id=f"report:{r.user_id}", raw_text="", flags=frozenset({r.reason})
+        )
+        for r in reports
+    ]
+    return transcripts
+
+
+def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config) -> None:
+    """Add evidence to reliability rows, locking them in user-id order (no deadlocks)."""
+    ids = sorted(int(k) for k in evidence if not k.startswith("report:"))
+    if not ids:
+        return
+    rows = {
+        r.user_id: r
+        for r in ReliabilityScore.objects.select_for_update()
+        .filter(user_id__in=ids, language=language)
+        .order_by("user_id")
+    }
+    prior = engine.reliability_prior(config)
+    for user_id in ids:
+        row = rows.get(user_id) or ReliabilityScore(
+            user_id=user_id, language=language, alpha=prior.alpha, beta=prior.beta
+        )
+        updated = engine.reliability_update(
+            engine.Reliability(alpha=row.alpha, beta=row.beta), evidence[str(user_id)], config
+        )
+        row.alpha, row.beta, row.chunks = updated.alpha, updated.beta, row.chunks + 1
+        row.save()
+
+
+def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
+    """Decide a chunk from its transcriptions so far. Idempotent and race-safe.
+
+    The chunk row is locked for the whole decision, so concurrent submissions
+    for one chunk are decided one after the other, each seeing all committed
+    transcriptions. A chunk already decided (validated, in review or rejected)
+    is left alone; a decision identical to the last one is not recorded twice.
+    """
+    config = engine_config()
+    with transaction.atomic():
+        chunk = (
+            Chunk.objects.select_for_update(of=("self",))
+            .select_related("language")
+            .filter(pk=chunk_id)
+            .first()
+        )
+        if chunk is None or chunk.status != ChunkStatus.OPEN:
+            return None
+        transcripts = _transcripts(chunk, config)
+        if not transcripts:
+            return None
+        language = chunk.language.code
+        decision = engine.decide(
+            transcripts,
+            prior_text=chunk.expected_text or None,
+            language=language,
+            config=config,
+            audit_key=str(chunk.pk),
+        )
+        last = chunk.decisions.first()
+        if (
+            last is not None
+            and last.transcription_count == len(transcripts)
+            and last.outcome == decision.status
+            and last.method_version == decision.method_version
+        ):
+            return last
+        confidence = max(0.0, 1.0 - decision.estimated_wer)
+        record = ConsensusDecision.objects.create(
+            chunk=chunk,
+            outcome=decision.status,
+            text=decision.text,
+            normalized_text=decision.normalized_text,
+            confidence=confidence,
+            word_confidence=[[w, round(c, 4)] for w, c in decision.words],
+            estimated_wer=decision.estimated_wer,
+            reason=decision.reason[:300],
+            audit=decision.audit,
+            transcription_count=len(transcripts),
+            method_version=decision.method_version,
+            decided_by=DecidedBy.AUTO,
+        )
+        chunk.consensus_text = decision.text
+        chunk.confidence = confidence
+        chunk.word_confidence = record.word_confidence
+        if decision.status == "validated":
+            chunk.status = ChunkStatus.NEEDS_REVIEW if decision.audit else ChunkStatus.VALIDATED
+            evidence = engine.reliability_evidence(
+                transcripts, prior_text=chunk.expected_text or None, config=config
+            )
+            _apply_evidence(evidence, language, config)
+        elif decision.status == "needs_review":
+            chunk.status = ChunkStatus.NEEDS_REVIEW
+        else:
+            chunk.transcriptions_required = max(
+                chunk.transcriptions_required, chunk.transcriptions_received + 1
+            )
+        chunk.save(
+            update_fields=[
+                "status",
+                "consensus_text",
+                "confidence",
+                "word_confidence",
+                "transcriptions_required",
+                "updated_at",
+            ]
+        )
+    return record
+
+
+def chunk_review(*, chunk_id, reviewer, action: str, text: str | None = None) -> Chunk:
+    """A reviewer's final word: ``accept`` the proposal, ``correct`` it, or ``reject``.
+
+    Accepted and corrected texts also teach reliabilities, with the reviewer's
+    text as ground truth (counted ``reviewer_evidence_weight`` times).
+    """
+    if action not in {"accept", "correct", "reject"}:
+        raise ValueError(f"unknown review action {action!r}")
+    config = engine_config()
+    with transaction.atomic():
+        chunk = (
+            Chunk.objects.select_for_update(of=("self",))
+            .select_related("language")
+            .get(pk=chunk_id)
+        )
+        final_text = chunk.consensus_text if action == "accept" else (text or "").strip()
+        if action == "correct" and not final_text:
+            raise ValueError("A correction needs the corrected text.")
+        chunk.status = ChunkStatus.REJECTED if action == "reject" else ChunkStatus.VALIDATED
+        if action != "reject":
+            chunk.consensus_text = final_text
+            chunk.confidence = 1.0
+            chunk.word_confidence = [[w, 1.0] for w in engine.tokenize(final_text)]
+            transcripts = _transcripts(chunk, config)
+            evidence = engine.reliability_evidence(
+                transcripts,
+                prior_text=chunk.expected_text or None,
+                config=config,
+                reviewed_text=final_text,
+            )
+            _apply_evidence(evidence, chunk.language.code, config)
+        chunk.save()
+        ConsensusDecision.objects.create(
+            chunk=chunk,
+            outcome=chunk.status,
+            text=chunk.consensus_text if action != "reject" else "",
+            normalized_text=engine.normalize(final_text) if action != "reject" else "",
+            confidence=chunk.confidence,
+            word_confidence=chunk.word_confidence,
+            reason=f"reviewer: {action}",
+            transcription_count=chunk.transcriptions_received,
+            method_version=engine.METHOD_VERSION,
+            decided_by=DecidedBy.REVIEWER,
+            reviewer=reviewer,
+        )
+    return chunk

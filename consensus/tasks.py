@@ -1,0 +1,16 @@
+from celery import shared_task
+
+from consensus import services
+
+
+@shared_task(
+    name="consensus.decide",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=60,
+    time_limit=90,
+    ignore_result=True,
+)
+def consensus_decide(chunk_id: str) -> None:
+    """Idempotent: deciding an already decided chunk changes nothing."""
+    services.consensus_decide(chunk_id=chunk_id)

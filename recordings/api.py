@@ -1,0 +1,226 @@
+"""Recording API: languages, the next script to read, uploads and their status."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from recordings import selectors, services
+from recordings.models import Chunk, Language, LengthBucket, Recording, Script
+from shrutik.storage import signed_url
+
+
+class LanguageOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Language
+        fields = ["code", "name", "native_name"]
+
+
+class LanguageListApi(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = LanguageOutput
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.language_list_active()
+
+
+class ScriptOutput(serializers.ModelSerializer):
+    language = serializers.CharField(source="language.code")
+
+    class Meta:
+        model = Script
+        fields = [
+            "id",
+            "language",
+            "text",
+            "sentences",
+            "estimated_seconds",
+            "length_bucket",
+            "source",
+            "licence",
+        ]
+
+
+class ScriptNextInput(serializers.Serializer):
+    language = serializers.SlugRelatedField(
+        slug_field="code", queryset=Language.objects.filter(active=True)
+    )
+    length = serializers.ChoiceField(choices=LengthBucket.choices, required=False)
+
+
+def require_consent(user) -> None:
+    if not user.has_consented:
+        raise PermissionDenied(
+            "Accept the current contributor agreement (PATCH /api/me/ with consent=true) "
+            "before contributing."
+        )
+
+
+class ScriptNextApi(APIView):
+    @extend_schema(
+        parameters=[ScriptNextInput],
+        responses={200: ScriptOutput},
+        summary="A script the current user has not recorded yet",
+    )
+    def get(self, request):
+        params = ScriptNextInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        script = selectors.script_next(
+            user=request.user,
+            language=params.validated_data["language"],
+            length=params.validated_data.get("length"),
+        )
+        if script is None:
+            return Response(
+                {"detail": "You have recorded every script available for this choice. Thank you!"},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(ScriptOutput(script).data)
+
+
+class ChunkOutput(serializers.ModelSerializer):
+    audio_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chunk
+        fields = [
+            "id",
+            "index",
+            "start",
+            "end",
+            "duration",
+            "expected_text",
+            "status",
+            "audio_url",
+        ]
+
+    def get_audio_url(self, chunk: Chunk) -> str:
+        return signed_url(chunk.audio.name, expires=settings.SIGNED_URL_SECONDS)
+
+
+class RecordingOutput(serializers.ModelSerializer):
+    script = serializers.PrimaryKeyRelatedField(read_only=True)
+    language = serializers.CharField(source="script.language.code", read_only=True)
+    chunk_count = serializers.SerializerMethodField()
+    audio_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = [
+            "id",
+            "script",
+            "language",
+            "status",
+            "container",
+            "codec",
+            "size_bytes",
+            "sha256",
+            "duration",
+            "sample_rate",
+            "channels",
+            "level_dbfs",
+            "peak_dbfs",
+            "clipping_ratio",
+            "speech_ratio",
+            "snr_db",
+            "rejection_reason",
+            "chunk_count",
+            "audio_url",
+            "created_at",
+            "processed_at",
+        ]
+
+    def get_chunk_count(self, recording: Recording) -> int:
+        annotated = getattr(recording, "chunk_total", None)
+        return annotated if annotated is not None else recording.chunks.count()
+
+    def get_audio_url(self, recording: Recording) -> str:
+        return signed_url(recording.audio.name, expires=settings.SIGNED_URL_SECONDS)
+
+
+class RecordingDetailOutput(RecordingOutput):
+    chunks = ChunkOutput(many=True, read_only=True)
+
+    class Meta(RecordingOutput.Meta):
+        fields = [*RecordingOutput.Meta.fields, "chunks"]
+
+
+class RecordingCreateInput(serializers.Serializer):
+    script = serializers.PrimaryKeyRelatedField(
+        queryset=Script.objects.filter(active=True, language__active=True).select_related(
+            "language"
+        )
+    )
+    audio = serializers.FileField(allow_empty_file=True)
+
+
+class RecordingListCreateApi(ListAPIView):
+    serializer_class = RecordingOutput
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "upload"
+
+    def get_throttles(self):
+        # Only uploads are throttled: polling one's own recordings is cheap.
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get_queryset(self):
+        from django.db.models import Count
+
+        return (
+            selectors.recording_list_visible(user=self.request.user)
+            .annotate(chunk_total=Count("chunks"))
+            .order_by("-created_at", "id")
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": RecordingCreateInput},
+        responses={201: RecordingOutput},
+        summary="Upload a reading of a script",
+    )
+    def post(self, request):
+        require_consent(request.user)
+        # Refuse an oversized body before parsing it, so it never reaches disk.
+        length = request.META.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > settings.RECORDING_MAX_BYTES + 65536:
+            return Response(
+                {"detail": services.too_large_message()},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        data = RecordingCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            recording = services.recording_create(
+                user=request.user,
+                script=data.validated_data["script"],
+                upload=data.validated_data["audio"],
+            )
+        except services.UploadRejected as exc:
+            return Response({"detail": exc.detail}, status=exc.status_code)
+        return Response(RecordingOutput(recording).data, status=status.HTTP_201_CREATED)
+
+
+class RecordingDetailApi(RetrieveAPIView):
+    serializer_class = RecordingDetailOutput
+
+    def get_queryset(self):
+        return selectors.recording_list_visible(user=self.request.user).prefetch_related("chunks")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH)],
+        summary="A recording's status, quality and chunks",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self):
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])

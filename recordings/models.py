@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Language(models.Model):
+    """A language that contributors read and transcribe, with its script rules."""
+
+    code = models.CharField(max_length=35, unique=True, help_text=_("BCP-47 code, e.g. bn"))
+    name = models.CharField(max_length=100, help_text=_("English name"))
+    native_name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    # Validation rules for imported script sentences.
+    min_sentence_chars = models.PositiveIntegerField(default=3)
+    max_sentence_chars = models.PositiveIntegerField(default=250)
+    allow_digits = models.BooleanField(
+        default=False,
+        help_text=_("Digits are read in many ways; by default sentences must spell numbers."),
+    )
+    forbidden_chars = models.CharField(
+        max_length=200, blank=True, default="<>{}[]\\|@#$%^*_=~`", help_text=_("Never allowed")
+    )
+    chars_per_second = models.FloatField(
+        null=True, blank=True, help_text=_("Typical reading speed; empty uses the default")
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class LengthBucket(models.TextChoices):
+    SINGLE = "single", _("One sentence")
+    TWO_MIN = "2min", _("About 2 minutes")
+    FIVE_MIN = "5min", _("About 5 minutes")
+    TEN_MIN = "10min", _("About 10 minutes")
+
+
+class Script(models.Model):
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="scripts")
+    text = models.TextField()
+    sentences = models.JSONField(default=list, help_text=_("The text split into sentences"))
+    estimated_seconds = models.FloatField()
+    length_bucket = models.CharField(max_length=8, choices=LengthBucket.choices)
+    source = models.CharField(max_length=300, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+    # Kept in step by recording_create so "fewest recordings first" is an index
+    # scan, not a COUNT over all recordings.
+    recording_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["language", "length_bucket", "recording_count", "id"],
+                condition=models.Q(active=True),
+                name="script_next_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.language.code}#{self.pk}: {self.text[:40]}"
+
+
+class RecordingStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    PROCESSING = "processing", _("Processing")
+    CHUNKED = "chunked", _("Chunked")
+    REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+class Recording(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contributor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recordings"
+    )
+    script = models.ForeignKey(Script, on_delete=models.PROTECT, related_name="recordings")
+    audio = models.FileField(max_length=255, blank=True)
+    container = models.CharField(max_length=40, blank=True)
+    codec = models.CharField(max_length=40, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    duration = models.FloatField(null=True, blank=True)
+    sample_rate = models.PositiveIntegerField(null=True, blank=True)
+    channels = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=RecordingStatus.choices, default=RecordingStatus.UPLOADED
+    )
+    level_dbfs = models.FloatField(null=True, blank=True)
+    peak_dbfs = models.FloatField(null=True, blank=True)
+    clipping_ratio = models.FloatField(null=True, blank=True)
+    speech_ratio = models.FloatField(null=True, blank=True)
+    snr_db = models.FloatField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    processing_attempts = models.PositiveSmallIntegerField(default=0)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["contributor", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recording {self.pk} ({self.status})"
+
+
+class ChunkStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    VALIDATED = "validated", _("Validated")
+    NEEDS_REVIEW = "needs_review", _("Needs review")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Chunk(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="chunks")
+    # Denormalised from the recording so that task assignment filters one table.
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="chunks")
+    contributor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recorded_chunks"
+    )
+    index = models.PositiveIntegerField()
+    start = models.FloatField()
+    end = models.FloatField()
+    duration = models.FloatField()
+    audio = models.FileField(max_length=255)
+    expected_text = models.TextField(blank=True)
+    expected_sentence_index = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.OPEN)
+    transcriptions_required = models.PositiveSmallIntegerField(default=2)
+    transcriptions_received = models.PositiveSmallIntegerField(default=0)
+    consensus_text = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    word_confidence = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["recording", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "index"], name="chunk_unique_index"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="chunk_end_after_start"
+            ),
+        ]
+        indexes = [
+            # Assignment: open chunks of a language, fewest transcriptions, oldest first.
+            models.Index(
+                fields=["language", "transcriptions_received", "created_at"],
+                condition=models.Q(status="open"),
+                name="chunk_assign_idx",
+            ),
+            models.Index(fields=["status", "language"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.recording_id}#{self.index}"

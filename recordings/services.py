@@ -1,0 +1,350 @@
+"""Writes on the recording side: uploads, processing into chunks, sweeping."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from recordings.audio import decode
+from recordings.models import Chunk, Recording, RecordingStatus, Script
+from shrutik.storage import COPY_BUFFER, sha256_file, storage_copy_to_temp, storage_put
+
+logger = logging.getLogger(__name__)
+
+# ffmpeg's demuxer names → the extension we store under. The name the client gave
+# the file is never used: it may lie, and it must never become part of a path.
+CONTAINER_EXTENSIONS = {
+    "webm": "webm",
+    "ogg": "ogg",
+    "wav": "wav",
+    "flac": "flac",
+    "mp3": "mp3",
+    "mp4": "m4a",
+    "aac": "aac",
+}
+
+
+@dataclass
+class UploadRejected(Exception):
+    """A client error in an upload: HTTP status and a message saying what to fix."""
+
+    status_code: int
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def duration_limits(script: Script) -> tuple[float, float]:
+    estimate = script.estimated_seconds
+    low = max(0.5, estimate * settings.RECORDING_MIN_DURATION_FACTOR)
+    high = (
+        estimate * settings.RECORDING_MAX_DURATION_FACTOR
+        + settings.RECORDING_DURATION_SLACK_SECONDS
+    )
+    return low, min(high, settings.RECORDING_ABSOLUTE_MAX_SECONDS)
+
+
+@contextmanager
+def _local_path(upload: UploadedFile):
+    """A filesystem path for the upload without reading it into memory.
+
+    Large uploads are already in a temporary file (Django's upload handlers);
+    small ones are copied to one so ffmpeg can read them.
+    """
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.NamedTemporaryFile(suffix=".upload") as tmp:
+        upload.seek(0)
+        shutil.copyfileobj(upload, tmp, COPY_BUFFER)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
+    """Decode the upload to learn what it really is and how long it really lasts."""
+    if path.stat().st_size == 0:
+        raise UploadRejected(400, "The audio file is empty.")
+    try:
+        info = decode.probe(path)
+    except decode.UnsupportedAudioError as exc:
+        raise UploadRejected(
+            415, f"Unsupported audio: {exc.reason}. Upload {decode.SUPPORTED_DESCRIPTION}."
+        ) from exc
+    except decode.AudioDecodeError as exc:
+        raise UploadRejected(400, f"The audio could not be decoded: {exc.reason}.") from exc
+    if CONTAINER_EXTENSIONS.get(info.container) is None:
+        raise UploadRejected(
+            415,
+            f"Unsupported audio container '{info.container}'. "
+            f"Upload {decode.SUPPORTED_DESCRIPTION}.",
+        )
+    low, high = duration_limits(script)
+    try:
+        duration = decode.measure_duration(path, max_seconds=high)
+    except decode.AudioTooLongError as exc:
+        raise UploadRejected(
+            400,
+            f"The recording is longer than {high:.0f} s, the most this script "
+            f"(about {script.estimated_seconds:.0f} s to read) allows.",
+        ) from exc
+    except decode.AudioDecodeError as exc:
+        raise UploadRejected(400, f"The audio could not be decoded: {exc.reason}.") from exc
+    if duration < low:
+        raise UploadRejected(
+            400,
+            f"The recording lasts {duration:.1f} s; reading this script takes about "
+            f"{script.estimated_seconds:.0f} s, so at least {low:.1f} s is expected.",
+        )
+    return dataclasses.replace(info, duration=duration)
+
+
+def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording:
+    """Validate an upload, store it, create the Recording, enqueue processing.
+
+    Order matters for "no lost recordings": the object is stored first (outside
+    any transaction: no S3 calls while holding row locks), then the row is
+    created; if the row cannot be created the object is deleted again, so there
+    are no orphans either way. Processing is enqueued only after commit, so a
+    worker never looks for a row that is not there yet.
+    """
+    if upload.size is not None and upload.size > settings.RECORDING_MAX_BYTES:
+        raise UploadRejected(413, too_large_message())
+    with _local_path(upload) as path:
+        info = recording_validate_audio(path=path, script=script)
+        sha256 = sha256_file(path)
+        recording = Recording(
+            contributor=user,
+            script=script,
+            container=info.container,
+            codec=info.codec,
+            size_bytes=path.stat().st_size,
+            sha256=sha256,
+            duration=round(info.duration, 3),
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+        )
+        key = f"recordings/{recording.id}/original.{CONTAINER_EXTENSIONS[info.container]}"
+        with open(path, "rb") as fh:
+            recording.audio.name = storage_put(key, fh)
+    try:
+        with transaction.atomic():
+            recording.save(force_insert=True)
+            Script.objects.filter(pk=script.pk).update(recording_count=F("recording_count") + 1)
+            transaction.on_commit(lambda: recording_enqueue(recording_id=recording.id))
+    except Exception:
+        default_storage.delete(recording.audio.name)
+        raise
+    return recording
+
+
+def too_large_message() -> str:
+    mb = settings.RECORDING_MAX_BYTES / 1024 / 1024
+    return f"The audio file is larger than {mb:.0f} MB."
+
+
+def recording_enqueue(*, recording_id) -> None:
+    from recordings.tasks import recording_process
+
+    recording_process.delay(str(recording_id))
+
+
+def recording_sweep(*, now=None) -> int:
+    """Re-enqueue recordings stuck before ``chunked``; give up after many attempts.
+
+    A recording is stuck when its task was lost (broker restart before the
+    enqueue landed, a worker killed while the broker forgot it) — the sweeper is
+    what makes "uploaded" a promise rather than a hope.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.RECORDING_STUCK_AFTER_SECONDS)
+    stuck = Recording.objects.filter(
+        status__in=[RecordingStatus.UPLOADED, RecordingStatus.PROCESSING], updated_at__lt=stale
+    ).values_list("id", "processing_attempts")
+    count = 0
+    for recording_id, attempts in stuck.iterator():
+        if attempts >= settings.RECORDING_MAX_ATTEMPTS:
+            Recording.objects.filter(
+                pk=recording_id,
+                status__in=[RecordingStatus.UPLOADED, RecordingStatus.PROCESSING],
+            ).update(
+                status=RecordingStatus.FAILED,
+                error=f"Gave up after {attempts} processing attempts.",
+                updated_at=now,
+            )
+            continue
+        # Touch the row so the next sweep waits a full period for this attempt.
+        Recording.objects.filter(pk=recording_id).update(updated_at=now)
+        recording_enqueue(recording_id=recording_id)
+        count += 1
+    return count
+
+
+def _claim(recording_id) -> bool:
+    """Mark a recording as being processed; False if there is nothing to do.
+
+    ``processing`` is claimable too: that is a crashed or redelivered attempt,
+    and re-running it from scratch is safe because every output is replaced.
+    """
+    now = timezone.now()
+    return bool(
+        Recording.objects.filter(
+            pk=recording_id,
+            status__in=[RecordingStatus.UPLOADED, RecordingStatus.PROCESSING],
+        ).update(
+            status=RecordingStatus.PROCESSING,
+            processing_attempts=F("processing_attempts") + 1,
+            processing_started_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def _metrics_fields(metrics) -> dict:
+    return {
+        "level_dbfs": _finite(metrics.level_dbfs),
+        "peak_dbfs": _finite(metrics.peak_dbfs),
+        "clipping_ratio": _finite(metrics.clipping_ratio),
+        "speech_ratio": _finite(metrics.speech_ratio),
+        "snr_db": _finite(metrics.snr_db),
+    }
+
+
+def _finite(value):
+    import math
+
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), 4)
+
+
+def recording_process(*, recording_id) -> None:
+    """Decode, measure, segment and chunk one recording.
+
+    Idempotent and crash-safe: chunk objects have deterministic keys and are
+    overwritten by a re-run, and the Chunk rows and the ``chunked`` status are
+    written in one transaction under the recording's row lock, so however
+    often this runs (or crashes) there is exactly one set of chunks.
+    """
+    from recordings.audio import decode, encode, quality, segment
+
+    if not _claim(recording_id):
+        return
+    recording = Recording.objects.select_related("script__language").get(pk=recording_id)
+    script = recording.script
+    _, max_seconds = duration_limits(script)
+    with tempfile.TemporaryDirectory(prefix="shrutik-rec-") as tmp:
+        source = storage_copy_to_temp(recording.audio.name, directory=tmp)
+        wav = Path(tmp) / "decoded.wav"
+        try:
+            decode.decode_to_wav(source, wav, max_seconds=max_seconds + 1)
+        except decode.AudioTooLongError:
+            recording_reject(
+                recording_id=recording_id,
+                reason=f"The recording is longer than {max_seconds:.0f} s, "
+                "too long for this script.",
+            )
+            return
+        except decode.AudioDecodeError as exc:
+            recording_reject(
+                recording_id=recording_id, reason=f"The audio could not be decoded: {exc}."
+            )
+            return
+        analysis = quality.analyse_wav(wav)
+        metrics = analysis.metrics
+        reason = quality.assess(metrics, expected_duration=script.estimated_seconds)
+        if reason:
+            recording_reject(recording_id=recording_id, reason=reason, metrics=metrics)
+            return
+        segments = segment.segment_envelope(
+            analysis.envelope, sentences=script.sentences, language=script.language.code
+        )
+        chunks = []
+        for index, seg in enumerate(segments):
+            key = f"chunks/{recording.id}/{index}.flac"
+            storage_put(key, encode.flac_slice(wav, seg.start, seg.end))
+            expected = script.sentences[seg.sentence] if seg.sentence is not None else ""
+            chunks.append(
+                Chunk(
+                    recording_id=recording.id,
+                    language_id=script.language_id,
+                    contributor_id=recording.contributor_id,
+                    index=index,
+                    start=round(seg.start, 3),
+                    end=round(seg.end, 3),
+                    duration=round(seg.end - seg.start, 3),
+                    audio=key,
+                    expected_text=expected,
+                    expected_sentence_index=seg.sentence,
+                    transcriptions_required=settings.CHUNK_TRANSCRIPTIONS_REQUIRED,
+                )
+            )
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording_id)
+        if locked.status != RecordingStatus.PROCESSING:
+            return  # another attempt finished first; its chunks are the same ones
+        Chunk.objects.filter(recording_id=recording_id).delete()
+        Chunk.objects.bulk_create(chunks)
+        for field, value in _metrics_fields(metrics).items():
+            setattr(locked, field, value)
+        locked.duration = round(metrics.duration, 3)
+        locked.status = RecordingStatus.CHUNKED
+        locked.processed_at = timezone.now()
+        locked.error = ""
+        locked.save()
+    _delete_stale_chunk_objects(recording_id=recording_id, keep=len(chunks))
+
+
+def _delete_stale_chunk_objects(*, recording_id, keep: int) -> None:
+    """Remove chunk objects beyond ``keep`` left by an earlier, different run."""
+    prefix = f"chunks/{recording_id}"
+    try:
+        _, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return
+    for name in files:
+        stem = name.rsplit(".", 1)[0]
+        if stem.isdigit() and int(stem) >= keep:
+            default_storage.delete(f"{prefix}/{name}")
+
+
+def recording_reject(*, recording_id, reason: str, metrics=None) -> None:
+    fields = {"status": RecordingStatus.REJECTED, "rejection_reason": reason[:300]}
+    if metrics is not None:
+        fields |= _metrics_fields(metrics)
+        fields["duration"] = _finite(metrics.duration)
+    Recording.objects.filter(pk=recording_id).update(
+        processed_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+
+
+def recording_fail(*, recording_id, error: str) -> None:
+    Recording.objects.filter(pk=recording_id, status=RecordingStatus.PROCESSING).update(
+        status=RecordingStatus.FAILED, error=error, updated_at=timezone.now()
+    )
+
+
+def recording_reprocess(*, recording_id) -> None:
+    """Reviewer action: process again from the original (chunks are replaced)."""
+    Recording.objects.filter(pk=recording_id).update(
+        status=RecordingStatus.UPLOADED,
+        rejection_reason="",
+        error="",
+        processing_attempts=0,
+        updated_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: recording_enqueue(recording_id=recording_id))

@@ -1,0 +1,31 @@
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from recordings import services
+from shrutik.storage import transient_errors
+
+
+@shared_task(
+    name="recordings.process",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=transient_errors(),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+    soft_time_limit=1200,
+    time_limit=1260,
+    ignore_result=True,
+)
+def recording_process(self, recording_id: str) -> None:
+    """Idempotent: a recording already chunked or rejected is left as it is."""
+    try:
+        services.recording_process(recording_id=recording_id)
+    except SoftTimeLimitExceeded:
+        services.recording_fail(recording_id=recording_id, error="Processing took too long.")
+
+
+@shared_task(name="recordings.sweep", ignore_result=True, time_limit=120)
+def recording_sweep() -> int:
+    return services.recording_sweep()

@@ -1,0 +1,88 @@
+"""Object storage helpers shared by every app: put, signed URLs, local copies.
+
+The same keys work on S3 and on the filesystem. Audio is personal data, so it is
+only ever reached through URLs that expire and name exactly one object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from django.core import signing
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+SIGNED_MEDIA_SALT = "shrutik.media"
+COPY_BUFFER = 1024 * 1024
+
+
+class TransientStorageError(Exception):
+    """Storage could not be reached; the operation may succeed if retried."""
+
+
+def is_s3() -> bool:
+    return hasattr(default_storage, "bucket")
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return (BotoConnectionError, ConnectTimeoutError, ReadTimeoutError, TransientStorageError)
+
+
+def storage_put(key: str, fileobj: IO[bytes]) -> str:
+    """Write ``fileobj`` under exactly ``key``, replacing any previous object.
+
+    Storages are configured not to overwrite (uploads must never clobber each
+    other), but derived objects with deterministic keys — chunks, export files —
+    must be rewritable so that a re-run replaces a crashed run's output.
+    """
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    name = default_storage.save(key, File(fileobj, name=key))
+    if name != key:  # a concurrent writer won the race; keep exactly one object
+        default_storage.delete(name)
+        raise TransientStorageError(f"concurrent write to {key}")
+    return name
+
+
+def storage_copy_to_temp(key: str, *, suffix: str = "", directory: str | None = None) -> Path:
+    """Stream an object into a local temporary file (never whole into memory)."""
+    fd, path = tempfile.mkstemp(suffix=suffix, dir=directory)
+    with open(fd, "wb") as out, default_storage.open(key, "rb") as src:
+        shutil.copyfileobj(src, out, COPY_BUFFER)
+    return Path(path)
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(COPY_BUFFER):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def signed_url(key: str, *, expires: int = 600) -> str:
+    """A URL that reads one object for ``expires`` seconds, then stops working."""
+    if not key:
+        return ""
+    if is_s3():
+        return default_storage.url(key, expire=expires)
+    token = signing.dumps({"k": key, "e": expires}, salt=SIGNED_MEDIA_SALT, compress=True)
+    return reverse("signed-media", args=[token])
+
+
+def signed_media_key(token: str) -> str | None:
+    """The key a filesystem signed URL grants, or None if forged or expired."""
+    try:
+        unsigned = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=3600 * 24)
+        data = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=unsigned["e"])
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
+    return data["k"]

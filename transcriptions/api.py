@@ -1,0 +1,181 @@
+"""Transcription API: lease tasks, submit, verify, skip and report."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from recordings.api import require_consent
+from recordings.models import Language
+from shrutik.storage import signed_url
+from transcriptions import services
+from transcriptions.models import Flag, SkipReason, TaskLease, TaskMode, Transcription
+
+
+class TaskOutput(serializers.ModelSerializer):
+    chunk = serializers.UUIDField(source="chunk_id")
+    audio_url = serializers.SerializerMethodField()
+    duration = serializers.FloatField(source="chunk.duration")
+    expected_text = serializers.SerializerMethodField()
+    lease_expires_at = serializers.DateTimeField(source="expires_at")
+
+    class Meta:
+        model = TaskLease
+        fields = ["chunk", "mode", "audio_url", "duration", "expected_text", "lease_expires_at"]
+
+    def get_audio_url(self, lease: TaskLease) -> str:
+        return signed_url(lease.chunk.audio.name, expires=settings.LEASE_SECONDS + 60)
+
+    def get_expected_text(self, lease: TaskLease) -> str | None:
+        # Transcribers type what they hear without seeing the script: showing it
+        # would turn every transcription into a copy of the prior.
+        return lease.chunk.expected_text if lease.mode == TaskMode.VERIFY else None
+
+
+class TaskNextInput(serializers.Serializer):
+    language = serializers.SlugRelatedField(
+        slug_field="code", queryset=Language.objects.filter(active=True)
+    )
+    count = serializers.IntegerField(min_value=1, default=5)
+    mode = serializers.ChoiceField(choices=TaskMode.choices, default=TaskMode.TRANSCRIBE)
+
+    def validate_count(self, value: int) -> int:
+        if value > settings.LEASE_MAX_COUNT:
+            raise serializers.ValidationError(f"At most {settings.LEASE_MAX_COUNT} at a time.")
+        return value
+
+
+def error_response(exc: services.TaskError) -> Response:
+    return Response({"detail": exc.detail}, status=exc.status_code)
+
+
+class TaskNextApi(APIView):
+    @extend_schema(
+        parameters=[TaskNextInput],
+        responses={200: TaskOutput(many=True)},
+        summary="Lease up to `count` chunks to transcribe or verify",
+    )
+    def get(self, request):
+        require_consent(request.user)
+        params = TaskNextInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        leases = services.chunk_lease_next(user=request.user, **params.validated_data)
+        return Response(TaskOutput(leases, many=True).data)
+
+
+class TranscriptionInput(serializers.Serializer):
+    chunk = serializers.UUIDField()
+    text = serializers.CharField(allow_blank=True, max_length=2000, trim_whitespace=True)
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=Flag.choices), required=False, max_length=5
+    )
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False)
+
+
+class TranscriptionOutput(serializers.ModelSerializer):
+    chunk = serializers.UUIDField(source="chunk_id")
+
+    class Meta:
+        model = Transcription
+        fields = ["id", "chunk", "text", "normalized_text", "flags", "source", "created_at"]
+
+
+class TranscriptionListCreateApi(ListAPIView):
+    serializer_class = TranscriptionOutput
+    throttle_scope = "submit"
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get_queryset(self):
+        return Transcription.objects.filter(user=self.request.user).order_by("-created_at")
+
+    @extend_schema(
+        request=TranscriptionInput,
+        responses={201: TranscriptionOutput},
+        summary="Submit a transcription of a leased chunk",
+    )
+    def post(self, request):
+        require_consent(request.user)
+        data = TranscriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            transcription = services.transcription_submit(
+                user=request.user,
+                chunk_id=data.validated_data["chunk"],
+                text=data.validated_data["text"],
+                flags=data.validated_data.get("flags"),
+                time_spent_ms=data.validated_data.get("time_spent_ms"),
+            )
+        except services.TaskError as exc:
+            return error_response(exc)
+        return Response(TranscriptionOutput(transcription).data, status=status.HTTP_201_CREATED)
+
+
+class VerifyInput(serializers.Serializer):
+    matches = serializers.BooleanField()
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False)
+
+
+class TaskVerifyApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        request=VerifyInput,
+        responses={
+            201: TranscriptionOutput,
+            200: inline_serializer("VerifyNext", {"next": serializers.CharField()}),
+        },
+        summary="Answer whether the chunk matches its expected sentence",
+    )
+    def post(self, request, chunk_id):
+        data = VerifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.chunk_verify(
+                user=request.user, chunk_id=chunk_id, **data.validated_data
+            )
+        except services.TaskError as exc:
+            return error_response(exc)
+        if result is None:
+            return Response({"next": "transcribe"})
+        return Response(TranscriptionOutput(result).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=Flag.choices, required=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class TaskReleaseApi(APIView):
+    kind = SkipReason.SKIP
+
+    @extend_schema(
+        request=ReleaseInput,
+        responses={200: inline_serializer("Released", {"detail": serializers.CharField()})},
+        summary="Release a leased chunk (skip or report it)",
+    )
+    def post(self, request, chunk_id):
+        data = ReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.task_release(
+                user=request.user,
+                chunk_id=chunk_id,
+                kind=self.kind,
+                reason=data.validated_data.get("reason", ""),
+                comment=data.validated_data.get("comment", ""),
+            )
+        except services.TaskError as exc:
+            return error_response(exc)
+        return Response({"detail": "Released."})
+
+
+class TaskReportApi(TaskReleaseApi):
+    kind = SkipReason.REPORT
