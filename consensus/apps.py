@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ConsensusConfig(AppConfig):
@@ -21,3 +22,28 @@ class ConsensusConfig(AppConfig):
             transaction.on_commit(lambda: consensus_decide.delay(chunk_id))
 
         hooks.on_chunk_transcribed(enqueue)
+        post_migrate.connect(grant_reviewer_permissions, sender=self)
+
+
+# What reviewers need in the admin: the review queue, and read access to the
+# recordings, chunks and transcriptions behind it.
+REVIEWER_PERMISSIONS = [
+    ("consensus", "view_reviewchunk"),
+    ("consensus", "change_reviewchunk"),
+    ("consensus", "view_consensusdecision"),
+    ("recordings", "view_recording"),
+    ("recordings", "view_chunk"),
+    ("transcriptions", "view_transcription"),
+]
+
+
+def grant_reviewer_permissions(sender, **kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="reviewer")
+    for app_label, codename in REVIEWER_PERMISSIONS:
+        perm = Permission.objects.filter(
+            content_type__app_label=app_label, codename=codename
+        ).first()
+        if perm is not None:
+            group.permissions.add(perm)

@@ -78,6 +78,11 @@ def user_set_roles(*, user: User, roles: set[str]) -> User:
         raise ValueError(f"Unknown roles: {', '.join(sorted(unknown))}")
     groups = [Group.objects.get_or_create(name=role)[0] for role in sorted(roles)]
     user.groups.set(groups)
+    # Reviewers work in the admin's review queue, which needs staff status; the
+    # reviewer group's permissions limit what they see there.
+    if "reviewer" in roles and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     return user
 
 

@@ -9,6 +9,7 @@ api_patterns = [
     path("", include("contributors.api_urls")),
     path("", include("recordings.api_urls")),
     path("", include("transcriptions.api_urls")),
+    path("", include("consensus.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

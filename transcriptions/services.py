@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recordings.models import Chunk, ChunkStatus, Language
@@ -33,14 +34,29 @@ class TaskError(Exception):
 
 
 def _open_chunks_for(user, language: Language, mode: str):
-    """Open chunks of ``language`` this user may work on, best first."""
+    """Open chunks of ``language`` this user may work on, best first.
+
+    Chunks whose remaining need is already covered by live leases are filtered
+    out here so they are never locked in vain; the count is re-checked after
+    locking because this snapshot may predate another transaction's lease.
+    """
     now = timezone.now()
     mine = Q(user=user)
-    qs = Chunk.objects.filter(status=ChunkStatus.OPEN, language=language).exclude(contributor=user)
-    qs = qs.exclude(Exists(Transcription.objects.filter(mine, chunk=OuterRef("pk"))))
-    qs = qs.exclude(Exists(TaskSkip.objects.filter(mine, chunk=OuterRef("pk"))))
-    qs = qs.exclude(
-        Exists(TaskLease.objects.filter(mine, chunk=OuterRef("pk"), expires_at__gt=now))
+    live_leases = (
+        TaskLease.objects.filter(chunk=OuterRef("pk"), expires_at__gt=now)
+        .order_by()
+        .values("chunk")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    qs = (
+        Chunk.objects.filter(status=ChunkStatus.OPEN, language=language)
+        .exclude(contributor=user)
+        .exclude(Exists(Transcription.objects.filter(mine, chunk=OuterRef("pk"))))
+        .exclude(Exists(TaskSkip.objects.filter(mine, chunk=OuterRef("pk"))))
+        .exclude(Exists(TaskLease.objects.filter(mine, chunk=OuterRef("pk"), expires_at__gt=now)))
+        .alias(leased=Coalesce(Subquery(live_leases), 0))
+        .filter(transcriptions_received__lt=F("transcriptions_required") - F("leased"))
     )
     if mode == TaskMode.VERIFY:
         qs = qs.exclude(expected_text="")
@@ -66,11 +82,12 @@ def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list
         wanted = count - len(held)
         if wanted <= 0:
             return held[:count]
-        # Look a little further than needed: some candidates are fully leased.
+        # Lock only a little more than needed: every extra locked row is one a
+        # concurrent transcriber has to skip.
         candidates = list(
             _open_chunks_for(user, language, mode)
             .select_for_update(skip_locked=True, of=("self",))
-            .only("id", "transcriptions_required", "transcriptions_received")[: wanted * 3]
+            .only("id", "transcriptions_required", "transcriptions_received")[: wanted + 2]
         )
         if not candidates:
             return held

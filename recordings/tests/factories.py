@@ -24,3 +24,30 @@ def make_script(language: Language | None = None, text: str | None = None, **fie
 
 
 __all__ = ["LanguageFactory", "UserFactory", "make_script"]
+
+
+def make_chunks(n: int, *, contributor=None, language=None, expected_text: str = "", **fields):
+    """Chunks of one recording, without audio processing (assignment and consensus tests)."""
+    from recordings.models import Chunk, Recording
+
+    language = language or LanguageFactory()
+    contributor = contributor or UserFactory()
+    script = make_script(language, expected_text or None)
+    recording = Recording.objects.create(
+        contributor=contributor, script=script, sha256="0" * 64, status="chunked", duration=n * 3.0
+    )
+    return [
+        Chunk.objects.create(
+            recording=recording,
+            language=language,
+            contributor=contributor,
+            index=i,
+            start=i * 3.0,
+            end=i * 3.0 + 2.5,
+            duration=2.5,
+            audio=f"chunks/{recording.id}/{i}.flac",
+            expected_text=expected_text,
+            **fields,
+        )
+        for i in range(n)
+    ]

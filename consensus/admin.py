@@ -1,0 +1,142 @@
+"""The review queue: doubtful chunks with their audio, every transcription, the
+proposed text, and accept / correct / reject."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from consensus import services
+from consensus.models import ConsensusDecision, ReviewChunk
+from recordings.admin import audio_player
+from recordings.models import ChunkStatus
+from transcriptions.models import Transcription
+
+
+class ReviewForm(forms.ModelForm):
+    corrected_text = forms.CharField(
+        label=_("Final text"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=_("Edit to correct the proposal, then choose “Save as corrected”."),
+    )
+
+    class Meta:
+        model = ReviewChunk
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance and self.instance.pk:
+            self.fields["corrected_text"].initial = self.instance.consensus_text
+
+
+@admin.register(ReviewChunk)
+class ReviewChunkAdmin(admin.ModelAdmin):
+    form = ReviewForm
+    list_display = ["__str__", "language", "status", "confidence", "transcriptions_received",
+                    "consensus_text", "expected_text"]  # fmt: skip
+    list_filter = ["status", "language"]
+    search_fields = ["consensus_text", "expected_text"]
+    list_select_related = ["language"]
+    ordering = ["confidence", "created_at"]
+    readonly_fields = ["player", "expected_text", "consensus_text", "confidence", "word_view",
+                       "transcription_table", "decision_history"]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["player", "expected_text", "transcription_table"]}),
+        (_("Proposal"), {"fields": ["consensus_text", "confidence", "word_view", "corrected_text"]}),
+        (_("History"), {"fields": ["decision_history"]}),
+    ]
+    actions = ["accept_proposals", "reject_chunks"]
+    change_form_template = "admin/consensus/reviewchunk/change_form.html"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            status = request.GET.get("status__exact")
+            if not status:
+                qs = qs.filter(status=ChunkStatus.NEEDS_REVIEW)
+        return qs
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("audio"))
+    def player(self, obj):
+        return audio_player(obj.audio.name)
+
+    @admin.display(description=_("per-word confidence"))
+    def word_view(self, obj):
+        return format_html_join(
+            " ",
+            '<span title="{}" style="background: rgba(220,50,30,{})">{}</span>',
+            ((f"{c:.2f}", round(1 - c, 2), w) for w, c in obj.word_confidence),
+        )
+
+    @admin.display(description=_("transcriptions"))
+    def transcription_table(self, obj):
+        rows = Transcription.objects.filter(chunk=obj).select_related("user")
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("contributor"),
+            _("text"),
+            _("flags"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((t.user, t.text, ", ".join(t.flags)) for t in rows),
+            ),
+        )
+
+    @admin.display(description=_("decisions"))
+    def decision_history(self, obj):
+        rows = ConsensusDecision.objects.filter(chunk=obj).select_related("reviewer")[:20]
+        return format_html_join(
+            "",
+            "<p>{} · {} · {} · {}</p>",
+            ((d.created_at, d.decided_by, d.outcome, d.reason) for d in rows),
+        )
+
+    def response_change(self, request, obj):
+        action = next(
+            (a for a in ("accept", "correct", "reject") if f"_review_{a}" in request.POST), None
+        )
+        if action:
+            try:
+                services.chunk_review(
+                    chunk_id=obj.pk,
+                    reviewer=request.user,
+                    action=action,
+                    text=request.POST.get("corrected_text"),
+                )
+            except ValueError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return super().response_change(request, obj)
+            self.message_user(request, _("Chunk reviewed: %s.") % action, messages.SUCCESS)
+            return self.response_post_save_change(request, obj)
+        return super().response_change(request, obj)
+
+    @admin.action(description=_("Accept the proposed text of selected chunks"))
+    def accept_proposals(self, request, queryset):
+        for chunk in queryset:
+            services.chunk_review(chunk_id=chunk.pk, reviewer=request.user, action="accept")
+        self.message_user(request, _("Accepted."), messages.SUCCESS)
+
+    @admin.action(description=_("Reject selected chunks"))
+    def reject_chunks(self, request, queryset):
+        for chunk in queryset:
+            services.chunk_review(chunk_id=chunk.pk, reviewer=request.user, action="reject")
+        self.message_user(request, _("Rejected."), messages.SUCCESS)
+
+
+@admin.register(ConsensusDecision)
+class ConsensusDecisionAdmin(admin.ModelAdmin):
+    list_display = ["chunk", "outcome", "decided_by", "confidence", "method_version", "created_at"]
+    list_filter = ["outcome", "decided_by", "audit", "method_version"]
+    readonly_fields = [f.name for f in ConsensusDecision._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

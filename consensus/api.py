@@ -1,0 +1,123 @@
+"""Reviewer chunk view and the public platform statistics."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consensus import selectors
+from consensus.models import ConsensusDecision
+from recordings.models import Chunk
+from shrutik.permissions import IsReviewer
+from shrutik.storage import signed_url
+from transcriptions.models import Transcription
+
+
+class ChunkTranscriptionOutput(serializers.ModelSerializer):
+    contributor = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Transcription
+        fields = ["id", "contributor", "text", "normalized_text", "flags", "source", "created_at"]
+
+
+class DecisionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ConsensusDecision
+        fields = [
+            "outcome",
+            "text",
+            "confidence",
+            "estimated_wer",
+            "reason",
+            "audit",
+            "transcription_count",
+            "method_version",
+            "decided_by",
+            "created_at",
+        ]
+
+
+class ChunkDetailOutput(serializers.ModelSerializer):
+    recording = serializers.UUIDField(source="recording_id")
+    language = serializers.CharField(source="language.code")
+    audio_url = serializers.SerializerMethodField()
+    transcriptions = ChunkTranscriptionOutput(many=True)
+    decisions = DecisionOutput(many=True)
+
+    class Meta:
+        model = Chunk
+        fields = [
+            "id",
+            "recording",
+            "index",
+            "language",
+            "start",
+            "end",
+            "duration",
+            "audio_url",
+            "expected_text",
+            "status",
+            "transcriptions_required",
+            "transcriptions_received",
+            "consensus_text",
+            "confidence",
+            "word_confidence",
+            "transcriptions",
+            "decisions",
+        ]
+
+    def get_audio_url(self, chunk: Chunk) -> str:
+        return signed_url(chunk.audio.name, expires=settings.SIGNED_URL_SECONDS)
+
+
+class ChunkDetailApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(responses={200: ChunkDetailOutput}, summary="A chunk with its transcriptions")
+    def get(self, request, pk):
+        chunk = get_object_or_404(
+            Chunk.objects.select_related("language").prefetch_related(
+                "transcriptions__user", "decisions"
+            ),
+            pk=pk,
+        )
+        return Response(ChunkDetailOutput(chunk).data)
+
+
+StatsOutput = inline_serializer(
+    "Stats",
+    {
+        "hours_recorded": serializers.FloatField(),
+        "hours_validated": serializers.FloatField(),
+        "recordings": serializers.IntegerField(),
+        "chunks": serializers.DictField(child=serializers.IntegerField()),
+        "contributors": serializers.IntegerField(),
+        "transcribers": serializers.IntegerField(),
+        "transcriptions": serializers.IntegerField(),
+        "languages": serializers.DictField(),
+        "generated_at": serializers.DateTimeField(),
+    },
+)
+
+STATS_CACHE_KEY = "shrutik:stats:v1"
+
+
+class StatsApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: StatsOutput}, summary="Platform totals, per language")
+    def get(self, request):
+        # Aggregates over millions of rows are computed at most once a minute per
+        # cluster, whatever the traffic: the figures are for humans.
+        stats = cache.get(STATS_CACHE_KEY)
+        if stats is None:
+            stats = selectors.platform_stats()
+            cache.set(STATS_CACHE_KEY, stats, settings.STATS_CACHE_SECONDS)
+        return Response(stats)

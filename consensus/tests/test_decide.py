@@ -1,0 +1,156 @@
+"""consensus.decide on stored transcriptions: outcomes, reliability, review."""
+
+import pytest
+
+from consensus import services
+from consensus.models import ConsensusDecision
+from contributors.models import ReliabilityScore
+from recordings.models import Chunk, ChunkStatus
+from recordings.tests.factories import make_chunks
+from transcriptions.models import TaskSkip, Transcription
+
+pytestmark = pytest.mark.django_db
+
+SENTENCE = "আমি দুধ দিয়ে চা খাই।"
+
+
+@pytest.fixture(autouse=True)
+def _no_audit(settings):
+    settings.CONSENSUS_CONFIG = {"audit_rate": 0.0}
+    services.engine_config.cache_clear()
+    yield
+    services.engine_config.cache_clear()
+
+
+def transcribe(chunk, texts, make_user, flags=None):
+    users = []
+    for text in texts:
+        user = make_user()
+        Transcription.objects.create(chunk=chunk, user=user, text=text, flags=flags or [])
+        Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=len(users) + 1)
+        users.append(user)
+    return users
+
+
+def test_two_agreeing_transcriptions_validate_the_chunk(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["the kettle began to whistle", "The kettle began to whistle."], make_user)
+    decision = services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert decision.outcome == "validated"
+    assert chunk.status == ChunkStatus.VALIDATED
+    assert chunk.consensus_text.lower().startswith("the kettle began")
+    assert chunk.confidence > 0.9
+    assert [w for w, _ in chunk.word_confidence] == ["the", "kettle", "began", "to", "whistle"]
+    assert decision.method_version and decision.decided_by == "auto"
+
+
+def test_disagreement_asks_for_one_more_transcription(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["the kettle began to whistle", "a cattle began to whisper"], make_user)
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.OPEN
+    assert chunk.transcriptions_required == 3
+    assert ConsensusDecision.objects.get(chunk=chunk).outcome == "need_more"
+
+
+def test_reaching_the_maximum_without_agreement_sends_to_review(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(
+        chunk,
+        ["one two three", "four five six", "seven eight nine", "ten eleven", "twelve"],
+        make_user,
+    )
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+
+
+def test_two_unintelligible_flags_send_to_review(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["", ""], make_user, flags=["unintelligible"])
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+
+
+def test_reports_count_as_flags(make_user):
+    (chunk,) = make_chunks(1)
+    for _ in range(2):
+        TaskSkip.objects.create(chunk=chunk, user=make_user(), kind="report", reason="wrong_language")
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+
+
+def test_script_prior_confirmed_by_two_readers_validates(make_user):
+    (chunk,) = make_chunks(1, expected_text=SENTENCE)
+    transcribe(chunk, ["আমি দুধ দিয়ে চা খাই", "আমি দুধ দিয়ে চা খাই।"], make_user)
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.VALIDATED
+    assert chunk.consensus_text.rstrip("।") == "আমি দুধ দিয়ে চা খাই"
+
+
+def test_deciding_twice_records_one_decision(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["the kettle", "a cattle"], make_user)
+    services.consensus_decide(chunk_id=chunk.id)
+    services.consensus_decide(chunk_id=chunk.id)
+    assert ConsensusDecision.objects.filter(chunk=chunk).count() == 1
+
+
+def test_validated_chunks_move_reliability_leave_one_out(make_user):
+    (chunk,) = make_chunks(1)
+    good_a, _, _, bad = transcribe(
+        chunk,
+        ["the kettle began to whistle"] * 3 + ["the kettle began to whisper"],
+        make_user,
+    )
+    assert services.consensus_decide(chunk_id=chunk.id).outcome == "validated"
+    scores = {s.user_id: s for s in ReliabilityScore.objects.all()}
+    assert scores[good_a.id].accuracy > scores[bad.id].accuracy
+    assert scores[good_a.id].chunks == 1
+
+
+def test_reviewer_correction_is_final_and_teaches_reliability(make_user, reviewer):
+    (chunk,) = make_chunks(1)
+    right, wrong = transcribe(chunk, ["the kettle began", "a cattle begun"], make_user)
+    Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.NEEDS_REVIEW)
+    services.chunk_review(
+        chunk_id=chunk.id, reviewer=reviewer, action="correct", text="the kettle began"
+    )
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.VALIDATED and chunk.consensus_text == "the kettle began"
+    scores = {s.user_id: s.accuracy for s in ReliabilityScore.objects.all()}
+    assert scores[right.id] > scores[wrong.id]
+    latest = ConsensusDecision.objects.filter(chunk=chunk).first()
+    assert latest.decided_by == "reviewer" and latest.reviewer == reviewer
+    # The engine does not override a reviewer.
+    assert services.consensus_decide(chunk_id=chunk.id) is None
+
+
+def test_reviewer_reject(make_user, reviewer):
+    (chunk,) = make_chunks(1)
+    services.chunk_review(chunk_id=chunk.id, reviewer=reviewer, action="reject")
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.REJECTED
+
+
+def test_audit_sends_some_validated_chunks_to_review(make_user, settings):
+    settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
+    services.engine_config.cache_clear()
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["the kettle began", "the kettle began"], make_user)
+    decision = services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    assert decision.audit is True
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+
+
+def test_unknown_consensus_setting_fails_loudly(settings):
+    settings.CONSENSUS_CONFIG = {"margn": 2}
+    services.engine_config.cache_clear()
+    with pytest.raises(ValueError, match="margn"):
+        services.engine_config()

@@ -1,0 +1,199 @@
+"""Leasing chunks, submitting, verifying, skipping — the transcriber's API."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from recordings.models import Chunk
+from recordings.tests.factories import make_chunks
+from transcriptions import services
+from transcriptions.models import TaskLease, TaskSkip, Transcription
+
+pytestmark = pytest.mark.django_db
+
+
+def lease(client, count=5, mode="transcribe", language="bn"):
+    return client.get("/api/tasks/next/", {"language": language, "count": count, "mode": mode})
+
+
+def submit(client, chunk, text="আমি দুধ দিয়ে চা খাই", **extra):
+    return client.post(
+        "/api/transcriptions/", {"chunk": str(chunk), "text": text, **extra}, format="json"
+    )
+
+
+def test_leases_open_chunks_fewest_transcriptions_first(auth_client):
+    chunks = make_chunks(4)
+    Chunk.objects.filter(pk=chunks[0].pk).update(transcriptions_received=1)
+    response = lease(auth_client, count=3)
+    assert response.status_code == 200
+    body = response.json()
+    assert [t["chunk"] for t in body] == [str(c.id) for c in chunks[1:4]]
+    assert body[0]["expected_text"] is None  # transcribers never see the script
+    assert body[0]["audio_url"] and body[0]["duration"] == 2.5
+    assert TaskLease.objects.filter(user=auth_client.user).count() == 3
+
+
+def test_never_leases_own_chunks_or_done_or_skipped_ones(auth_client, make_user):
+    own = make_chunks(1, contributor=auth_client.user)
+    others = make_chunks(3)
+    Transcription.objects.create(chunk=others[0], user=auth_client.user, text="x")
+    TaskSkip.objects.create(chunk=others[1], user=auth_client.user, kind="skip")
+    body = lease(auth_client).json()
+    assert [t["chunk"] for t in body] == [str(others[2].id)]
+    assert own[0].id not in {t["chunk"] for t in body}
+
+
+def test_asking_again_returns_the_same_live_leases(auth_client):
+    make_chunks(3)
+    first = [t["chunk"] for t in lease(auth_client, count=2).json()]
+    again = [t["chunk"] for t in lease(auth_client, count=2).json()]
+    assert first == again
+    assert TaskLease.objects.count() == 2
+
+
+def test_a_chunk_is_not_leased_beyond_what_it_still_needs(api_client, make_user):
+    (chunk,) = make_chunks(1, transcriptions_required=2)
+    got = []
+    for _ in range(4):
+        user = make_user()
+        api_client.force_authenticate(user)
+        got.append(len(lease(api_client).json()))
+    assert got == [1, 1, 0, 0]
+
+
+def test_expired_leases_free_the_chunk(api_client, make_user):
+    (chunk,) = make_chunks(1, transcriptions_required=1)
+    first, second = make_user(), make_user()
+    api_client.force_authenticate(first)
+    assert len(lease(api_client).json()) == 1
+    api_client.force_authenticate(second)
+    assert lease(api_client).json() == []
+    TaskLease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert len(lease(api_client).json()) == 1
+
+
+def test_submit_needs_a_live_lease(auth_client):
+    (chunk,) = make_chunks(1)
+    response = submit(auth_client, chunk.id)
+    assert response.status_code == 409
+    assert "lease" in response.json()["detail"]
+
+
+def test_submit_stores_raw_and_normalised_text_and_enqueues_a_decision(
+    auth_client, django_capture_on_commit_callbacks
+):
+    (chunk,) = make_chunks(1)
+    lease(auth_client)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = submit(auth_client, chunk.id, text="  আমি দুধ দিয়ে চা খাই। ", time_spent_ms=4200)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["text"] == "আমি দুধ দিয়ে চা খাই।"
+    assert body["normalized_text"] == "আমি দুধ দিয়ে চা খাই"
+    chunk.refresh_from_db()
+    assert chunk.transcriptions_received == 1
+    assert not TaskLease.objects.exists()
+    assert len(callbacks) >= 1
+
+
+def test_second_submission_for_the_same_chunk_is_409(auth_client):
+    (chunk,) = make_chunks(1)
+    lease(auth_client)
+    assert submit(auth_client, chunk.id).status_code == 201
+    # Even with a forged lease the database refuses a second transcription.
+    TaskLease.objects.create(
+        chunk=chunk, user=auth_client.user, expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    response = submit(auth_client, chunk.id)
+    assert response.status_code == 409
+    assert "already" in response.json()["detail"]
+    assert Transcription.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "phrase"),
+    [
+        ({"text": "", "flags": []}, "Type what you hear"),
+        ({"text": "x", "flags": ["loud"]}, "flags"),
+        ({"text": "x" * 2001}, "text"),
+        ({"chunk": "not-a-uuid"}, "chunk"),
+    ],
+)
+def test_bad_submissions_get_400_with_detail(auth_client, payload, phrase):
+    (chunk,) = make_chunks(1)
+    lease(auth_client)
+    body = {"chunk": str(chunk.id), "text": "x", **payload}
+    response = auth_client.post("/api/transcriptions/", body, format="json")
+    assert response.status_code == 400
+    assert phrase in response.json()["detail"]
+
+
+def test_flag_only_submission_is_accepted(auth_client):
+    (chunk,) = make_chunks(1)
+    lease(auth_client)
+    response = submit(auth_client, chunk.id, text="", flags=["unintelligible"])
+    assert response.status_code == 201
+    assert response.json()["flags"] == ["unintelligible"]
+
+
+def test_skip_and_report_release_the_lease_for_good(auth_client):
+    a, b = make_chunks(2)
+    lease(auth_client)
+    assert auth_client.post(f"/api/tasks/{a.id}/skip/", {}, format="json").status_code == 200
+    response = auth_client.post(
+        f"/api/tasks/{b.id}/report/", {"reason": "offensive", "comment": "slur"}, format="json"
+    )
+    assert response.status_code == 200
+    assert not TaskLease.objects.exists()
+    assert lease(auth_client).json() == []
+    assert TaskSkip.objects.get(chunk=b).kind == "report"
+    assert auth_client.post(f"/api/tasks/{a.id}/skip/", {}, format="json").status_code == 409
+
+
+def test_verify_mode_shows_the_sentence_and_match_counts_as_transcription(auth_client):
+    sentence = "আমি দুধ দিয়ে চা খাই।"
+    (chunk,) = make_chunks(1, expected_text=sentence)
+    make_chunks(1)  # no expected text: never offered for verification
+    body = lease(auth_client, mode="verify").json()
+    assert [t["chunk"] for t in body] == [str(chunk.id)]
+    assert body[0]["expected_text"] == sentence
+    response = auth_client.post(f"/api/tasks/{chunk.id}/verify/", {"matches": True}, format="json")
+    assert response.status_code == 201
+    assert Transcription.objects.get().text == sentence
+    assert Transcription.objects.get().source == "verified"
+
+
+def test_verify_mismatch_asks_for_a_typed_transcription(auth_client):
+    (chunk,) = make_chunks(1, expected_text="আমি দুধ দিয়ে চা খাই।")
+    lease(auth_client, mode="verify")
+    response = auth_client.post(
+        f"/api/tasks/{chunk.id}/verify/", {"matches": False}, format="json"
+    )
+    assert response.json() == {"next": "transcribe"}
+    response = submit(auth_client, chunk.id, text="আমি চা খাই")
+    assert response.status_code == 201
+    assert "verify_mismatch" in response.json()["flags"]
+
+
+def test_task_params_are_validated(auth_client, settings):
+    make_chunks(1)
+    assert lease(auth_client, count=0).status_code == 400
+    assert lease(auth_client, count=settings.LEASE_MAX_COUNT + 1).status_code == 400
+    assert lease(auth_client, mode="dance").status_code == 400
+    assert lease(auth_client, language="zz").status_code == 400
+
+
+def test_lease_next_query_count_is_constant(auth_client, django_assert_max_num_queries):
+    make_chunks(10)
+    with django_assert_max_num_queries(12):
+        assert len(lease(auth_client, count=10).json()) == 10
+
+
+def test_purging_expired_leases(contributor):
+    (chunk,) = make_chunks(1)
+    TaskLease.objects.create(
+        chunk=chunk, user=contributor, expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.lease_purge_expired() == 1
