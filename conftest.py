@@ -103,7 +103,10 @@ def _clean_cache():
     """Throttle counters and heartbeats must not leak between tests."""
     from django.core.cache import cache
 
+    from recordings.selectors import language_cache_clear
+
     cache.clear()
+    language_cache_clear()
     yield
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db.models import Exists, OuterRef, QuerySet
 
 from recordings.models import Chunk, Language, Recording, Script
@@ -10,6 +12,36 @@ from shrutik.permissions import REVIEWER, user_has_role
 
 def language_list_active() -> QuerySet[Language]:
     return Language.objects.filter(active=True)
+
+
+_LANGUAGE_TTL = 30.0
+_language_cache: tuple[float, dict[str, Language]] = (0.0, {})
+
+
+def language_active_by_code(code: str) -> Language | None:
+    """Active language by code, from a per-process cache refreshed every 30 s.
+
+    Hot endpoints (task leasing) name the language on every request; the table
+    is tiny and changes rarely, so a short-lived copy saves a query each time.
+    """
+    global _language_cache
+    loaded_at, by_code = _language_cache
+    if time.monotonic() - loaded_at > _LANGUAGE_TTL:
+        by_code = {lang.code: lang for lang in Language.objects.filter(active=True)}
+        _language_cache = (time.monotonic(), by_code)
+    return by_code.get(code)
+
+
+def language_code_by_id(language_id: int) -> str:
+    for language in _language_cache[1].values():
+        if language.pk == language_id:
+            return language.code
+    return Language.objects.values_list("code", flat=True).get(pk=language_id)
+
+
+def language_cache_clear() -> None:
+    global _language_cache
+    _language_cache = (0.0, {})
 
 
 def script_next(*, user, language: Language, length: str | None) -> Script | None:

@@ -224,12 +224,14 @@ FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Exchange bindings; kombu's default is a folder in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -363,3 +365,27 @@ LEASE_MAX_COUNT = env.int("LEASE_MAX_COUNT", default=20)
 # JSON object of overrides, e.g. CONSENSUS_CONFIG='{"max_transcripts": 4, "audit_rate": 0.05}'.
 CONSENSUS_CONFIG = env.json("CONSENSUS_CONFIG", default={})
 STATS_CACHE_SECONDS = env.int("STATS_CACHE_SECONDS", default=60)
+
+# --- Exports --------------------------------------------------------------------
+# Exported speaker ids are HMAC-SHA256 of the pseudonymous speaker_id under this
+# key. Empty derives one from SECRET_KEY; set it explicitly so that rotating
+# SECRET_KEY does not rename every speaker in later exports.
+EXPORT_SPEAKER_KEY = env.str("EXPORT_SPEAKER_KEY", default="")
+# Chunks fetched, written and uploaded per step: bounds the worker's memory
+# (about EXPORT_BATCH_SIZE clips in flight) whatever the export size.
+EXPORT_BATCH_SIZE = env.int("EXPORT_BATCH_SIZE", default=256)
+EXPORT_IO_THREADS = env.int("EXPORT_IO_THREADS", default=8)
+EXPORT_PARQUET_SHARD_ROWS = env.int("EXPORT_PARQUET_SHARD_ROWS", default=2000)
+EXPORT_WEBDATASET_SHARD_BYTES = env.int("EXPORT_WEBDATASET_SHARD_BYTES", default=256 * 1024**2)
+# Single-archive downloads stream through a web process: only for small exports.
+EXPORT_ARCHIVE_MAX_BYTES = env.int("EXPORT_ARCHIVE_MAX_BYTES", default=2 * 1024**3)
+EXPORT_DOWNLOAD_URL_SECONDS = env.int("EXPORT_DOWNLOAD_URL_SECONDS", default=900)
+# Below the broker's visibility timeout (3 h), so a running export is never
+# redelivered to a second worker while the first still holds it.
+EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=10000)
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
+EXPORT_LICENCE = env.str("EXPORT_LICENCE", default="CC-BY-4.0")
+EXPORT_CITATION = env.str(
+    "EXPORT_CITATION",
+    default="Shrutik contributors. Shrutik speech corpus. https://github.com/shrutik",
+)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from recordings.api import require_consent
 from recordings.models import Language
+from recordings.selectors import language_active_by_code
 from shrutik.storage import signed_url
 from transcriptions import services
 from transcriptions.models import Flag, SkipReason, TaskLease, TaskMode, Transcription
@@ -37,10 +38,19 @@ class TaskOutput(serializers.ModelSerializer):
         return lease.chunk.expected_text if lease.mode == TaskMode.VERIFY else None
 
 
+class ActiveLanguageField(serializers.CharField):
+    """A language code, resolved from the per-process cache of active languages."""
+
+    def to_internal_value(self, data) -> Language:
+        code = super().to_internal_value(data)
+        language = language_active_by_code(code)
+        if language is None:
+            raise serializers.ValidationError(f"No active language with code '{code}'.")
+        return language
+
+
 class TaskNextInput(serializers.Serializer):
-    language = serializers.SlugRelatedField(
-        slug_field="code", queryset=Language.objects.filter(active=True)
-    )
+    language = ActiveLanguageField()
     count = serializers.IntegerField(min_value=1, default=5)
     mode = serializers.ChoiceField(choices=TaskMode.choices, default=TaskMode.TRANSCRIBE)
 

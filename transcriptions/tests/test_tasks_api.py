@@ -54,7 +54,7 @@ def test_asking_again_returns_the_same_live_leases(auth_client):
 
 
 def test_a_chunk_is_not_leased_beyond_what_it_still_needs(api_client, make_user):
-    (chunk,) = make_chunks(1, transcriptions_required=2)
+    make_chunks(1, transcriptions_required=2)
     got = []
     for _ in range(4):
         user = make_user()
@@ -64,7 +64,7 @@ def test_a_chunk_is_not_leased_beyond_what_it_still_needs(api_client, make_user)
 
 
 def test_expired_leases_free_the_chunk(api_client, make_user):
-    (chunk,) = make_chunks(1, transcriptions_required=1)
+    make_chunks(1, transcriptions_required=1)
     first, second = make_user(), make_user()
     api_client.force_authenticate(first)
     assert len(lease(api_client).json()) == 1
@@ -168,9 +168,7 @@ def test_verify_mode_shows_the_sentence_and_match_counts_as_transcription(auth_c
 def test_verify_mismatch_asks_for_a_typed_transcription(auth_client):
     (chunk,) = make_chunks(1, expected_text="আমি দুধ দিয়ে চা খাই।")
     lease(auth_client, mode="verify")
-    response = auth_client.post(
-        f"/api/tasks/{chunk.id}/verify/", {"matches": False}, format="json"
-    )
+    response = auth_client.post(f"/api/tasks/{chunk.id}/verify/", {"matches": False}, format="json")
     assert response.json() == {"next": "transcribe"}
     response = submit(auth_client, chunk.id, text="আমি চা খাই")
     assert response.status_code == 201

@@ -1,0 +1,388 @@
+"""Task assignment under load: lease and submit against a large PostgreSQL database.
+
+Builds a scratch database with ``--chunks`` chunks and ``--transcriptions``
+transcriptions (1,000,000 and 3,000,000 by default), serves the real app with
+gunicorn, and drives it with ``--clients`` concurrent transcribers for
+``--seconds``: each leases one chunk (GET /api/tasks/next/) and submits a
+transcription for it (POST /api/transcriptions/). The same clients first hit a
+bare authenticated endpoint (GET /api/me/) on the same server, so the figures are
+ratios measured in one run on one machine. Afterwards it checks that no chunk was
+leased beyond its need, that every accepted submission is stored, and that the
+lease query uses indexes (no sequential scan of chunks).
+
+    .venv/bin/python bench/assignment.py [--chunks N] [--transcriptions N]
+        [--clients 32] [--seconds 20] [--workers 4] [--keep]
+
+Loopback only; every phase is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = "shrutik_bench_assignment"
+PASSWORD = "bench-password-123"
+
+
+def admin_conn():
+    return psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+
+
+def bench_env(redis_db: int = 13) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "THROTTLE_SUBMIT": "10000000/hour",
+        "THROTTLE_LOGIN": "100000/min",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def manage(env, *args):
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def build_database(env, chunks: int, transcriptions: int, users: int) -> None:
+    """Seed with set-based SQL: millions of rows in a minute, not an hour."""
+    with admin_conn() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB}")
+    manage(env, "migrate", "--noinput", "-v0")
+    from django.contrib.auth.hashers import make_password
+
+    hashed = make_password(PASSWORD)
+    per_recording = 10
+    recordings = chunks // per_recording
+    # A third of the chunks are still open (fewer transcriptions), the rest decided.
+    open_from = chunks - chunks // 3
+    t0 = time.monotonic()
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}", autocommit=True) as c:
+        c.execute(
+            """
+            INSERT INTO contributors_user (password, is_superuser, username, first_name,
+                last_name, email, is_staff, is_active, date_joined, display_name, speaker_id,
+                age_range, gender, native_language, dialect, consent_version, consent_at,
+                show_on_leaderboard)
+            SELECT %s, false, 'u' || g, '', '', '', false, true, now(), '',
+                   md5(g::text), '', '', '', '', '2026-11', now(), false
+            FROM generate_series(1, %s) g
+            """,
+            (hashed, users),
+        )
+        c.execute(
+            "INSERT INTO recordings_language (code, name, native_name, active, "
+            "min_sentence_chars, max_sentence_chars, allow_digits, forbidden_chars) "
+            "VALUES ('bn', 'Bangla', 'বাংলা', true, 3, 250, false, '')"
+        )
+        c.execute(
+            "INSERT INTO recordings_script (language_id, text, sentences, "
+            "estimated_seconds, length_bucket, source, licence, active, recording_count, "
+            "created_at) SELECT 1, 'বাক্য ' || g, '[]', 30, '2min', '', '', true, 0, now() "
+            "FROM generate_series(1, 1000) g"
+        )
+        c.execute(
+            """
+            INSERT INTO recordings_recording (id, contributor_id, script_id, audio, container,
+                codec, size_bytes, sha256, duration, status, rejection_reason, error,
+                processing_attempts, created_at, updated_at)
+            SELECT md5('rec' || g)::uuid, 1 + (g %% %s), 1 + (g %% 1000), '', 'webm', 'opus', 0,
+                   md5(g::text) || md5(g::text), 30, 'chunked', '', '', 1,
+                   now() - interval '1 day', now()
+            FROM generate_series(0, %s - 1) g
+            """,
+            (users, recordings),
+        )
+        c.execute(
+            """
+            INSERT INTO recordings_chunk (id, recording_id, language_id, contributor_id, index,
+                start, "end", duration, audio, expected_text, status, transcriptions_required,
+                transcriptions_received, consensus_text, word_confidence, created_at, updated_at)
+            SELECT md5('chunk' || g)::uuid, md5('rec' || (g / %(per)s))::uuid, 1,
+                   1 + ((g / %(per)s) %% %(users)s), g %% %(per)s, 0, 3, 3,
+                   'chunks/x/' || g || '.flac', '',
+                   CASE WHEN g >= %(open)s THEN 'open' ELSE 'validated' END,
+                   CASE WHEN g >= %(open)s THEN 2 + (g %% 2) ELSE 3 END,
+                   CASE WHEN g >= %(open)s THEN g %% 2 ELSE 3 END,
+                   '', '[]', now() - make_interval(secs => %(n)s - g), now()
+            FROM generate_series(0, %(n)s - 1) g
+            """,
+            {"per": per_recording, "users": users, "open": open_from, "n": chunks},
+        )
+        # Validated chunks get 3 transcriptions each, open ones their received count,
+        # from users other than the reader; then fill up to the requested total.
+        c.execute(
+            """
+            INSERT INTO transcriptions_transcription (chunk_id, user_id, text, normalized_text,
+                flags, source, created_at)
+            SELECT ch.id, 1 + ((ch.contributor_id + j * 7) %% %(users)s), 'লেখা', 'লেখা', '[]',
+                   'typed', now()
+            FROM recordings_chunk ch, generate_series(1, 3) j
+            WHERE j <= ch.transcriptions_received
+            """,
+            {"users": users},
+        )
+        have = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
+        if have < transcriptions:
+            c.execute(
+                """
+                INSERT INTO transcriptions_transcription (chunk_id, user_id, text,
+                    normalized_text, flags, source, created_at)
+                SELECT ch.id, 1 + ((ch.contributor_id + j * 13 + 3) %% %(users)s), 'লেখা',
+                       'লেখা', '[]', 'typed', now()
+                FROM recordings_chunk ch, generate_series(4, 5) j
+                WHERE ch.status = 'validated'
+                LIMIT %(extra)s
+                """,
+                {"users": users, "extra": transcriptions - have},
+            )
+        c.execute("ANALYZE")
+        counts = c.execute(
+            "SELECT (SELECT count(*) FROM recordings_chunk),"
+            " (SELECT count(*) FROM transcriptions_transcription)"
+        ).fetchone()
+    print(
+        f"seeded {counts[0]:,} chunks, {counts[1]:,} transcriptions, {users:,} users "
+        f"in {time.monotonic() - t0:.0f} s",
+        flush=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise SystemExit("server did not start")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def login(client: httpx.AsyncClient, username: str) -> str:
+    response = await client.post(
+        "/api/auth/token/", json={"username": username, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+async def run_phase(base, tokens, seconds, work):
+    """Run ``work(client, headers, record)`` in a loop per client until time is up."""
+    stats: dict[str, list[float]] = {}
+    errors: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+
+    def record(name: str, started: float, response: httpx.Response) -> None:
+        stats.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        if response.status_code >= 400:
+            errors[response.status_code] = errors.get(response.status_code, 0) + 1
+
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+
+        async def loop(token):
+            headers = {"Authorization": f"Bearer {token}"}
+            while time.monotonic() < deadline:
+                await work(client, headers, record)
+
+        started = time.monotonic()
+        await asyncio.gather(*(loop(t) for t in tokens))
+        elapsed = time.monotonic() - started
+    return stats, errors, elapsed
+
+
+async def bare(client, headers, record):
+    t = time.perf_counter()
+    record("me", t, await client.get("/api/me/", headers=headers))
+
+
+def make_transcribe(accepted: list[int]):
+    async def transcribe(client, headers, record):
+        t = time.perf_counter()
+        response = await client.get(
+            "/api/tasks/next/", params={"language": "bn", "count": 1}, headers=headers
+        )
+        record("tasks_next", t, response)
+        leased = response.json() if response.status_code == 200 else []
+        for task in leased:
+            t = time.perf_counter()
+            posted = await client.post(
+                "/api/transcriptions/",
+                json={"chunk": task["chunk"], "text": "আমি দুধ দিয়ে চা খাই"},
+                headers=headers,
+            )
+            record("transcribe", t, posted)
+            if posted.status_code == 201:
+                accepted.append(1)
+
+    return transcribe
+
+
+def summarise(stats, elapsed) -> dict:
+    return {
+        name: {
+            "requests": len(v),
+            "rps": round(len(v) / elapsed, 1),
+            "p50_ms": round(pct(v, 0.50), 2),
+            "p99_ms": round(pct(v, 0.99), 2),
+            "mean_ms": round(statistics.fmean(v), 2),
+        }
+        for name, v in stats.items()
+    }
+
+
+def checks(before_transcriptions: int, accepted: int) -> dict:
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as c:
+        after = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
+        over = c.execute(
+            """
+            SELECT count(*) FROM recordings_chunk ch
+            WHERE ch.transcriptions_received + (SELECT count(*) FROM transcriptions_tasklease l
+                  WHERE l.chunk_id = ch.id AND l.expires_at > now()) > ch.transcriptions_required
+              AND ch.status = 'open'
+            """
+        ).fetchone()[0]
+        counter_drift = c.execute(
+            """
+            SELECT count(*) FROM recordings_chunk ch WHERE ch.status = 'open' AND
+              ch.transcriptions_received <> (SELECT count(*) FROM transcriptions_transcription t
+                                             WHERE t.chunk_id = ch.id)
+            """
+        ).fetchone()[0]
+        user_id = c.execute("SELECT id FROM contributors_user WHERE username='u5'").fetchone()[0]
+    from django.db import connection, transaction
+
+    from transcriptions.services import _candidates_sql
+
+    sql = _candidates_sql(verify=False, lock=True)
+    params = {"language": 1, "user": user_id, "now": datetime.now(UTC), "limit": 3}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return {
+        "accepted_submissions": accepted,
+        "stored_submissions": after - before_transcriptions,
+        "lost_submissions": accepted - (after - before_transcriptions),
+        "chunks_leased_beyond_need": over,
+        "open_chunks_with_counter_drift": counter_drift,
+        "lease_query_seq_scan_on_chunks": "Seq Scan on recordings_chunk" in plan,
+        "lease_query_plan": plan.splitlines()[:12],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=1_000_000)
+    parser.add_argument("--transcriptions", type=int, default=3_000_000)
+    parser.add_argument("--users", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="keep an existing seeded database")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    args = parser.parse_args()
+    env = bench_env()
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    if not args.reuse:
+        build_database(env, args.chunks, args.transcriptions, args.users)
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    server, base = start_server(env, args.workers)
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as c:
+            before = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
+
+        async def go():
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                tokens = [await login(client, f"u{i + 1}") for i in range(args.clients)]
+            bare_stats, bare_errors, bare_elapsed = await run_phase(
+                base, tokens, args.seconds / 2, bare
+            )
+            accepted: list[int] = []
+            work_stats, work_errors, work_elapsed = await run_phase(
+                base, tokens, args.seconds, make_transcribe(accepted)
+            )
+            return (bare_stats, bare_errors, bare_elapsed, work_stats, work_errors,
+                    work_elapsed, len(accepted))  # fmt: skip
+
+        bare_stats, bare_errors, bare_elapsed, work_stats, work_errors, work_elapsed, n_ok = (
+            asyncio.run(go())
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    bare_summary = summarise(bare_stats, bare_elapsed)
+    work_summary = summarise(work_stats, work_elapsed)
+    ratio = {
+        name: round(work_summary[name]["rps"] / bare_summary["me"]["rps"], 3)
+        for name in work_summary
+    }
+    # One transcriber's cycle is a lease plus a submit: compare cycles per second
+    # with single bare requests per second.
+    cycles = work_summary.get("transcribe", {}).get("rps", 0.0)
+    report = {
+        "chunks": args.chunks,
+        "transcriptions": args.transcriptions,
+        "clients": args.clients,
+        "gunicorn_workers": args.workers,
+        "bare_endpoint": bare_summary,
+        "workload": work_summary,
+        "throughput_ratio_to_bare": ratio,
+        "cycle_ratio_to_bare": round(2 * cycles / bare_summary["me"]["rps"], 3),
+        "errors_bare": bare_errors,
+        "errors_workload": work_errors,
+        "checks": checks(before, n_ok),
+    }
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    if not args.keep:
+        with admin_conn() as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
