@@ -101,11 +101,17 @@ def _s3_storage(s3_server, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Throttle counters and heartbeats must not leak between tests."""
+    from django.conf import settings
     from django.core.cache import cache
 
     from recordings.selectors import language_cache_clear
 
-    cache.clear()
+    # Only this run's keys: other runs may share the Redis database.
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
     language_cache_clear()
     yield
 

@@ -270,13 +270,22 @@ def recording_process(*, recording_id) -> None:
         if reason:
             recording_reject(recording_id=recording_id, reason=reason, metrics=metrics)
             return
-        segments = segment.segment_envelope(
-            analysis.envelope, sentences=script.sentences, language=script.language.code
+        segmentation = segment.segment_speech(
+            analysis.envelope, script.sentences, language=script.language.code
         )
+        segments = segmentation.segments
+        if not segments:
+            recording_reject(
+                recording_id=recording_id,
+                reason="No speech was found in the recording.",
+                metrics=metrics,
+            )
+            return
         chunks = []
-        for index, seg in enumerate(segments):
+        flacs = encode.iter_flac_chunks(wav, [(seg.start, seg.end) for seg in segments])
+        for index, (seg, flac) in enumerate(zip(segments, flacs, strict=True)):
             key = f"chunks/{recording.id}/{index}.flac"
-            storage_put(key, encode.flac_slice(wav, seg.start, seg.end))
+            storage_put(key, flac)
             expected = script.sentences[seg.sentence] if seg.sentence is not None else ""
             chunks.append(
                 Chunk(

@@ -7,6 +7,11 @@ against other servers. S3 points at a moto server that the test session starts
 
 import os
 
+# Several test runs may share one machine's PostgreSQL and Redis (developers, CI,
+# benchmarks): a run id keeps their databases, cache keys and queues apart. Worker
+# processes started by the tests inherit it through the environment.
+RUN_ID = os.environ.setdefault("SHRUTIK_TEST_RUN", str(os.getpid()))
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test{RUN_ID}")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shrutik")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 # The broker gets its own database: tests clear the cache between runs.
@@ -14,7 +19,12 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 
 from shrutik.settings import *  # noqa: F403
-from shrutik.settings import REST_FRAMEWORK, STORAGES
+from shrutik.settings import (
+    CELERY_BROKER_TRANSPORT_OPTIONS,
+    DATABASES,
+    REST_FRAMEWORK,
+    STORAGES,
+)
 
 # Hashing cost matters in a suite that creates hundreds of users; the real
 # hashers are exercised by the production settings.
@@ -36,4 +46,10 @@ WHITENOISE_USE_FINDERS = True
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_shrutik_{RUN_ID}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    "global_keyprefix": f"test{RUN_ID}:",
 }

@@ -93,7 +93,8 @@ def audio_queue_length() -> int:
     import redis
     from django.conf import settings
 
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen("audio")
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(f"{prefix}audio")
 
 
 def test_sweeper_requeues_stuck_recordings_and_gives_up_eventually(uploaded, settings):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from recordings.tests.audio_files import READING, READING_JSON
 from shrutik.testing import wait_until
 from shrutik.tests.test_settings import CONFIG_VARS
 
@@ -62,6 +63,17 @@ def manage(env, *args, timeout=120):
 
 def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path):
     manage(embedded_env, "migrate", "--noinput")
+    manage(embedded_env, "seed_demo")
+    script_id = manage(
+        embedded_env,
+        "shell",
+        "-c",
+        "import json; from recordings.models import Language; "
+        "from recordings.scripts import script_build; "
+        f"meta = json.load(open({str(READING_JSON)!r})); "
+        "s = script_build(language=Language.objects.get(code='bn'), text=meta['script']); "
+        "s.save(); print(s.pk)",
+    ).stdout.strip()
     admin = manage(embedded_env, "ensure_admin")
     assert "password:" in admin.stdout
 
@@ -71,7 +83,7 @@ def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path)
         proc = start_embedded(embedded_env, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        check_embedded(base, tmp_path)
+        check_embedded(base, tmp_path, int(script_id))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -90,7 +102,7 @@ def start_embedded(env, port: int, log) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def check_embedded(base: str, tmp_path) -> None:
+def check_embedded(base: str, tmp_path, script_id: int) -> None:
     health = wait_until(
         lambda: healthy_with_worker(base), timeout=120, what="healthz 200 with a live worker"
     )
@@ -116,4 +128,27 @@ def check_embedded(base: str, tmp_path) -> None:
         f"{base}/api/me/", headers={"Authorization": f"Bearer {pair['access']}"}, timeout=10
     )
     assert me.json()["username"] == "mitu"
+    auth = {"Authorization": f"Bearer {pair['access']}"}
+
+    # Upload → chunks through the filesystem broker and the real worker.
+    with open(READING, "rb") as audio:
+        uploaded = session.post(
+            f"{base}/api/recordings/",
+            data={"script": script_id},
+            files={"audio": ("reading.webm", audio, "audio/webm")},
+            headers=auth,
+            timeout=60,
+        )
+    assert uploaded.status_code == 201, uploaded.text
+    url = f"{base}/api/recordings/{uploaded.json()['id']}/"
+
+    def processed():
+        body = session.get(url, headers=auth, timeout=10).json()
+        return body if body["status"] in {"chunked", "rejected", "failed"} else None
+
+    recording = wait_until(processed, timeout=120, what="the worker to chunk the upload")
+    assert recording["status"] == "chunked", recording
+    assert recording["chunk_count"] == len(recording["chunks"]) >= 5
+    chunk_audio = session.get(base + recording["chunks"][0]["audio_url"], timeout=10)
+    assert chunk_audio.status_code == 200 and chunk_audio.content[:4] == b"fLaC"
     assert (tmp_path / "var" / "db.sqlite3").exists()

@@ -1,0 +1,152 @@
+"""Recording processing end to end, against a bare ffmpeg decode of the same file.
+
+Builds long read-speech recordings (webm/opus, from bench/make_long_recording.py),
+then for each length measures in the same run:
+
+- the reference: the bundled ffmpeg decoding the file to 16 kHz mono PCM and
+  throwing it away (the least any pipeline must do);
+- ``recordings.process`` exactly as the worker runs it (download from storage,
+  decode, quality, segmentation, FLAC chunks written back to storage, rows in
+  one transaction), in a fresh process on the embedded shape, with its peak RSS.
+
+Prints the ratio pipeline / bare decode (goal ≤ 1.5), the real-time factor and
+the peak RSS (goal ≤ 250 MB at 60 minutes).
+
+    .venv/bin/python bench/pipeline.py [--minutes 10 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+def bare_decode_seconds(path: Path) -> float:
+    import imageio_ffmpeg
+
+    started = time.perf_counter()
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+         "-ac", "1", "-ar", "16000", "-f", "s16le", "-y", "/dev/null"],
+        check=True,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def child(audio: Path, meta_path: Path) -> None:
+    """Runs in a fresh process: set up rows, then time recording_process alone."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.core.files.storage import default_storage
+
+    from contributors.models import User
+    from recordings import services
+    from recordings.models import Language, Recording
+    from recordings.scripts import script_build
+
+    meta = json.loads(meta_path.read_text())
+    language, _ = Language.objects.get_or_create(
+        code=meta["lang"], defaults={"name": meta["lang"], "native_name": meta["lang"]}
+    )
+    script = script_build(language=language, text=meta["script"])
+    script.save()
+    user = User.objects.create(username="bench", consent_version="x", consent_at="2026-01-01Z")
+    recording = Recording.objects.create(contributor=user, script=script, sha256="0" * 64)
+    with open(audio, "rb") as fh:
+        recording.audio.name = default_storage.save(f"recordings/{recording.id}/original.webm", fh)
+    recording.save()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    services.recording_process(recording_id=recording.id)
+    elapsed = time.perf_counter() - started
+    recording.refresh_from_db()
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "status": recording.status,
+                "reason": recording.rejection_reason,
+                "chunks": recording.chunks.count(),
+                "aligned_chunks": recording.chunks.exclude(expected_text="").count(),
+                "sentences": len(script.sentences),
+                "duration": recording.duration,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_before_mb": baseline / 1024,
+            }
+        )
+    )
+
+
+def run_pipeline(audio: Path, meta: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
+        }
+        env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
+        result = subprocess.run(
+            [sys.executable, __file__, "--child", str(audio), str(meta)],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]))
+        return
+    sys.path.insert(0, str(ROOT))
+    from bench.make_long_recording import make_long_recording
+
+    rows = []
+    for minutes in args.minutes:
+        audio, meta = make_long_recording(minutes=minutes, out_dir=OUT)
+        bare = min(bare_decode_seconds(audio) for _ in range(2))
+        result = run_pipeline(audio, meta)
+        rows.append(
+            {
+                "minutes": minutes,
+                "file_mb": round(audio.stat().st_size / 1e6, 2),
+                "bare_decode_s": round(bare, 2),
+                "pipeline_s": round(result["seconds"], 2),
+                "ratio": round(result["seconds"] / bare, 2),
+                "real_time_factor": round(result["seconds"] / (minutes * 60), 4),
+                "peak_rss_mb": round(result["peak_rss_mb"], 1),
+                "status": result["status"],
+                "chunks": result["chunks"],
+                "aligned_chunks": result["aligned_chunks"],
+                "sentences": result["sentences"],
+            }
+        )
+    header = f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'RTF':>7} {'peak MB':>8} chunks"
+    print(header)
+    for r in rows:
+        print(
+            f"{r['minutes']:>5g} {r['bare_decode_s']:>7} {r['pipeline_s']:>10} {r['ratio']:>6} "
+            f"{r['real_time_factor']:>7} {r['peak_rss_mb']:>8} {r['chunks']} "
+            f"({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']})"
+        )
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
