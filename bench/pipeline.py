@@ -93,11 +93,8 @@ def child(audio: Path, meta_path: Path) -> None:
 
 def run_pipeline(audio: Path, meta: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
-        }
+        deployed = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
+        env = {k: v for k, v in os.environ.items() if k not in deployed}
         env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
         result = subprocess.run(
             [sys.executable, __file__, "--child", str(audio), str(meta)],
@@ -137,8 +134,9 @@ def main() -> None:
                 "sentences": result["sentences"],
             }
         )
-    header = f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'RTF':>7} {'peak MB':>8} chunks"
-    print(header)
+    print(
+        f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'RTF':>7} {'peak MB':>8} chunks"
+    )
     for r in rows:
         print(
             f"{r['minutes']:>5g} {r['bare_decode_s']:>7} {r['pipeline_s']:>10} {r['ratio']:>6} "

@@ -18,8 +18,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 
-from shrutik.settings import *  # noqa: F403
-from shrutik.settings import (
+from shrutik.settings import *  # noqa: E402, F403
+from shrutik.settings import (  # noqa: E402
     CELERY_BROKER_TRANSPORT_OPTIONS,
     DATABASES,
     REST_FRAMEWORK,
