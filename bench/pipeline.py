@@ -49,6 +49,7 @@ def child(audio: Path, meta_path: Path) -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.utils import timezone
 
     call_command("migrate", verbosity=0)
     from django.core.files.storage import default_storage
@@ -64,7 +65,7 @@ def child(audio: Path, meta_path: Path) -> None:
     )
     script = script_build(language=language, text=meta["script"])
     script.save()
-    user = User.objects.create(username="bench", consent_version="x", consent_at="2026-01-01Z")
+    user = User.objects.create(username="bench", consent_version="x", consent_at=timezone.now())
     recording = Recording.objects.create(contributor=user, script=script, sha256="0" * 64)
     with open(audio, "rb") as fh:
         recording.audio.name = default_storage.save(f"recordings/{recording.id}/original.webm", fh)
@@ -108,15 +109,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]))
         return
-    sys.path.insert(0, str(ROOT))
-    from bench.make_long_recording import make_long_recording
+    from bench.make_long_recording import build
 
     rows = []
     for minutes in args.minutes:
-        audio, meta = make_long_recording(minutes=minutes, out_dir=OUT)
+        base = OUT / f"long{minutes:g}min"
+        audio, meta = base.with_suffix(".webm"), base.with_suffix(".json")
+        if not (audio.exists() and meta.exists()):
+            build(minutes, base, seed=11)
         bare = min(bare_decode_seconds(audio) for _ in range(2))
         result = run_pipeline(audio, meta)
         rows.append(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -106,8 +105,6 @@ StatsOutput = inline_serializer(
     },
 )
 
-STATS_CACHE_KEY = "shrutik:stats:v1"
-
 
 class StatsApi(APIView):
     permission_classes = [AllowAny]
@@ -116,8 +113,4 @@ class StatsApi(APIView):
     def get(self, request):
         # Aggregates over millions of rows are computed at most once a minute per
         # cluster, whatever the traffic: the figures are for humans.
-        stats = cache.get(STATS_CACHE_KEY)
-        if stats is None:
-            stats = selectors.platform_stats()
-            cache.set(STATS_CACHE_KEY, stats, settings.STATS_CACHE_SECONDS)
-        return Response(stats)
+        return Response(selectors.platform_stats_cached())

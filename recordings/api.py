@@ -184,7 +184,7 @@ class RecordingListCreateApi(ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": RecordingCreateInput},
-        responses={201: RecordingOutput},
+        responses={201: RecordingOutput, 200: RecordingOutput},
         summary="Upload a reading of a script",
     )
     def post(self, request):
@@ -206,7 +206,12 @@ class RecordingListCreateApi(ListAPIView):
             )
         except services.UploadRejected as exc:
             return Response({"detail": exc.detail}, status=exc.status_code)
-        return Response(RecordingOutput(recording).data, status=status.HTTP_201_CREATED)
+        # 200 with the stored recording when this exact reading was already uploaded.
+        created = not getattr(recording, "duplicate", False)
+        return Response(
+            RecordingOutput(recording).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class RecordingDetailApi(RetrieveAPIView):

@@ -127,6 +127,12 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
     with _local_path(upload) as path:
         info = recording_validate_audio(path=path, script=script)
         sha256 = sha256_file(path)
+        # A client that retries after a dropped connection may send the same
+        # reading again after the first copy was stored: answer with that one.
+        existing = Recording.objects.filter(contributor=user, script=script, sha256=sha256).first()
+        if existing is not None:
+            existing.duplicate = True
+            return existing
         recording = Recording(
             contributor=user,
             script=script,

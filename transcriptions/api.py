@@ -140,7 +140,10 @@ class TaskVerifyApi(APIView):
         request=VerifyInput,
         responses={
             201: TranscriptionOutput,
-            200: inline_serializer("VerifyNext", {"next": serializers.CharField()}),
+            200: inline_serializer(
+                "VerifyNext",
+                {"next": serializers.CharField(), "lease_expires_at": serializers.DateTimeField()},
+            ),
         },
         summary="Answer whether the chunk matches its expected sentence",
     )
@@ -153,8 +156,8 @@ class TaskVerifyApi(APIView):
             )
         except services.TaskError as exc:
             return error_response(exc)
-        if result is None:
-            return Response({"next": "transcribe"})
+        if isinstance(result, TaskLease):
+            return Response({"next": "transcribe", "lease_expires_at": result.expires_at})
         return Response(TranscriptionOutput(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -169,7 +172,7 @@ class TaskReleaseApi(APIView):
     @extend_schema(
         request=ReleaseInput,
         responses={200: inline_serializer("Released", {"detail": serializers.CharField()})},
-        summary="Release a leased chunk (skip or report it)",
+        summary="Release a leased chunk (skip, report, or just give it back)",
     )
     def post(self, request, chunk_id):
         data = ReleaseInput(data=request.data)
@@ -189,3 +192,9 @@ class TaskReleaseApi(APIView):
 
 class TaskReportApi(TaskReleaseApi):
     kind = SkipReason.REPORT
+
+
+class TaskGiveBackApi(TaskReleaseApi):
+    """Hand a leased chunk back without skipping it (e.g. the user left the page)."""
+
+    kind = None

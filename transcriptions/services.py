@@ -252,14 +252,17 @@ def chunk_verify(*, user, chunk_id, matches: bool, time_spent_ms: int | None = N
         lease.mode = TaskMode.TRANSCRIBE
         lease.expires_at = timezone.now() + timedelta(seconds=settings.LEASE_SECONDS)
         lease.save(update_fields=["verify_rejected", "mode", "expires_at"])
-    return None
+    return lease
 
 
-def task_release(*, user, chunk_id, kind: str, reason: str = "", comment: str = "") -> None:
-    """Skip or report a chunk: the lease is released and the chunk not offered again."""
+def task_release(*, user, chunk_id, kind: str | None, reason: str = "", comment: str = "") -> None:
+    """Give a leased chunk back. ``skip`` and ``report`` also keep it from being
+    offered to this user again; ``None`` just hands it back (the user left)."""
     with transaction.atomic():
         lease = _live_lease(user=user, chunk_id=chunk_id, lock=True)
         lease.delete()
+        if kind is None:
+            return
         TaskSkip.objects.get_or_create(
             chunk_id=chunk_id,
             user=user,

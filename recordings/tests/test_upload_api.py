@@ -211,12 +211,12 @@ def test_uploads_are_throttled_per_user(auth_client, short_script, tmp_path, set
     from rest_framework.throttling import SimpleRateThrottle
 
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "upload": "2/hour"}
-    path = audio_files.speechlike(tmp_path / "ok.wav", seconds=3)
+    paths = [audio_files.speechlike(tmp_path / f"{i}.wav", seconds=3 + i / 5) for i in range(3)]
     original = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = rates
     try:
         codes = [
-            upload(auth_client, short_script, path, name="a.wav").status_code for _ in range(3)
+            upload(auth_client, short_script, path, name="a.wav").status_code for path in paths
         ]
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
@@ -243,3 +243,14 @@ def test_reviewers_see_every_recording(api_client, reviewer, short_script, contr
     api_client.force_authenticate(reviewer)
     assert api_client.get(f"/api/recordings/{recording.id}/").status_code == 200
     assert api_client.get("/api/recordings/").json()["count"] == 1
+
+
+def test_a_retried_upload_of_the_same_reading_returns_the_first(
+    auth_client, short_script, tmp_path
+):
+    path = audio_files.speechlike(tmp_path / "ok.wav", seconds=3)
+    first = upload(auth_client, short_script, path, name="a.wav")
+    again = upload(auth_client, short_script, path, name="a.wav")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Recording.objects.count() == 1

@@ -169,7 +169,8 @@ def test_verify_mismatch_asks_for_a_typed_transcription(auth_client):
     (chunk,) = make_chunks(1, expected_text="আমি দুধ দিয়ে চা খাই।")
     lease(auth_client, mode="verify")
     response = auth_client.post(f"/api/tasks/{chunk.id}/verify/", {"matches": False}, format="json")
-    assert response.json() == {"next": "transcribe"}
+    assert response.json()["next"] == "transcribe"
+    assert response.json()["lease_expires_at"] > timezone.now().isoformat()[:19]
     response = submit(auth_client, chunk.id, text="আমি চা খাই")
     assert response.status_code == 201
     assert "verify_mismatch" in response.json()["flags"]
@@ -195,3 +196,12 @@ def test_purging_expired_leases(contributor):
         chunk=chunk, user=contributor, expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert services.lease_purge_expired() == 1
+
+
+def test_giving_a_chunk_back_does_not_skip_it(auth_client):
+    (chunk,) = make_chunks(1)
+    lease(auth_client)
+    response = auth_client.post(f"/api/tasks/{chunk.id}/release/", {}, format="json")
+    assert response.status_code == 200
+    assert not TaskLease.objects.exists() and not TaskSkip.objects.exists()
+    assert [t["chunk"] for t in lease(auth_client).json()] == [str(chunk.id)]
