@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check clean
+.PHONY: run test lint check clean browser-deps
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ run: $(VENV)/.runtime
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev
+# Browser tests drive Debian's Chromium; fonts-beng draws Bangla (without it, boxes).
+# Installed only when missing; if that fails the browser tests skip, saying why.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-beng >/dev/null 2>&1; then \
+		(apt-get update && apt-get install -y --no-install-recommends chromium fonts-beng) \
+		|| echo "Could not install chromium/fonts-beng: browser tests will be skipped."; \
+	fi
+
+test: $(VENV)/.dev browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -44,7 +44,10 @@ class ReviewChunkAdmin(admin.ModelAdmin):
                        "transcription_table", "decision_history"]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["player", "expected_text", "transcription_table"]}),
-        (_("Proposal"), {"fields": ["consensus_text", "confidence", "word_view", "corrected_text"]}),
+        (
+            _("Proposal"),
+            {"fields": ["consensus_text", "confidence", "word_view", "corrected_text"]},
+        ),
         (_("History"), {"fields": ["decision_history"]}),
     ]
     actions = ["accept_proposals", "reject_chunks"]

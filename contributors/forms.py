@@ -15,6 +15,16 @@ PROFILE_FORM_FIELDS = [
     "show_on_leaderboard",
 ]
 
+PROFILE_FORM_LABELS = {
+    "display_name": _("Display name"),
+    "email": _("Email"),
+    "age_range": _("Age range"),
+    "gender": _("Gender"),
+    "native_language": _("Native language"),
+    "dialect": _("Dialect or region"),
+    "show_on_leaderboard": _("Show my display name on the public leaderboards"),
+}
+
 
 class SignUpForm(UserCreationForm):
     consent = forms.BooleanField(
@@ -26,6 +36,19 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ["username", *PROFILE_FORM_FIELDS]
+        labels = PROFILE_FORM_LABELS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's own help texts are not translated into Bangla; these say the same.
+        self.fields["username"].help_text = _(
+            "Up to 150 characters: letters, digits and @ . + - _ only."
+        )
+        self.fields["password1"].help_text = _(
+            "At least 8 characters, not only digits, not a common password and not "
+            "like your name or email."
+        )
+        self.fields["password2"].help_text = _("Enter the same password again, to check it.")
 
     def save(self, commit: bool = True) -> User:
         from contributors import services
@@ -43,6 +66,7 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = PROFILE_FORM_FIELDS
+        labels = PROFILE_FORM_LABELS
 
 
 class EraseAccountForm(forms.Form):
@@ -52,6 +76,10 @@ class EraseAccountForm(forms.Form):
     )
     delete_recordings = forms.BooleanField(
         label=_("Also delete my recordings"),
+        help_text=_(
+            "Their audio is deleted from storage as well, so they can never be used again, "
+            "not even in exports made before today."
+        ),
         required=False,
     )
 
@@ -64,3 +92,13 @@ class EraseAccountForm(forms.Form):
         if value != self.user.username:
             raise forms.ValidationError(_("That is not your username."))
         return value
+
+
+class ConsentForm(forms.Form):
+    """Accept the current contributor agreement, or withdraw consent."""
+
+    GIVE, WITHDRAW = "give", "withdraw"
+    action = forms.ChoiceField(
+        choices=[(GIVE, _("Accept the agreement")), (WITHDRAW, _("Withdraw consent"))],
+        widget=forms.HiddenInput,
+    )

@@ -9,4 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("profile/erase/", views.erase_account, name="erase-account"),
+    path("profile/consent/", views.consent, name="consent"),
 ]

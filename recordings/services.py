@@ -257,7 +257,7 @@ def recording_process(*, recording_id) -> None:
         source = storage_copy_to_temp(recording.audio.name, directory=tmp)
         wav = Path(tmp) / "decoded.wav"
         try:
-            decode.decode_to_wav(source, wav, max_seconds=max_seconds + 1)
+            analysis = quality.decode_and_analyse(source, wav, max_seconds=max_seconds + 1)
         except decode.AudioTooLongError:
             recording_reject(
                 recording_id=recording_id,
@@ -267,10 +267,9 @@ def recording_process(*, recording_id) -> None:
             return
         except decode.AudioDecodeError as exc:
             recording_reject(
-                recording_id=recording_id, reason=f"The audio could not be decoded: {exc}."
+                recording_id=recording_id, reason=f"The audio could not be decoded: {exc.reason}."
             )
             return
-        analysis = quality.analyse_wav(wav)
         metrics = analysis.metrics
         reason = quality.assess(metrics, expected_duration=script.estimated_seconds)
         if reason:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -179,6 +178,9 @@ MEDIA_URL = "media/"
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 STORAGE_BACKEND = "s3" if AWS_STORAGE_BUCKET_NAME else "filesystem"
 if STORAGE_BACKEND == "s3":
+    # Imported only here: botocore is large, and the embedded shape never uses it.
+    from botocore.config import Config as BotoConfig
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -373,7 +375,7 @@ STATS_CACHE_SECONDS = env.int("STATS_CACHE_SECONDS", default=60)
 EXPORT_SPEAKER_KEY = env.str("EXPORT_SPEAKER_KEY", default="")
 # Chunks fetched, written and uploaded per step: bounds the worker's memory
 # (about EXPORT_BATCH_SIZE clips in flight) whatever the export size.
-EXPORT_BATCH_SIZE = env.int("EXPORT_BATCH_SIZE", default=256)
+EXPORT_BATCH_SIZE = env.int("EXPORT_BATCH_SIZE", default=128)
 EXPORT_IO_THREADS = env.int("EXPORT_IO_THREADS", default=8)
 EXPORT_PARQUET_SHARD_ROWS = env.int("EXPORT_PARQUET_SHARD_ROWS", default=2000)
 EXPORT_WEBDATASET_SHARD_BYTES = env.int("EXPORT_WEBDATASET_SHARD_BYTES", default=256 * 1024**2)
@@ -385,7 +387,16 @@ EXPORT_DOWNLOAD_URL_SECONDS = env.int("EXPORT_DOWNLOAD_URL_SECONDS", default=900
 EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=10000)
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 EXPORT_LICENCE = env.str("EXPORT_LICENCE", default="CC-BY-4.0")
-EXPORT_CITATION = env.str(
-    "EXPORT_CITATION",
-    default="Shrutik contributors. Shrutik speech corpus. https://github.com/shrutik",
+# Empty: "Shrutik contributors (<year>). Shrutik speech dataset, version <label>."
+EXPORT_CITATION = env.str("EXPORT_CITATION", default="")
+# The export API reuses the chunk status, gender and age-range vocabularies as
+# filters; one schema name per choice set keeps generated clients tidy.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ChunkStatusEnum": "recordings.models.ChunkStatus",
+        "GenderEnum": "contributors.models.Gender",
+        "AgeRangeEnum": "contributors.models.AgeRange",
+        "ExportStatusEnum": "exports.models.ExportStatus",
+        "RecordingStatusEnum": "recordings.models.RecordingStatus",
+    }
 )

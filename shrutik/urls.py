@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("recordings.api_urls")),
     path("", include("transcriptions.api_urls")),
     path("", include("consensus.api_urls")),
+    path("", include("exports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -21,6 +22,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("accounts/", include("contributors.urls")),
+    path("exports/", include("exports.urls")),
+    path("", include("recordings.urls")),
+    path("", include("transcriptions.urls")),
+    path("", include("consensus.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

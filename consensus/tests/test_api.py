@@ -1,6 +1,5 @@
 import pytest
 
-from consensus.api import STATS_CACHE_KEY
 from recordings.models import Chunk, ChunkStatus
 from recordings.tests.factories import make_chunks
 from transcriptions.models import Transcription
@@ -33,5 +32,3 @@ def test_stats_are_public_and_per_language(api_client, django_assert_max_num_que
     # Served from the cache afterwards.
     with django_assert_max_num_queries(0):
         api_client.get("/api/stats/")
-
-

@@ -78,7 +78,9 @@ def test_two_unintelligible_flags_send_to_review(make_user):
 def test_reports_count_as_flags(make_user):
     (chunk,) = make_chunks(1)
     for _ in range(2):
-        TaskSkip.objects.create(chunk=chunk, user=make_user(), kind="report", reason="wrong_language")
+        TaskSkip.objects.create(
+            chunk=chunk, user=make_user(), kind="report", reason="wrong_language"
+        )
     services.consensus_decide(chunk_id=chunk.id)
     chunk.refresh_from_db()
     assert chunk.status == ChunkStatus.NEEDS_REVIEW

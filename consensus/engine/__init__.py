@@ -1,0 +1,52 @@
+"""Consensus engine: what a chunk says, how sure we are, and whether to ask again.
+
+Framework-free (no Django): the ``consensus`` app stores transcripts and
+reliabilities and calls these functions. The stable API is what is exported
+here; everything else may change between method versions.
+"""
+
+from .normalize import normalize, tokenize
+from .policy import audit_draw, decide
+from .reliability import (
+    DecidedChunk,
+    Evidence,
+    Reliability,
+    ReliabilityState,
+    reestimate,
+    reliability_evidence,
+    reliability_prior,
+    reliability_update,
+    reliability_weight,
+)
+from .schema import (
+    METHOD_VERSION,
+    REVIEW_FLAGS,
+    Decision,
+    EngineConfig,
+    Status,
+    Transcript,
+    weight_from_accuracy,
+)
+
+__all__ = [
+    "METHOD_VERSION",
+    "REVIEW_FLAGS",
+    "DecidedChunk",
+    "Decision",
+    "EngineConfig",
+    "Evidence",
+    "Reliability",
+    "ReliabilityState",
+    "Status",
+    "Transcript",
+    "audit_draw",
+    "decide",
+    "normalize",
+    "reestimate",
+    "reliability_evidence",
+    "reliability_prior",
+    "reliability_update",
+    "reliability_weight",
+    "tokenize",
+    "weight_from_accuracy",
+]

@@ -1,0 +1,205 @@
+"""Replaying transcripts through the production engine and measuring it.
+
+Shared by the CrowdSpeech evaluation (:mod:`.evaluate`) and the simulated
+Bangla transcribers (:mod:`.simulate`). Clips are visited in a seeded random
+order, and each clip's transcripts are revealed one at a time in a seeded
+random order, as the platform would receive them. Every decision is made by
+:func:`decide` with the weights the reliability state holds at that moment;
+when a clip is decided, its transcribers' reliabilities are updated
+leave-one-out. The reference is only read to compute the metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from .normalize import tokenize
+from .policy import decide
+from .reliability import DecidedChunk, ReliabilityState, reestimate, reliability_evidence
+from .schema import METHOD_VERSION, Decision, EngineConfig, Transcript
+
+LANGUAGE_EN = "en"
+LANGUAGE_BN = "bn"
+
+# The batch job runs each time the decided clips have grown by this factor.
+BATCH_GROWTH = 2.0
+
+# Upper edges of the calibration bins of estimated WER.
+_CALIBRATION_EDGES = (0.005, 0.02, 0.05, 0.1, 0.2, 0.4, math.inf)
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    clip_id: str
+    reference: str
+    transcripts: tuple[tuple[str, str, frozenset[str]], ...]  # worker, text, flags
+    prior_text: str | None = None
+
+
+@dataclass(slots=True)
+class ClipResult:
+    errors: int
+    ref_words: int
+    expected_errors: float
+    status: str
+    transcripts_used: int
+    audit: bool
+    # The same clip re-scored after the final batch re-estimation.
+    rescored_errors: int = 0
+    rescored_expected_errors: float = 0.0
+
+
+def word_errors(hypothesis: str, reference: str) -> tuple[int, int]:
+    """(word edit distance, reference words) after the engine's normalisation."""
+    ref = tokenize(reference)
+    return Levenshtein.distance(tokenize(hypothesis), ref), len(ref)
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 5) if denominator else 0.0
+
+
+def replay(
+    clips: Sequence[Clip],
+    *,
+    seed: int,
+    config: EngineConfig,
+    language: str,
+    use_prior: bool = True,
+    reviewer: Callable[[Clip], str | None] | None = None,
+    batch_reestimation: bool = True,
+    on_finish: Callable[[ReliabilityState], None] | None = None,
+) -> dict[str, object]:
+    """Run the engine over ``clips`` as the platform would and measure it.
+
+    ``reviewer`` simulates the human review of chunks the engine sends to
+    review (e.g. returning the reference); by default reviewers give no
+    feedback, so reliabilities are learned from automatic decisions only.
+    """
+    rng = random.Random(seed)
+    order = list(range(len(clips)))
+    rng.shuffle(order)
+    state = ReliabilityState(config)
+    decided: list[DecidedChunk] = []
+    # The platform's periodic batch job re-estimates all reliabilities by EM;
+    # here it runs whenever the number of decided clips has doubled, which
+    # costs about as much as running it once at the end.
+    next_batch = 64
+    results: list[ClipResult] = []
+    single_errors = single_words = 0
+    for position in order:
+        clip = clips[position]
+        pool = list(clip.transcripts)
+        rng.shuffle(pool)
+        for _, text, _ in pool:
+            errors, words = word_errors(text, clip.reference)
+            single_errors += errors
+            single_words += words
+        prior = clip.prior_text if use_prior else None
+        used: list[Transcript] = []
+        decision: Decision | None = None
+        for worker, text, flags in pool[: config.max_transcripts]:
+            used.append(Transcript(worker, text, flags, weight=state.weight(worker, language)))
+            decision = decide(
+                used, prior_text=prior, language=language, config=config, audit_key=clip.clip_id
+            )
+            if decision.status != "need_more":
+                break
+        assert decision is not None
+        # A clip that ran out of transcripts before a decision goes to review.
+        status = "needs_review" if decision.status == "need_more" else decision.status
+        reviewed_text = (
+            reviewer(clip) if reviewer is not None and status == "needs_review" else None
+        )
+        state.update_many(
+            reliability_evidence(
+                used, prior_text=prior, config=config, reviewed_text=reviewed_text
+            ),
+            language,
+        )
+        decided.append(DecidedChunk(tuple(used), prior, reviewed_text))
+        if batch_reestimation and len(decided) == next_batch:
+            state = reestimate(decided, language=language, config=config, start=state)
+            next_batch = max(next_batch + 1, int(next_batch * BATCH_GROWTH))
+        errors, words = word_errors(decision.text, clip.reference)
+        results.append(
+            ClipResult(errors, words, decision.expected_errors, status, len(used), decision.audit)
+        )
+    if batch_reestimation:
+        # The last batch job, then every clip's text re-scored with the
+        # weights it produced: the platform re-scores stored chunks after each
+        # batch job (no new transcripts, statuses unchanged). Clips were
+        # decided with the weights of their day; this is what they end up as.
+        state = reestimate(decided, language=language, config=config, start=state)
+        for position, chunk, result in zip(order, decided, results, strict=True):
+            rescored = decide(
+                [
+                    Transcript(
+                        t.contributor_id,
+                        t.raw_text,
+                        t.flags,
+                        weight=state.weight(t.contributor_id, language),
+                    )
+                    for t in chunk.transcripts
+                ],
+                prior_text=chunk.prior_text,
+                language=language,
+                config=config,
+            )
+            result.rescored_errors = word_errors(rescored.text, clips[position].reference)[0]
+            result.rescored_expected_errors = rescored.expected_errors
+    if on_finish is not None:
+        on_finish(state)
+    return _metrics(results, single_errors, single_words)
+
+
+def _metrics(
+    results: Sequence[ClipResult], single_errors: int, single_words: int
+) -> dict[str, object]:
+    def wer(items: Sequence[ClipResult]) -> float:
+        return _ratio(sum(r.errors for r in items), sum(r.ref_words for r in items))
+
+    validated = [r for r in results if r.status == "validated"]
+    reviewed = [r for r in results if r.status == "needs_review"]
+    calibration = []
+    lower = 0.0
+    for upper in _CALIBRATION_EDGES:
+        group = [r for r in results if lower <= r.expected_errors / max(1, r.ref_words) < upper]
+        if group:
+            calibration.append(
+                {
+                    "estimated_wer_below": upper if math.isfinite(upper) else None,
+                    "clips": len(group),
+                    "mean_estimated_wer": _ratio(
+                        sum(r.expected_errors for r in group), sum(r.ref_words for r in group)
+                    ),
+                    "true_wer": wer(group),
+                }
+            )
+        lower = upper
+    return {
+        "method_version": METHOD_VERSION,
+        "clips": len(results),
+        "single_worker_wer": _ratio(single_errors, single_words),
+        "consensus_wer": wer(results),
+        "rescored_consensus_wer": _ratio(
+            sum(r.rescored_errors for r in results), sum(r.ref_words for r in results)
+        ),
+        "rescored_validated_wer": _ratio(
+            sum(r.rescored_errors for r in validated), sum(r.ref_words for r in validated)
+        ),
+        "mean_transcripts": _ratio(sum(r.transcripts_used for r in results), len(results)),
+        "review_rate": _ratio(len(reviewed), len(results)),
+        "validated_rate": _ratio(len(validated), len(results)),
+        "validated_wer": wer(validated),
+        "reviewed_wer": wer(reviewed),
+        "audit_rate": _ratio(sum(r.audit for r in results), len(results)),
+        "estimated_errors": round(sum(r.expected_errors for r in results), 1),
+        "true_errors": sum(r.errors for r in results),
+        "calibration": calibration,
+    }

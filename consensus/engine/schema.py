@@ -1,0 +1,135 @@
+"""Plain data types shared by the engine and its callers (no Django here)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Bumped whenever a change could alter a decision for the same inputs, so a
+# stored decision can always be traced to the rules that produced it.
+METHOD_VERSION = "rover-loo-1"
+
+Status = Literal["validated", "need_more", "needs_review"]
+
+REVIEW_FLAGS = frozenset({"unintelligible", "wrong_language"})
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Every threshold of the engine. Defaults were chosen on the CrowdSpeech
+    dev splits (see docs/consensus.md for the curves and the commands)."""
+
+    # Stopping rule.
+    start_transcripts: int = 2
+    max_transcripts: int = 5
+    # Log-odds lead every slot's winner needs over its runner-up (the runner-up
+    # may be "a word nobody wrote", scored 0). Two fresh contributors at the
+    # prior mean agree with a lead of 2 × logit(0.85) ≈ 3.47, which is not
+    # enough: on CrowdSpeech dev-other two agreeing average workers are still
+    # wrong on >3% of words. Two proven ones (≥ 0.87 each) or three agreeing
+    # newcomers are.
+    margin: float = 3.8
+    wer_threshold: float = 0.04
+    # Mean pairwise character error rate above which transcripts are "wildly
+    # different": nobody heard the same thing, so more votes will not help.
+    wild_cer: float = 0.5
+    # With two transcripts one spammer is enough to look wild; a third decides.
+    wild_min_transcripts: int = 3
+    # One transcript before the maximum, a chunk whose estimated WER is still
+    # above this goes to review instead of costing one more transcript.
+    hopeless_wer: float = 0.15
+    flags_for_review: int = 2
+    review_flags: frozenset[str] = REVIEW_FLAGS
+    # Weight of the script sentence as a voter (log-odds units): one reader
+    # who agrees with it outvotes one who does not, two readers outvote it.
+    prior_weight: float = 1.0
+    # A NULL vote counts this fraction of a word vote (see vote.vote_slot).
+    null_vote_factor: float = 0.7
+    # A contributor must be at least this accurate for their exact agreement
+    # with the script to count as confirmation.
+    reliable_accuracy: float = 0.8
+    audit_rate: float = 0.02
+    audit_salt: str = "shrutik-audit"
+
+    # Reliability (one-coin Dawid–Skene with a Beta prior per contributor).
+    prior_mean: float = 0.85
+    prior_strength: float = 20.0
+    # Evidence is multiplied by this factor each time a contributor gains new
+    # evidence, so the estimate follows a contributor who improves or tires.
+    decay: float = 0.995
+    # Words of evidence before a contributor under 0.5 accuracy is silenced;
+    # with less, the estimate is too noisy to exclude anyone.
+    min_evidence_words: float = 40.0
+    reviewer_evidence_weight: float = 3.0
+    # Leave-one-out slots where the others' winner leads by no more than this
+    # (log-odds) carry no evidence: they would blame whoever was outvoted by
+    # a coin toss.
+    evidence_min_margin: float = 0.0
+    # logit(0.97) ≈ 3.48 stays under the margin: however reliable someone
+    # looks, they never validate a chunk alone (e.g. beside a silenced spammer).
+    max_accuracy: float = 0.97
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.start_transcripts <= self.max_transcripts:
+            raise ValueError("need 1 <= start_transcripts <= max_transcripts")
+        if not 0.5 < self.prior_mean < 1.0:
+            raise ValueError("prior_mean must be in (0.5, 1)")
+        if not 0.0 <= self.audit_rate <= 1.0:
+            raise ValueError("audit_rate must be in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """One contributor's transcript of a chunk.
+
+    ``weight`` (log-odds) wins over ``accuracy``; with neither, the
+    contributor counts as a newcomer at the prior mean accuracy.
+    """
+
+    contributor_id: str
+    raw_text: str
+    flags: frozenset[str] = frozenset()
+    weight: float | None = None
+    accuracy: float | None = None
+
+
+def weight_from_accuracy(accuracy: float) -> float:
+    """One-coin Dawid–Skene voting weight: log(a / (1 − a)); never negative.
+
+    A contributor below 0.5 is no better than a coin at agreeing with the
+    truth, and a negative vote would reward guessing the opposite of them,
+    which makes no sense for open-vocabulary words.
+    """
+    if accuracy <= 0.5:
+        return 0.0
+    if accuracy >= 1.0:
+        accuracy = 1.0 - 1e-6
+    return math.log(accuracy / (1.0 - accuracy))
+
+
+def transcript_weight(transcript: Transcript, config: EngineConfig) -> float:
+    if transcript.weight is not None:
+        return max(0.0, transcript.weight)
+    accuracy = transcript.accuracy if transcript.accuracy is not None else config.prior_mean
+    return weight_from_accuracy(min(accuracy, config.max_accuracy))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: Status
+    text: str
+    normalized_text: str
+    words: tuple[tuple[str, float], ...]
+    estimated_wer: float
+    expected_errors: float
+    reason: str
+    audit: bool
+    method_version: str
+    language: str
+    transcript_count: int
+    # Lowest winner lead over the runner-up in any slot (log-odds).
+    min_margin: float
+    mean_pairwise_cer: float
+    # Contributors whose vote counted for nothing, shown to reviewers.
+    silenced_contributors: tuple[str, ...] = field(default=())

@@ -1,0 +1,109 @@
+"""The dashboard: my work, platform totals, the hours chart and opt-in leaderboards."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from consensus import selectors
+from consensus.views import _nice_ceiling, hours_chart
+from contributors.models import ReliabilityScore
+from recordings.models import Chunk, Recording
+from recordings.tests.factories import make_chunks
+from transcriptions.models import Transcription
+
+pytestmark = pytest.mark.django_db
+
+
+def test_dashboard_requires_login(client):
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_dashboard_shows_my_recordings_transcriptions_and_reliability(
+    client, contributor, make_user
+):
+    chunks = make_chunks(2, contributor=contributor)
+    Recording.objects.filter(pk=chunks[0].recording_id).update(
+        status="rejected", rejection_reason="Too quiet."
+    )
+    (theirs,) = make_chunks(1, contributor=make_user())
+    Transcription.objects.create(chunk=theirs, user=contributor, text="আমি দুধ দিয়ে চা খাই")
+    ReliabilityScore.objects.create(user=contributor, language="bn", alpha=9, beta=1, chunks=12)
+    client.force_login(contributor)
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Rejected" in html and "Too quiet." in html
+    assert "আমি দুধ দিয়ে চা খাই" in html
+    assert "90%" in html and "বাংলা" in html
+    assert response.context["mine"]["recordings_total"] == 1
+    assert response.context["mine"]["transcriptions_total"] == 1
+
+
+def test_dashboard_lists_only_opted_in_contributors_by_display_name(client, make_user):
+    shy = make_user(display_name="Shy Reader", show_on_leaderboard=False)
+    proud = make_user(display_name="Proud Reader", show_on_leaderboard=True)
+    nameless = make_user(display_name="", show_on_leaderboard=True)
+    for user in (shy, proud, nameless):
+        make_chunks(1, contributor=user)
+    client.force_login(shy)
+    html = client.get("/dashboard/").content.decode()
+    leaders = html.split('id="leaders-heading"')[1]
+    assert "Proud Reader" in leaders
+    assert "Shy Reader" not in leaders
+    assert proud.username not in leaders and nameless.username not in leaders
+
+
+def test_dashboard_draws_the_hours_chart_as_inline_svg(client, contributor):
+    make_chunks(2, contributor=contributor)
+    Chunk.objects.update(status="validated")
+    client.force_login(contributor)
+    html = client.get("/dashboard/").content.decode()
+    assert "<svg" in html and html.count("<polyline") == 2
+    assert "<script" not in html.split("<svg")[1].split("</svg>")[0]
+
+
+def test_dashboard_query_count_does_not_grow_with_data(
+    client, contributor, django_assert_max_num_queries
+):
+    for _ in range(3):
+        make_chunks(3, contributor=contributor)
+    client.force_login(contributor)
+    with django_assert_max_num_queries(20):
+        client.get("/dashboard/")
+
+
+def test_hours_by_day_is_cumulative_per_language(contributor):
+    chunks = make_chunks(2, contributor=contributor)  # a chunked recording of 6 s
+    old = chunks[0].recording
+    Recording.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    make_chunks(1, contributor=contributor)  # 3 s today
+    Chunk.objects.filter(recording=old).update(status="validated")
+    series = selectors.hours_by_day(days=7)
+    recorded = series["bn"]["recorded"]
+    assert len(recorded) == 7 and recorded[-1][0] == timezone.now().date()
+    assert recorded[0][1] == round(6 / 3600, 3)  # carried in from before the window
+    assert recorded[-1][1] == round(9 / 3600, 3)
+    assert series["bn"]["validated"][-1][1] == round(5 / 3600, 3)
+
+
+def test_hours_chart_layout():
+    days = [date(2026, 11, d) for d in (1, 2, 3)]
+    chart = hours_chart(
+        {"bn": {"recorded": list(zip(days, [0, 1, 3], strict=True)),
+                "validated": list(zip(days, [0, 0, 1], strict=True))}},
+        names={"bn": "বাংলা"},
+    )  # fmt: skip
+    assert [t["value"] for t in chart["ticks"]] == [0, 2.5, 5]
+    recorded = chart["lines"][0]
+    assert recorded["language"] == "বাংলা" and recorded["kind"] == "recorded"
+    first, *_, last = recorded["points"].split()
+    assert first.split(",")[0] == str(float(chart["left"]))
+    assert last.split(",")[0] == str(float(chart["right"]))
+    assert [label["anchor"] for label in chart["labels"]] == ["start", "middle", "end"]
+    assert hours_chart({}, names={})["empty"]
+
+
+@pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (0.03, 0.05), (3, 5), (10, 10), (11, 20)])
+def test_nice_ceiling(value, ceiling):
+    assert _nice_ceiling(value) == pytest.approx(ceiling)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from consensus import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/my-data.zip", views.my_data_download, name="my-data-download"),
+]

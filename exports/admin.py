@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from exports import services
+from exports.models import Export, ExportStatus, SpeakerSplit
+from shrutik.storage import signed_url
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    list_display = ["id", "version", "requester", "status", "percent", "step", "created_at",
+                    "finished_at"]  # fmt: skip
+    list_filter = ["status", "audio_format"]
+    search_fields = ["id", "version", "requester__username"]
+    list_select_related = ["requester"]
+    date_hierarchy = "created_at"
+    actions = ["retry"]
+    readonly_fields = [
+        "id", "requester", "version", "filters", "formats", "audio_format", "sample_rate",
+        "split_spec", "status", "items_done", "items_total", "step", "error", "attempts",
+        "total_bytes", "prefix", "download_links", "stats", "created_at", "started_at",
+        "finished_at",
+    ]  # fmt: skip
+    exclude = ["files", "run_token"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # exports are requested through the API or the exports page
+
+    @admin.display(description=_("progress %"))
+    def percent(self, obj: Export) -> float:
+        return obj.percent
+
+    @admin.display(description=_("files"))
+    def download_links(self, obj: Export):
+        if obj.status != ExportStatus.DONE:
+            return "—"
+        expires = settings.EXPORT_DOWNLOAD_URL_SECONDS
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> ({} bytes)</li>',
+                (
+                    (signed_url(obj.prefix + f["path"], expires=expires), f["path"], f["size"])
+                    for f in obj.files
+                ),
+            ),
+        )
+
+    @admin.action(description=_("Retry selected failed exports"))
+    def retry(self, request, queryset):
+        retried = sum(services.export_retry(export_id=e.pk) for e in queryset)
+        messages.info(request, _("%(n)d export(s) queued again.") % {"n": retried})
+
+
+@admin.register(SpeakerSplit)
+class SpeakerSplitAdmin(admin.ModelAdmin):
+    list_display = ["lineage", "speaker", "split", "created_at"]
+    list_filter = ["split"]
+    search_fields = ["speaker", "lineage"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,303 @@
+"""Export API: request an export, follow its progress, download its files."""
+
+from __future__ import annotations
+
+import tarfile
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contributors.models import AgeRange, Gender
+from exports import audio, selectors, services, splits
+from exports.models import AudioFormat, Export, ExportFormat, ExportStatus
+from exports.uploads import iter_prefix
+from recordings.models import ChunkStatus, Language
+from shrutik.api import api_error
+from shrutik.permissions import IsResearcher
+from shrutik.storage import signed_url
+
+
+class ExportFiltersInput(serializers.Serializer):
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=35), required=False, default=list
+    )
+    min_confidence = serializers.FloatField(
+        min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
+    )
+    statuses = serializers.MultipleChoiceField(
+        choices=ChunkStatus.choices, required=False, default=["validated"]
+    )
+    date_from = serializers.DateField(required=False, allow_null=True, default=None)
+    date_to = serializers.DateField(required=False, allow_null=True, default=None)
+    genders = serializers.MultipleChoiceField(choices=Gender.choices, required=False, default=[])
+    age_ranges = serializers.MultipleChoiceField(
+        choices=AgeRange.choices, required=False, default=[]
+    )
+    native_languages = serializers.ListField(
+        child=serializers.CharField(max_length=35), required=False, default=list
+    )
+    dialects = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list
+    )
+
+    def validate_languages(self, value: list[str]) -> list[str]:
+        known = set(Language.objects.filter(code__in=value).values_list("code", flat=True))
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown language codes: {', '.join(unknown)}.")
+        return sorted(set(value))
+
+    def validate(self, attrs: dict) -> dict:
+        if (
+            attrs.get("date_from")
+            and attrs.get("date_to")
+            and attrs["date_from"] > attrs["date_to"]
+        ):
+            raise serializers.ValidationError("date_from must not be after date_to.")
+        return attrs
+
+
+def storable_filters(validated: dict | None) -> dict:
+    """JSON-ready filters with every key present: sorted lists, ISO dates."""
+    data = ExportFiltersInput(data={}).run_validation({}) if validated is None else validated
+    data = dict(data)
+    for key in ("statuses", "genders", "age_ranges"):
+        data[key] = sorted(data.get(key) or [])
+    data["statuses"] = data["statuses"] or ["validated"]
+    for key in ("date_from", "date_to"):
+        data[key] = data[key].isoformat() if data.get(key) else None
+    return data
+
+
+class SplitRatiosInput(serializers.Serializer):
+    # Given ratios replace the defaults whole: a split left out gets nothing.
+    train = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+    dev = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+    test = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
+
+
+class SplitInput(serializers.Serializer):
+    ratios = SplitRatiosInput(required=False)
+    sentence_disjoint = serializers.BooleanField(default=False)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+    def validate(self, attrs: dict) -> dict:
+        ratios = attrs.get("ratios") or dict(splits.DEFAULT_RATIOS)
+        if sum(ratios.values()) <= 0:
+            raise serializers.ValidationError("At least one split ratio must be positive.")
+        attrs["ratios"] = dict(ratios)
+        return attrs
+
+
+class ExportFileOutput(serializers.Serializer):
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.CharField()
+
+
+class ExportProgressOutput(serializers.Serializer):
+    done = serializers.IntegerField(source="items_done")
+    total = serializers.IntegerField(source="items_total")
+    percent = serializers.FloatField()
+    step = serializers.CharField()
+
+
+class ExportOutput(serializers.ModelSerializer):
+    requester = serializers.CharField(source="requester.username")
+    progress = ExportProgressOutput(source="*")
+    files = serializers.SerializerMethodField()
+    archive_url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = [
+            "id",
+            "url",
+            "version",
+            "requester",
+            "status",
+            "progress",
+            "error",
+            "filters",
+            "formats",
+            "audio_format",
+            "sample_rate",
+            "split_spec",
+            "stats",
+            "files",
+            "total_bytes",
+            "archive_url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_url(self, export: Export) -> str:
+        request = self.context.get("request")
+        path = f"/api/exports/{export.id}/"
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(ExportFileOutput(many=True))
+    def get_files(self, export: Export) -> list[dict]:
+        if export.status != ExportStatus.DONE:
+            return []
+        # Short-lived links, minted per request: a copied URL stops working soon.
+        expires = settings.EXPORT_DOWNLOAD_URL_SECONDS
+        return [
+            {**f, "url": signed_url(export.prefix + f["path"], expires=expires)}
+            for f in export.files
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_archive_url(self, export: Export) -> str | None:
+        if export.status != ExportStatus.DONE:
+            return None
+        if export.total_bytes > settings.EXPORT_ARCHIVE_MAX_BYTES:
+            return None
+        return f"/api/exports/{export.id}/archive/"
+
+
+class ExportListCreateApi(ListAPIView):
+    """/api/exports/: GET lists the exports the user may see, POST requests one."""
+
+    permission_classes = [IsResearcher]
+    serializer_class = ExportOutput
+
+    class Input(serializers.Serializer):
+        version = serializers.RegexField(
+            r"^[\w.\-]{1,64}$",
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Label such as v1.0 or 2026-11 (letters, digits, . _ -).",
+        )
+        formats = serializers.MultipleChoiceField(choices=ExportFormat.choices, allow_empty=False)
+        filters = ExportFiltersInput(required=False)
+        audio_format = serializers.ChoiceField(choices=AudioFormat.choices, default="flac")
+        sample_rate = serializers.ChoiceField(choices=audio.SAMPLE_RATES, default=16000)
+        split = SplitInput(required=False)
+
+        def validate(self, attrs: dict) -> dict:
+            if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in audio.OPUS_RATES:
+                rates = ", ".join(str(r) for r in audio.OPUS_RATES)
+                raise serializers.ValidationError(f"Opus supports sample rates {rates} only.")
+            return attrs
+
+    class Accepted(serializers.Serializer):
+        id = serializers.UUIDField()
+        status = serializers.CharField()
+        url = serializers.CharField()
+
+    def get_queryset(self):
+        return selectors.export_list_visible(user=self.request.user)
+
+    @extend_schema(summary="Exports you requested (staff: all)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=Input,
+        responses={202: Accepted, 400: OpenApiResponse(description="Invalid request")},
+        summary="Request a dataset export",
+    )
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        split = values.get("split") or {}
+        export = services.export_create(
+            requester=request.user,
+            formats=sorted(values["formats"]),
+            filters=storable_filters(values.get("filters")),
+            audio_format=values["audio_format"],
+            sample_rate=values["sample_rate"],
+            split={
+                "ratios": split.get("ratios") or dict(splits.DEFAULT_RATIOS),
+                "seed": split.get("seed", 0),
+                "sentence_disjoint": split.get("sentence_disjoint", False),
+            },
+            version=values["version"],
+        )
+        body = {
+            "id": export.id,
+            "status": export.status,
+            "url": request.build_absolute_uri(f"/api/exports/{export.id}/"),
+        }
+        return Response(self.Accepted(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses={200: ExportOutput}, summary="Status, progress, stats and files")
+    def get(self, request, pk):
+        export = get_object_or_404(selectors.export_list_visible(user=request.user), pk=pk)
+        return Response(ExportOutput(export, context={"request": request}).data)
+
+
+def tar_stream(export: Export):
+    """The export as one uncompressed tar, streamed object by object in 1 MiB reads.
+
+    Headers are built with tarfile and the members' bytes copied straight
+    through, so memory holds one read buffer whatever the file sizes.
+    """
+    from django.core.files.storage import default_storage
+
+    root = f"shrutik-{export.version}-{str(export.id)[:8]}"
+    mtime = int(export.finished_at.timestamp()) if export.finished_at else 0
+    written = 0
+    for path, size in iter_prefix(export.prefix):
+        info = tarfile.TarInfo(f"{root}/{path}")
+        info.size, info.mode, info.mtime = size, 0o644, mtime
+        header = info.tobuf(format=tarfile.PAX_FORMAT)
+        yield header
+        sent = 0
+        with default_storage.open(export.prefix + path, "rb") as fh:
+            while sent < size and (block := fh.read(min(1024 * 1024, size - sent))):
+                sent += len(block)
+                yield block
+        if sent != size:
+            raise OSError(f"{path} changed while being archived")
+        padding = -size % tarfile.BLOCKSIZE
+        yield b"\0" * padding
+        written += len(header) + size + padding
+    # End of archive: two zero blocks, then zero-fill to a whole record as tar does.
+    end = 2 * tarfile.BLOCKSIZE
+    end += -(written + end) % tarfile.RECORDSIZE
+    yield b"\0" * end
+
+
+class ExportArchiveApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(
+        responses={
+            (200, "application/x-tar"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="The export is not finished"),
+            413: OpenApiResponse(description="Too large for a single archive"),
+        },
+        summary="The whole export as one tar archive (small exports only)",
+    )
+    def get(self, request, pk):
+        export = get_object_or_404(selectors.export_list_visible(user=request.user), pk=pk)
+        if export.status != ExportStatus.DONE:
+            return api_error("The export is not finished yet.", status.HTTP_409_CONFLICT)
+        if export.total_bytes > settings.EXPORT_ARCHIVE_MAX_BYTES:
+            return api_error(
+                "This export is too large for a single archive; download its files.",
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        response = StreamingHttpResponse(tar_stream(export), content_type="application/x-tar")
+        name = f"shrutik-{export.version}-{str(export.id)[:8]}.tar"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "private, no-store"
+        return response

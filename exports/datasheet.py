@@ -1,0 +1,150 @@
+"""The export's datasheet: ``README.md`` (for people) from ``stats.json`` (for tools).
+
+Written from the finished statistics only, so the figures a researcher reads
+are the figures of the files they downloaded. Demographic tables are shown
+per language only when the language has at least ``MIN_SPEAKERS_FOR_DEMOGRAPHICS``
+speakers: with fewer, a table of ages and genders points at individuals.
+"""
+
+from __future__ import annotations
+
+MIN_SPEAKERS_FOR_DEMOGRAPHICS = 5
+
+FORMAT_NOTES = {
+    "commonvoice": "`clips/` + `train.tsv`, `dev.tsv`, `test.tsv`, `validated.tsv` "
+    "(Common Voice columns, tab-separated, no quoting) and `clip_durations.tsv`",
+    "huggingface": '`data/<split>-0000N-of-0000M.parquet`: `load_dataset("parquet", '
+    'data_dir="data")` or `load_dataset(".")` (this card\'s `configs`)',
+    "nemo": "`<split>_manifest.json` (JSON lines; paths relative to the manifest)",
+    "kaldi": "`kaldi/<split>/` (wav.scp, text, utt2spk, spk2utt, utt2dur, reco2dur, "
+    "utt2lang, spk2gender; paths relative to the export root)",
+    "lhotse": "`recordings_<split>.jsonl.gz`, `supervisions_<split>.jsonl.gz` "
+    "(paths relative to the export root)",
+    "webdataset": "`<split>-000000.tar` ...: `<key>.<audio>` + `<key>.json` per sample",
+}
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render(*, stats: dict, card_yaml: str = "") -> str:
+    """Markdown datasheet; ``card_yaml`` (Hugging Face metadata) becomes front matter."""
+    out: list[str] = []
+    if card_yaml:
+        out += ["---", card_yaml.rstrip("\n"), "---", ""]
+    export = stats["export"]
+    out += [f"# Shrutik speech dataset — {export['version']}", ""]
+    languages = ", ".join(f"{lang['name']} (`{code}`)" for code, lang in stats["languages"].items())
+    out += [
+        "Read speech recorded by volunteers on Shrutik, cut into sentence-sized clips "
+        "and transcribed by other volunteers; each clip's text was decided by "
+        "consensus (see *Collection and validation*).",
+        "",
+        f"- Languages: {languages or '—'}",
+        f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
+        f"speakers: {stats['totals']['speakers']}",
+        f"- Audio: {export['audio_format'].upper()}, {export['sample_rate']} Hz, mono",
+        f"- Export id: `{export['id']}`, created {export['created_at']}",
+        "",
+        "## Splits",
+        "",
+        "No speaker appears in more than one split"
+        + (", and no sentence either" if export["split"].get("sentence_disjoint") else "")
+        + f". Split seed: {export['split'].get('seed', 0)}; ratios (by hours): "
+        + ", ".join(f"{k} {v}" for k, v in export["split"].get("ratios", {}).items())
+        + ". Speakers keep their split in later exports with the same seed and ratios.",
+        "",
+    ]
+    rows = []
+    for split, figures in stats["splits"].items():
+        for code, lang in figures["languages"].items():
+            rows.append([split, code, lang["clips"], _hours(lang["seconds"]), lang["speakers"]])
+        rows.append(
+            [f"**{split}**", "all", figures["clips"], _hours(figures["seconds"]),
+             figures["speakers"]]
+        )  # fmt: skip
+    out += [*_table(["split", "language", "clips", "hours", "speakers"], rows), ""]
+    dropped = stats.get("dropped", {})
+    if dropped.get("clips"):
+        out += [
+            f"{dropped['clips']} clips ({_hours(dropped['seconds'])} h) were left out: "
+            + "; ".join(f"{reason}: {n}" for reason, n in dropped.get("reasons", {}).items()),
+            "",
+        ]
+
+    out += ["## Speakers", ""]
+    for code, lang in stats["languages"].items():
+        out += [f"### {lang['name']} (`{code}`): {lang['speakers']} speakers", ""]
+        demo = lang.get("demographics")
+        if demo is None:
+            out += [
+                f"Demographic tables are withheld: fewer than {MIN_SPEAKERS_FOR_DEMOGRAPHICS} "
+                "speakers, so they could identify people.",
+                "",
+            ]
+            continue
+        for title, key in (("Gender", "gender"), ("Age", "age"), ("Accent / region", "accent")):
+            counts = demo.get(key, {})
+            if counts:
+                rows = [[name or "not given", n] for name, n in counts.items()]
+                out += [f"{title} (speakers):", "", *_table([title.lower(), "speakers"], rows)]
+                out += [""]
+
+    method = stats["method"]
+    thresholds = ", ".join(f"`{k}` = {v}" for k, v in method["consensus"].items())
+    out += [
+        "## Collection and validation",
+        "",
+        "Contributors who accepted the contributor agreement read script sentences "
+        "aloud in the browser. Recordings were checked for level, clipping and "
+        "speech content, cut into sentence-sized clips (16 kHz mono FLAC) and "
+        "transcribed blind by other contributors, who never saw the script. A "
+        "consensus engine aligned the transcripts word by word and voted, weighting "
+        "each transcriber by their estimated reliability and giving the script "
+        "sentence one prior vote; clips it could not settle went to human reviewers.",
+        "",
+        f"Consensus method `{method['method_version']}`; thresholds: {thresholds}.",
+        "",
+        "Speaker ids are keyed hashes of internal pseudonyms: stable across exports, "
+        "not reversible. Contributors who withdrew consent or erased their account "
+        "are not included.",
+        "",
+        "## Files",
+        "",
+    ]
+    out += [f"- **{fmt}**: {FORMAT_NOTES[fmt]}" for fmt in export["formats"]]
+    out += [
+        "- `stats.json`: these figures, machine-readable; `SHA256SUMS`: every file's "
+        "checksum (`sha256sum -c SHA256SUMS`).",
+        "",
+        "## Filters",
+        "",
+        "```json",
+        _json(export["filters"]),
+        "```",
+        "",
+        "## Licence",
+        "",
+        stats["licence"],
+        "",
+        "## Citation",
+        "",
+        "```",
+        stats["citation"],
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)

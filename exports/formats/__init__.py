@@ -1,0 +1,100 @@
+"""One writer per export format, all fed the same stream of clips.
+
+A writer receives every exported clip once (``write``), is told when a batch
+ends (``end_batch``: flush buffered rows, so memory stays bounded by the batch
+size) and finishes by uploading its manifests (``finish``). Writers keep
+nothing per clip in memory: rows go to local temporary files that are
+uploaded and deleted as shards fill, or at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exports.uploads import ExportSink
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One exported clip: identifiers are already pseudonymous."""
+
+    utt_id: str  # "<speaker>-<clip>": Kaldi wants utterances prefixed by speaker
+    clip_id: str
+    split: str
+    speaker: str
+    language: str
+    text: str
+    sentence_id: str
+    duration: float
+    num_samples: int
+    sample_rate: int
+    audio: bytes
+    ext: str
+    status: str
+    confidence: float | None
+    votes: int
+    gender: str
+    age: str
+    native_language: str
+    dialect: str
+
+    @property
+    def clip_name(self) -> str:
+        return f"{self.utt_id}.{self.ext}"
+
+    @property
+    def clip_path(self) -> str:
+        """Path of the shared audio file, relative to the export root."""
+        return f"clips/{self.clip_name}"
+
+
+@dataclass
+class Plan:
+    """What the writers know before the first clip: splits and their sizes."""
+
+    splits: list[str]
+    clips_per_split: dict[str, int]
+    sample_rate: int
+    audio_format: str
+    statuses: list[str]
+
+
+class Writer:
+    name = ""
+    uses_clips = False  # manifests point at the shared clips/ folder
+
+    def __init__(self, *, sink: ExportSink, workdir: Path, plan: Plan) -> None:
+        self.sink = sink
+        self.workdir = workdir / self.name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.plan = plan
+
+    def write(self, item: Item) -> None:
+        raise NotImplementedError
+
+    def end_batch(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+
+def clean_text(text: str) -> str:
+    """One line, single-spaced: every format here is line- or tab-delimited."""
+    return " ".join(text.split())
+
+
+def writer_classes() -> dict[str, type[Writer]]:
+    from exports.formats import commonvoice, huggingface, kaldi, lhotse, nemo, webdataset
+
+    return {
+        "commonvoice": commonvoice.CommonVoiceWriter,
+        "huggingface": huggingface.HuggingFaceWriter,
+        "nemo": nemo.NemoWriter,
+        "kaldi": kaldi.KaldiWriter,
+        "lhotse": lhotse.LhotseWriter,
+        "webdataset": webdataset.WebDatasetWriter,
+    }

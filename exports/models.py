@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ExportFormat(models.TextChoices):
+    COMMONVOICE = "commonvoice", _("Common Voice (TSV + clips)")
+    HUGGINGFACE = "huggingface", _("Hugging Face (parquet)")
+    NEMO = "nemo", _("NeMo manifests")
+    KALDI = "kaldi", _("Kaldi data directories")
+    LHOTSE = "lhotse", _("Lhotse manifests")
+    WEBDATASET = "webdataset", _("WebDataset tar shards")
+
+
+class AudioFormat(models.TextChoices):
+    FLAC = "flac", _("FLAC (lossless, as stored)")
+    WAV = "wav", _("WAV (16-bit PCM)")
+    MP3 = "mp3", _("MP3")
+    OPUS = "opus", _("Opus (in Ogg)")
+
+
+class Export(models.Model):
+    """One requested dataset export and everything a researcher needs to fetch it.
+
+    ``files`` lists the export's top-level files (manifests, shards, datasheet);
+    the per-clip files are covered by ``SHA256SUMS`` and counted in ``stats``,
+    so the row stays small whatever the export size.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exports"
+    )
+    version = models.CharField(max_length=64)
+    filters = models.JSONField(default=dict, blank=True)
+    formats = models.JSONField(default=list)
+    audio_format = models.CharField(
+        max_length=8, choices=AudioFormat.choices, default=AudioFormat.FLAC
+    )
+    sample_rate = models.PositiveIntegerField(default=16000)
+    split_spec = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    # Progress of the running attempt; ``step`` is a short human label.
+    items_done = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveIntegerField(default=0)
+    step = models.CharField(max_length=100, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+    files = models.JSONField(default=list, blank=True)
+    total_bytes = models.BigIntegerField(default=0)
+    prefix = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    # A fresh token per attempt: a superseded attempt (a redelivered message
+    # while the first run is still alive) notices it no longer owns the export
+    # at its next progress write and stops.
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["requester", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export {self.version} ({self.status})"
+
+    @property
+    def percent(self) -> float:
+        if self.status == ExportStatus.DONE:
+            return 100.0
+        if not self.items_total:
+            return 0.0
+        return round(100.0 * self.items_done / self.items_total, 1)
+
+
+class SpeakerSplit(models.Model):
+    """The split a speaker was put in, per split lineage (seed + ratios + mode).
+
+    Kept so that a later export with more data leaves every earlier speaker in
+    the split it had: train never gains a former test speaker. Keys are the
+    exported (hashed) speaker ids, never user ids.
+    """
+
+    lineage = models.CharField(max_length=64)
+    speaker = models.CharField(max_length=64)
+    split = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lineage", "speaker"], name="speaker_split_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lineage[:8]}/{self.speaker[:8]} → {self.split}"

@@ -1,0 +1,570 @@
+"""Writes: requesting an export and building it.
+
+``export_build`` streams the matching chunks in keyset-paginated batches
+(memory is bounded by the batch size, not the export size), fetches their
+audio in parallel, feeds every requested format writer, and uploads as it
+goes. It is cleanly restartable: every attempt takes a fresh run token,
+deletes what an earlier attempt left under the prefix and writes the same
+deterministic keys again; an attempt that lost its token (the message was
+redelivered while it still ran) stops at its next progress write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import tempfile
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from exports import audio as clip_audio
+from exports import datasheet, selectors, splits
+from exports.formats import Item, Plan, writer_classes
+from exports.formats.huggingface import card_yaml
+from exports.models import Export, ExportStatus, SpeakerSplit
+from exports.pseudonyms import speaker_pseudonym
+from exports.uploads import ExportSink, delete_prefix
+from recordings.models import Language
+from shrutik.storage import transient_errors
+
+logger = logging.getLogger(__name__)
+
+
+class ExportSupersededError(Exception):
+    """This attempt no longer owns the export (a newer attempt or a cancel)."""
+
+
+class ExportEmptyError(Exception):
+    """Nothing matches the filters."""
+
+
+# --- requesting -----------------------------------------------------------------------
+
+
+def export_create(
+    *,
+    requester,
+    formats: list[str],
+    filters: dict | None = None,
+    audio_format: str = "flac",
+    sample_rate: int = 16000,
+    split: dict | None = None,
+    version: str = "",
+) -> Export:
+    """Store the request and enqueue ``exports.build`` once the row is committed."""
+    split = split or {}
+    spec = splits.SplitSpec(
+        ratios=split.get("ratios") or dict(splits.DEFAULT_RATIOS),
+        seed=int(split.get("seed", 0)),
+        sentence_disjoint=bool(split.get("sentence_disjoint", False)),
+    )
+    with transaction.atomic():
+        export = Export.objects.create(
+            requester=requester,
+            version=version or timezone.now().strftime("%Y-%m-%d"),
+            filters=filters or {},
+            formats=sorted(set(formats), key=list(writer_classes()).index),
+            audio_format=audio_format,
+            sample_rate=sample_rate,
+            split_spec={
+                "ratios": dict(spec.ratios),
+                "seed": spec.seed,
+                "sentence_disjoint": spec.sentence_disjoint,
+            },
+            step="Queued",
+        )
+        export.prefix = f"exports/{export.id}/"
+        export.save(update_fields=["prefix"])
+        transaction.on_commit(lambda: export_enqueue(export_id=export.id))
+    return export
+
+
+def export_enqueue(*, export_id) -> None:
+    from exports.tasks import export_build as task
+
+    task.delay(str(export_id))
+
+
+def export_retry(*, export_id) -> bool:
+    """Admin action: queue a failed export again (a done one is left alone)."""
+    with transaction.atomic():
+        updated = Export.objects.filter(pk=export_id, status=ExportStatus.FAILED).update(
+            status=ExportStatus.QUEUED, attempts=0, error="", step="Queued", run_token=None
+        )
+        if updated:
+            transaction.on_commit(lambda: export_enqueue(export_id=export_id))
+    return bool(updated)
+
+
+# --- attempt bookkeeping --------------------------------------------------------------
+
+
+def _claim(export_id) -> tuple[uuid.UUID, int] | None:
+    """Start an attempt: (run token, attempt number), or None if there is nothing to do.
+
+    A queued export starts; a running one is taken over, because with
+    ``acks_late`` the message only comes back when the earlier attempt died
+    (worker crash) or gave up (retry). Too many attempts fail the export.
+    """
+    token = uuid.uuid4()
+    with transaction.atomic():
+        export = (
+            Export.objects.select_for_update()
+            .filter(pk=export_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING])
+            .first()
+        )
+        if export is None:
+            return None  # done, failed or deleted: a duplicate message
+        if export.attempts >= settings.EXPORT_MAX_ATTEMPTS:
+            export.status = ExportStatus.FAILED
+            export.error = (
+                f"The export was interrupted {export.attempts} times (worker stopped or "
+                "storage unreachable); giving up. Retry it from the admin."
+            )
+            export.finished_at = timezone.now()
+            export.run_token = None
+            export.save()
+            return None
+        export.status = ExportStatus.RUNNING
+        export.run_token = token
+        export.attempts += 1
+        export.started_at = export.started_at or timezone.now()
+        export.items_done = 0
+        export.step = "Starting"
+        export.error = ""
+        export.save()
+        return token, export.attempts
+
+
+def _progress(export_id, token, **fields) -> None:
+    """Write progress only while this attempt still owns the export."""
+    updated = Export.objects.filter(
+        pk=export_id, run_token=token, status=ExportStatus.RUNNING
+    ).update(updated_at=timezone.now(), **fields)
+    if not updated:
+        raise ExportSupersededError(str(export_id))
+
+
+def export_fail(*, export_id, error: str, token=None) -> bool:
+    """Mark the export failed (only the owning attempt, when ``token`` is given)."""
+    qs = Export.objects.filter(pk=export_id, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING])
+    if token is not None:
+        qs = qs.filter(run_token=token)
+    return bool(
+        qs.update(
+            status=ExportStatus.FAILED,
+            error=error[:2000],
+            step="Failed",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    )
+
+
+# --- building -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Speaker:
+    pseudonym: str
+    split: str
+    gender: str
+    age: str
+    native_language: str
+    dialect: str
+
+
+class _Stats:
+    """Streaming totals of what was actually written (O(speakers) memory)."""
+
+    def __init__(self, split_names: list[str]) -> None:
+        self.clips = Counter()
+        self.seconds = defaultdict(float)
+        self.speakers: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.lang_speakers: dict[str, dict[str, _Speaker]] = defaultdict(dict)
+        self.split_names = split_names
+        self.dropped = Counter()
+        self.dropped_seconds = 0.0
+
+    def add(self, item: Item, speaker: _Speaker) -> None:
+        for key in ((item.split, item.language), (item.split, "*"), ("*", item.language)):
+            self.clips[key] += 1
+            self.seconds[key] += item.duration
+            self.speakers[key].add(item.speaker)
+        self.clips["*", "*"] += 1
+        self.seconds["*", "*"] += item.duration
+        self.speakers["*", "*"].add(item.speaker)
+        self.lang_speakers[item.language][item.speaker] = speaker
+
+    def drop(self, reason: str, seconds: float) -> None:
+        self.dropped[reason] += 1
+        self.dropped_seconds += seconds
+
+    def figures(self, key) -> dict:
+        return {
+            "clips": self.clips[key],
+            "seconds": round(self.seconds[key], 3),
+            "hours": round(self.seconds[key] / 3600, 4),
+            "speakers": len(self.speakers[key]),
+        }
+
+    def as_dict(self, *, language_names: dict[str, str]) -> dict:
+        languages = sorted(code for (s, code) in self.clips if s == "*" and code != "*")
+        result = {
+            "totals": self.figures(("*", "*")),
+            "splits": {},
+            "languages": {},
+            "dropped": {
+                "clips": sum(self.dropped.values()),
+                "seconds": round(self.dropped_seconds, 3),
+                "reasons": dict(sorted(self.dropped.items())),
+            },
+        }
+        for split in self.split_names:
+            figures = self.figures((split, "*"))
+            figures["languages"] = {
+                code: self.figures((split, code)) for code in languages if self.clips[split, code]
+            }
+            result["splits"][split] = figures
+        for code in languages:
+            entry = {"name": language_names.get(code, code), **self.figures(("*", code))}
+            people = self.lang_speakers[code].values()
+            if len(self.lang_speakers[code]) >= datasheet.MIN_SPEAKERS_FOR_DEMOGRAPHICS:
+                entry["demographics"] = {
+                    "gender": dict(sorted(Counter(p.gender for p in people).items())),
+                    "age": dict(sorted(Counter(p.age for p in people).items())),
+                    "accent": dict(sorted(Counter(p.dialect for p in people).items())),
+                }
+            else:
+                entry["demographics"] = None  # suppressed: too few people to hide in
+            result["languages"][code] = entry
+        return result
+
+
+def _spec(export: Export) -> splits.SplitSpec:
+    return splits.SplitSpec(
+        ratios=export.split_spec.get("ratios") or dict(splits.DEFAULT_RATIOS),
+        seed=int(export.split_spec.get("seed", 0)),
+        sentence_disjoint=bool(export.split_spec.get("sentence_disjoint", False)),
+    )
+
+
+def _plan_speakers(qs, spec: splits.SplitSpec) -> tuple[dict[str, _Speaker], int]:
+    """Every speaker's split (stable across exports of a lineage) and the clip total."""
+    rows = qs.values(
+        "contributor__speaker_id",
+        "contributor__gender",
+        "contributor__age_range",
+        "contributor__native_language",
+        "contributor__dialect",
+    ).annotate(seconds=Sum("duration"), clips=Count("id"))
+    speakers: dict[str, _Speaker] = {}
+    hours: dict[str, float] = {}
+    total = 0
+    for row in rows.iterator(chunk_size=2000):
+        pseudonym = speaker_pseudonym(row["contributor__speaker_id"])
+        speakers[row["contributor__speaker_id"]] = _Speaker(
+            pseudonym=pseudonym,
+            split="",
+            gender=row["contributor__gender"],
+            age=row["contributor__age_range"],
+            native_language=row["contributor__native_language"],
+            dialect=row["contributor__dialect"],
+        )
+        hours[pseudonym] = (row["seconds"] or 0.0) / 3600
+        total += row["clips"]
+    lineage = spec.lineage
+    previous = dict(
+        SpeakerSplit.objects.filter(lineage=lineage).values_list("speaker", "split").iterator()
+    )
+    assigned = splits.assign_speakers(hours, spec=spec, previous=previous)
+    new = [
+        SpeakerSplit(lineage=lineage, speaker=s, split=split)
+        for s, split in assigned.items()
+        if s not in previous
+    ]
+    if new:
+        SpeakerSplit.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+        # A concurrent export of the same lineage may have placed some of them
+        # first: the stored row wins, so both exports agree.
+        stored = dict(
+            SpeakerSplit.objects.filter(
+                lineage=lineage, speaker__in=[row.speaker for row in new]
+            ).values_list("speaker", "split")
+        )
+        assigned.update(stored)
+    for speaker in speakers.values():
+        speaker.split = assigned[speaker.pseudonym]
+    return speakers, total
+
+
+def _plan_sentences(qs, spec, speakers) -> tuple[dict[str, str] | None, dict[str, int]]:
+    """Sentence owners (sentence-disjoint only) and the clips each split will hold."""
+    per_split: Counter = Counter()
+    if not spec.sentence_disjoint:
+        rows = qs.values("contributor__speaker_id").annotate(clips=Count("id"))
+        for row in rows.iterator(chunk_size=2000):
+            per_split[speakers[row["contributor__speaker_id"]].split] += row["clips"]
+        return None, dict(per_split)
+    readings = []
+    rows = qs.values("contributor__speaker_id", "text").annotate(
+        seconds=Sum("duration"), clips=Count("id")
+    )
+    for row in rows.iterator(chunk_size=2000):
+        speaker = speakers[row["contributor__speaker_id"]]
+        key = splits.sentence_key(row["text"])
+        readings.append((speaker.pseudonym, speaker.split, key, row["seconds"] or 0, row["clips"]))
+    owners = splits.sentence_owners(
+        ((pseudonym, key, seconds) for pseudonym, _, key, seconds, _ in readings),
+        speaker_split={s.pseudonym: s.split for s in speakers.values()},
+        spec=spec,
+    )
+    for _, split, key, _, clips in readings:
+        if owners[key] == split:
+            per_split[split] += clips
+    return owners, dict(per_split)
+
+
+CHUNK_FIELDS = (
+    "id",
+    "audio",
+    "duration",
+    "text",
+    "status",
+    "confidence",
+    "transcriptions_received",
+    "language__code",
+    "contributor__speaker_id",
+)
+
+
+def _iter_batches(qs, batch_size: int):
+    """Keyset pagination on the primary key: each batch is a short, indexed query
+    (no long-lived cursor or transaction), and the order is stable across runs."""
+    last = None
+    while True:
+        page = qs.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.values(*CHUNK_FIELDS)[:batch_size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def export_build(*, export_id) -> None:
+    """Build one export; see the module docstring for restarts and ownership."""
+    claimed = _claim(export_id)
+    if claimed is None:
+        return
+    token, attempt = claimed
+    export = Export.objects.get(pk=export_id)
+    try:
+        if attempt > 1:
+            # Objects of an earlier attempt that this one would not write again
+            # (a clip since withdrawn) must not survive into the finished export.
+            _progress(export_id, token, step="Cleaning up an interrupted attempt")
+            delete_prefix(export.prefix)
+        with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
+            _build(export, token, Path(tmp))
+    except ExportSupersededError:
+        logger.info("export %s: attempt superseded, stopping", export_id)
+    except ExportEmptyError as exc:
+        export_fail(export_id=export_id, error=str(exc), token=token)
+    except transient_errors():
+        raise  # the task retries with backoff; the next attempt starts clean
+    except Exception as exc:
+        # Half an export is no use to anyone and costs storage; but only the
+        # attempt that still owns the export may delete (a newer one is writing).
+        if export_fail(export_id=export_id, error=_describe(exc), token=token):
+            delete_prefix(export.prefix)
+        raise
+
+
+def _describe(exc: Exception) -> str:
+    """The reason a researcher reads on a failed export."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return (
+            f"The export took longer than {settings.EXPORT_TIME_LIMIT_SECONDS} s; narrow the "
+            "filters or split it into several exports."
+        )
+    if isinstance(exc, clip_audio.ClipAudioError):
+        return f"A stored clip is unreadable: {exc}"
+    return f"The export failed ({type(exc).__name__}: {exc}); the error has been logged."
+
+
+def _build(export: Export, token, workdir: Path) -> None:
+    spec = _spec(export)
+    snapshot = timezone.now()
+    qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
+    _progress(export.id, token, step="Planning splits")
+    speakers, total = _plan_speakers(qs, spec)
+    if not total:
+        raise ExportEmptyError("No clips match these filters; nothing to export.")
+    owners, per_split = _plan_sentences(qs, spec, speakers)
+    _progress(export.id, token, items_total=total, step="Writing audio and manifests")
+
+    ext = clip_audio.EXTENSIONS[export.audio_format]
+    plan = Plan(
+        splits=spec.active,
+        clips_per_split={s: per_split.get(s, 0) for s in spec.active},
+        sample_rate=export.sample_rate,
+        audio_format=export.audio_format,
+        statuses=export.filters.get("statuses") or ["validated"],
+    )
+    sink = ExportSink(prefix=export.prefix, workdir=workdir, threads=settings.EXPORT_IO_THREADS)
+    try:
+        classes = writer_classes()
+        writers = [classes[name](sink=sink, workdir=workdir, plan=plan) for name in export.formats]
+        write_clips = any(w.uses_clips for w in writers)
+        stats = _Stats(spec.active)
+        written = Counter()
+        done = 0
+        for rows in _iter_batches(qs, settings.EXPORT_BATCH_SIZE):
+            blobs = sink.fetch_many([row["audio"] for row in rows])
+            for row, blob in zip(rows, blobs, strict=True):
+                done += 1
+                speaker = speakers.get(row["contributor__speaker_id"])
+                if speaker is None:
+                    continue  # consented after planning: next export
+                text = row["text"]
+                seconds = row["duration"] or 0.0
+                sentence = splits.sentence_key(text)
+                if owners is not None and owners.get(sentence) != speaker.split:
+                    stats.drop("sentence read in another split", seconds)
+                    continue
+                if written[speaker.split] >= plan.clips_per_split[speaker.split]:
+                    continue  # changed after planning without a timestamp; next export
+                if blob is None:
+                    stats.drop("audio missing from storage", seconds)
+                    continue
+                try:
+                    clip = clip_audio.prepare(
+                        blob, audio_format=export.audio_format, sample_rate=export.sample_rate
+                    )
+                except clip_audio.ClipAudioError:
+                    # One damaged object must not sink a large export; it is
+                    # counted, and the chunk is worth a reviewer's look.
+                    logger.warning("export %s: unreadable audio %s", export.id, row["audio"])
+                    stats.drop("audio unreadable", seconds)
+                    continue
+                clip_id = row["id"].hex
+                item = Item(
+                    utt_id=f"{speaker.pseudonym}-{clip_id}",
+                    clip_id=clip_id,
+                    split=speaker.split,
+                    speaker=speaker.pseudonym,
+                    language=row["language__code"],
+                    text=text,
+                    sentence_id=sentence,
+                    duration=clip.duration,
+                    num_samples=clip.num_samples,
+                    sample_rate=clip.sample_rate,
+                    audio=clip.data,
+                    ext=ext,
+                    status=row["status"],
+                    confidence=row["confidence"],
+                    votes=row["transcriptions_received"],
+                    gender=speaker.gender,
+                    age=speaker.age,
+                    native_language=speaker.native_language,
+                    dialect=speaker.dialect,
+                )
+                if write_clips:
+                    sink.put_bytes(item.clip_path, item.audio)
+                for writer in writers:
+                    writer.write(item)
+                stats.add(item, speaker)
+                written[speaker.split] += 1
+            for writer in writers:
+                writer.end_batch()
+            # Waiting here bounds memory to one batch of clips in flight, and
+            # surfaces an upload error before more work is done.
+            sink.wait()
+            _progress(export.id, token, items_done=min(done, total))
+
+        _progress(export.id, token, items_done=total, step="Finishing manifests")
+        for writer in writers:
+            writer.finish()
+        sink.wait()
+        if not stats.clips["*", "*"]:
+            raise ExportEmptyError("Every matching clip was left out; nothing to export.")
+
+        _progress(export.id, token, step="Writing the datasheet and checksums")
+        figures = _stats_document(export, spec, stats)
+        card = ""
+        if "huggingface" in export.formats:
+            card = card_yaml(sample_rate=export.sample_rate, splits=figures["splits"])
+        readme = datasheet.render(stats=figures, card_yaml=card)
+        sink.put_bytes("README.md", readme.encode(), listed=True)
+        sink.put_bytes(
+            "stats.json",
+            json.dumps(figures, indent=2, ensure_ascii=False).encode(),
+            listed=True,
+        )
+        sink.wait()
+        sink.write_checksums()
+        sink.wait()
+    finally:
+        sink.close()
+
+    files = sorted(sink.listed, key=lambda f: f["path"])
+    finished = Export.objects.filter(
+        pk=export.id, run_token=token, status=ExportStatus.RUNNING
+    ).update(
+        status=ExportStatus.DONE,
+        stats={**figures, "objects": sink.objects},
+        files=files,
+        total_bytes=sink.total_bytes,
+        step="Done",
+        items_done=F("items_total"),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if not finished:
+        raise ExportSupersededError(str(export.id))
+
+
+def _stats_document(export: Export, spec: splits.SplitSpec, stats: _Stats) -> dict:
+    from consensus.engine.schema import METHOD_VERSION
+    from consensus.services import engine_config
+
+    config = engine_config()
+    names = dict(Language.objects.values_list("code", "name"))
+    figures = stats.as_dict(language_names=names)
+    consensus = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if isinstance(getattr(config, f.name), int | float) and f.name != "audit_salt"
+    }
+    figures["export"] = {
+        "id": str(export.id),
+        "version": export.version,
+        "created_at": export.created_at.isoformat(),
+        "formats": export.formats,
+        "audio_format": export.audio_format,
+        "sample_rate": export.sample_rate,
+        "filters": export.filters,
+        "split": {
+            "ratios": spec.normalized,
+            "seed": spec.seed,
+            "sentence_disjoint": spec.sentence_disjoint,
+        },
+    }
+    figures["method"] = {"method_version": METHOD_VERSION, "consensus": consensus}
+    figures["licence"] = settings.EXPORT_LICENCE
+    figures["citation"] = settings.EXPORT_CITATION or (
+        f"Shrutik contributors ({export.created_at:%Y}). Shrutik speech dataset, "
+        f"version {export.version}."
+    )
+    return figures

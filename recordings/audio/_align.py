@@ -1,0 +1,444 @@
+"""Numba kernel for the sentence/speech alignment in ``segment.py``.
+
+The lattice has a state (i, j) for "the first i script sentences are accounted
+for and the first j speech atoms consumed". From a state, one step is:
+
+* match  (i, j) -> (i+1, k): atoms j..k-1 are a reading of sentence i;
+* repeat (i, j) -> (i, k):   atoms j..k-1 read sentence i-1 again;
+* attempt (i, j) -> (i, k):  atoms j..k-1 read sentence i, which is read again;
+* insert (i, j) -> (i, k):   atoms j..k-1 are speech not in the script;
+* skip   (i, j) -> (i+1, j): sentence i was not read.
+
+A step that consumes atoms ends with a cut in the gap after atom k-1 (none
+after the last atom). Costs are negative log-likelihoods, so one lattice gives
+both the best path (min-sum) and posteriors (log-sum-exp). States live in a
+band of sentence indices around where each atom is expected, stored as
+``(M + 1) * W`` flat arrays: an hour-long recording stays within megabytes.
+
+Cost of a step over atoms j..k-1 read as sentence i:
+
+* duration: ``((log(D + s) - log(mu_i + s)) / sigma)^2 / 2`` where D is the
+  *net* speaking time (span minus the part of each internal pause above a
+  cap), so how long someone pauses at a comma does not distort the estimate;
+* internal pauses: each gap inside the step costs -log P(not a break | gap).
+  A sentence with commas at fractions f of its length may instead pause at up
+  to three gaps for a small price, *if* each such gap sits near the matching
+  fraction of the step's net time. This is what tells a long comma pause from
+  a sentence break: position, not length;
+* the cut after the step: -log P(break | gap).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+MATCH, REPEAT, INSERT, SKIP, ATTEMPT = 1, 2, 3, 0, 4
+
+# Indices into the float parameter vector passed to the kernel.
+(
+    P_SKIP,
+    P_INSERT,
+    P_REPEAT,
+    P_INV2S2,
+    P_INV2S2_INS,
+    P_MULOG_INS,
+    P_MAX_INSERT,
+    P_SLACK,
+    P_COMMA,
+    P_MAX_SPAN,
+    P_INV2S2_POS,
+    P_SIG_GAIN,
+    P_INSERT_PAUSE,
+) = range(13)
+N_PARAMS = 13
+MAX_COMMAS = 3
+_MAX_SIG = 8  # internal pauses considered for comma matching per step
+
+_INF = np.inf
+
+MODE_VITERBI_FWD, MODE_VITERBI_BWD, MODE_SUM_FWD, MODE_SUM_BWD, MODE_POSTERIOR = range(5)
+
+
+@njit(cache=True, inline="always")
+def _logaddexp(a: float, b: float) -> float:
+    if a == -_INF:
+        return b
+    if b == -_INF:
+        return a
+    if a > b:
+        return a + math.log1p(math.exp(b - a))
+    return b + math.log1p(math.exp(a - b))
+
+
+@njit(cache=True)
+def _apply(
+    mode,
+    src,
+    dst,
+    cost,
+    ttype,
+    label,
+    j,
+    k,
+    val,
+    other,
+    alive,
+    bp_src,
+    bp_type,
+    post,
+    unit_k,
+    unit_lab,
+    logz,
+):
+    """One transition src -> dst of cost ``cost``, processed according to ``mode``."""
+    if mode == MODE_VITERBI_FWD:
+        c = val[src] + cost
+        if c < val[dst]:
+            val[dst] = c
+            bp_src[dst] = src
+            bp_type[dst] = ttype
+    elif mode == MODE_VITERBI_BWD:
+        if val[dst] < _INF:
+            c = val[dst] + cost
+            if c < val[src]:
+                val[src] = c
+    elif mode == MODE_SUM_FWD:
+        if alive[dst]:
+            val[dst] = _logaddexp(val[dst], val[src] - cost)
+    elif mode == MODE_SUM_BWD:
+        if alive[dst]:
+            val[src] = _logaddexp(val[src], val[dst] - cost)
+    else:
+        # Posterior: ``val`` holds log-alpha, ``other`` log-beta. ``post[g]``
+        # collects P(cut in gap g) for g < M-1 and ``post[M-1 + j]`` P(the
+        # best path's step starting at atom j exists with the same label).
+        if ttype != SKIP and alive[dst]:
+            p = math.exp(val[src] - cost + other[dst] - logz)
+            m_atoms = unit_k.shape[0]
+            if k < m_atoms:
+                post[k - 1] += p
+            if label >= 0 and unit_k[j] == k and unit_lab[j] == label:
+                post[m_atoms - 1 + j] += p
+
+
+@njit(cache=True, inline="always")
+def _valid(mode, use_alive, val, alive, src) -> bool:
+    if use_alive:
+        return alive[src]
+    if mode == MODE_VITERBI_FWD:
+        return val[src] < _INF
+    return True
+
+
+@njit(cache=True)
+def _comma_allowance(n_sig, sig_off, sig_gain, net, fracs, n_commas, inv2s2_pos, best) -> float:
+    """Largest saving from reading internal pauses as the sentence's commas.
+
+    Order-preserving assignment of commas (at fractions ``fracs``) to pauses
+    (at net-time offsets ``sig_off``), each pairing saving the pause's
+    internal cost minus a position penalty; ``best`` is scratch space.
+    """
+    if n_commas == 0 or n_sig == 0 or net <= 0.0:
+        return 0.0
+    # best[c, g]: max saving using the first c commas and the first g pauses.
+    for g in range(n_sig + 1):
+        best[0, g] = 0.0
+    for c in range(1, n_commas + 1):
+        best[c, 0] = 0.0
+        f = fracs[c - 1]
+        for g in range(1, n_sig + 1):
+            x = sig_off[g - 1] / net
+            d = x - f
+            gain = sig_gain[g - 1] - d * d * inv2s2_pos
+            take = best[c - 1, g - 1] + (gain if gain > 0.0 else 0.0)
+            leave = best[c, g - 1]
+            skip_comma = best[c - 1, g]
+            v = take if take > leave else leave
+            best[c, g] = v if v > skip_comma else skip_comma
+    return best[n_commas, n_sig]
+
+
+@njit(cache=True)
+def sweep(
+    mode,
+    starts,
+    ends,
+    cut,
+    intc,
+    pref,
+    pex,
+    mulog,
+    maxspan,
+    ncommas,
+    fracs,
+    lo,
+    width,
+    prm,
+    val,
+    other,
+    alive,
+    bp_src,
+    bp_type,
+    post,
+    unit_k,
+    unit_lab,
+    logz,
+):
+    """Visit every transition of the banded lattice in the order ``mode`` needs.
+
+    Forward modes visit sources by increasing (j, i), backward modes by
+    decreasing (j, i), so every value a step reads is final when it is read.
+    """
+    m_atoms = starts.shape[0]
+    n_sent = mulog.shape[0]
+    forward = mode != MODE_VITERBI_BWD and mode != MODE_SUM_BWD
+    # Every mode but the forward Viterbi is restricted to ``alive`` states: the
+    # backward Viterbi to states reachable from the start, the sums and the
+    # posterior to states within the beam of the best path.
+    use_alive = mode != MODE_VITERBI_FWD
+    s_skip = prm[P_SKIP]
+    s_ins = prm[P_INSERT]
+    s_rep = prm[P_REPEAT]
+    inv2s2 = prm[P_INV2S2]
+    inv2s2_ins = prm[P_INV2S2_INS]
+    mulog_ins = prm[P_MULOG_INS]
+    max_insert = prm[P_MAX_INSERT]
+    slack = prm[P_SLACK]
+    comma = prm[P_COMMA]
+    max_span = prm[P_MAX_SPAN]
+    inv2s2_pos = prm[P_INV2S2_POS]
+    sig_min = prm[P_SIG_GAIN]
+    ins_pause = prm[P_INSERT_PAUSE]
+    sig_off = np.zeros(_MAX_SIG)
+    sig_gain = np.zeros(_MAX_SIG)
+    scratch = np.zeros((MAX_COMMAS + 1, _MAX_SIG + 1))
+    for jj in range(m_atoms + 1):
+        j = jj if forward else m_atoms - jj
+        lo_j = lo[j]
+        hi_j = min(n_sent, lo_j + width - 1)
+        if forward:
+            # Skips stay in column j; ascending i makes each source final first.
+            for i in range(lo_j, hi_j):
+                src = j * width + (i - lo_j)
+                if _valid(mode, use_alive, val, alive, src):
+                    _apply(
+                        mode,
+                        src,
+                        src + 1,
+                        s_skip,
+                        SKIP,
+                        -1,
+                        j,
+                        j,
+                        val,
+                        other,
+                        alive,
+                        bp_src,
+                        bp_type,
+                        post,
+                        unit_k,
+                        unit_lab,
+                        logz,
+                    )
+        # The sources worth extending in this column: a contiguous sub-range of
+        # the band in practice, found once instead of testing per step.
+        first = hi_j + 1
+        last = lo_j - 1
+        for i in range(lo_j, hi_j + 1):
+            if _valid(mode, use_alive, val, alive, j * width + (i - lo_j)):
+                if i < first:
+                    first = i
+                last = i
+        if j < m_atoms and first <= last:
+            n_sig = 0
+            top_gain = 0.0
+            for k in range(j + 1, m_atoms + 1):
+                span = ends[k - 1] - starts[j]
+                n_atoms = k - j
+                if n_atoms > 1:
+                    if span > max_span:
+                        break
+                    g = k - 2  # the gap that just became internal
+                    gain = intc[g] - comma
+                    if gain > sig_min and n_sig < _MAX_SIG:
+                        # Net speaking time from the step's start to the pause.
+                        sig_off[n_sig] = (ends[g] - starts[j]) - (pex[g] - pex[j])
+                        sig_gain[n_sig] = gain
+                        n_sig += 1
+                    if gain > top_gain:
+                        top_gain = gain
+                net = span - (pex[k - 1] - pex[j])
+                base = pref[k - 1] - pref[j] + (cut[k - 1] if k < m_atoms else 0.0)
+                ls = math.log(net + slack)
+                lo_k = lo[k]
+                hi_k = min(n_sent, lo_k + width - 1)
+                d_ins = ls - mulog_ins
+                # Unscripted speech has commas too: its longest pause is cheaper.
+                ins_relief = top_gain - ins_pause if top_gain > ins_pause else 0.0
+                ins_cost = s_ins + d_ins * d_ins * inv2s2_ins + base - ins_relief
+                ins_ok = n_atoms == 1 or span <= max_insert
+                for i in range(first, last + 1):
+                    src = j * width + (i - lo_j)
+                    if not _valid(mode, use_alive, val, alive, src):
+                        continue
+                    # Match sentence i.
+                    if i < n_sent and lo_k <= i + 1 <= hi_k and (n_atoms == 1 or net <= maxspan[i]):
+                        d = ls - mulog[i]
+                        cost = (
+                            d * d * inv2s2
+                            + base
+                            - _comma_allowance(
+                                n_sig,
+                                sig_off,
+                                sig_gain,
+                                net,
+                                fracs[i],
+                                ncommas[i],
+                                inv2s2_pos,
+                                scratch,
+                            )
+                        )
+                        _apply(
+                            mode,
+                            src,
+                            k * width + (i + 1 - lo_k),
+                            cost,
+                            MATCH,
+                            i,
+                            j,
+                            k,
+                            val,
+                            other,
+                            alive,
+                            bp_src,
+                            bp_type,
+                            post,
+                            unit_k,
+                            unit_lab,
+                            logz,
+                        )
+                    if lo_k <= i <= hi_k:
+                        # Repeat sentence i-1 right after reading it.
+                        if i >= 1 and (n_atoms == 1 or net <= maxspan[i - 1]):
+                            d = ls - mulog[i - 1]
+                            cost = (
+                                s_rep
+                                + d * d * inv2s2
+                                + base
+                                - _comma_allowance(
+                                    n_sig,
+                                    sig_off,
+                                    sig_gain,
+                                    net,
+                                    fracs[i - 1],
+                                    ncommas[i - 1],
+                                    inv2s2_pos,
+                                    scratch,
+                                )
+                            )
+                            _apply(
+                                mode,
+                                src,
+                                k * width + (i - lo_k),
+                                cost,
+                                REPEAT,
+                                i - 1,
+                                j,
+                                k,
+                                val,
+                                other,
+                                alive,
+                                bp_src,
+                                bp_type,
+                                post,
+                                unit_k,
+                                unit_lab,
+                                logz,
+                            )
+                        # A first attempt at sentence i, read again right after:
+                        # the mirror of a repeat. Without it, "attempt + match"
+                        # could only be "insert + match", and the attempt's text
+                        # (sentence i all the same) would look doubtful.
+                        if i < n_sent and (n_atoms == 1 or net <= maxspan[i]):
+                            d = ls - mulog[i]
+                            cost = (
+                                s_rep
+                                + d * d * inv2s2
+                                + base
+                                - _comma_allowance(
+                                    n_sig,
+                                    sig_off,
+                                    sig_gain,
+                                    net,
+                                    fracs[i],
+                                    ncommas[i],
+                                    inv2s2_pos,
+                                    scratch,
+                                )
+                            )
+                            _apply(
+                                mode,
+                                src,
+                                k * width + (i - lo_k),
+                                cost,
+                                ATTEMPT,
+                                i,
+                                j,
+                                k,
+                                val,
+                                other,
+                                alive,
+                                bp_src,
+                                bp_type,
+                                post,
+                                unit_k,
+                                unit_lab,
+                                logz,
+                            )
+                        # Insert unscripted speech.
+                        if ins_ok:
+                            _apply(
+                                mode,
+                                src,
+                                k * width + (i - lo_k),
+                                ins_cost,
+                                INSERT,
+                                -1,
+                                j,
+                                k,
+                                val,
+                                other,
+                                alive,
+                                bp_src,
+                                bp_type,
+                                post,
+                                unit_k,
+                                unit_lab,
+                                logz,
+                            )
+        if not forward:
+            for i in range(hi_j - 1, lo_j - 1, -1):
+                src = j * width + (i - lo_j)
+                if not use_alive or alive[src]:
+                    _apply(
+                        mode,
+                        src,
+                        src + 1,
+                        s_skip,
+                        SKIP,
+                        -1,
+                        j,
+                        j,
+                        val,
+                        other,
+                        alive,
+                        bp_src,
+                        bp_type,
+                        post,
+                        unit_k,
+                        unit_lab,
+                        logz,
+                    )

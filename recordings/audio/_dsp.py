@@ -1,0 +1,47 @@
+"""Small numeric kernels that would otherwise need scipy.signal or librosa.
+
+Importing scipy.signal costs ~75 MB of resident memory and librosa ~125 MB;
+the worker that segments an hour of audio has 250 MB in all, so the two
+pieces we need - a biquad filter and a sliding percentile - live here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def highpass_coefficients(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """2nd-order Butterworth high-pass as a biquad (b0, b1, b2, a1, a2).
+
+    From the RBJ audio-EQ cookbook with Q = 1/sqrt(2).
+    """
+    w0 = 2.0 * math.pi * cutoff_hz / sample_rate
+    alpha = math.sin(w0) / (2.0 * (1.0 / math.sqrt(2.0)))
+    cos_w0 = math.cos(w0)
+    a0 = 1.0 + alpha
+    b0 = (1.0 + cos_w0) / 2.0 / a0
+    b1 = -(1.0 + cos_w0) / a0
+    b2 = b0
+    a1 = -2.0 * cos_w0 / a0
+    a2 = (1.0 - alpha) / a0
+    return np.array([b0, b1, b2, a1, a2])
+
+
+@njit(cache=True)
+def biquad(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Filter ``x`` (transposed direct form II); ``state`` (2 values) carries over."""
+    b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    s1, s2 = state[0], state[1]
+    y = np.empty(x.shape[0])
+    for n in range(x.shape[0]):
+        xn = x[n]
+        yn = b0 * xn + s1
+        s1 = b1 * xn - a1 * yn + s2
+        s2 = b2 * xn - a2 * yn
+        y[n] = yn
+    state[0] = s1
+    state[1] = s2
+    return y

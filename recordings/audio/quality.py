@@ -1,0 +1,381 @@
+"""Recording quality: level, clipping, speech share and SNR from a block stream.
+
+``QualityMeter`` sees the audio once, block by block, and keeps only running
+sums and a histogram of frame levels, so an hour of audio costs the same
+memory as a second. ``assess`` turns the figures into the one reason a
+contributor is shown when their recording cannot be used.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .envelope import Envelope
+
+__all__ = [
+    "Analysis",
+    "QualityMeter",
+    "QualityMetrics",
+    "QualityThresholds",
+    "analyse_blocks",
+    "analyse_wav",
+    "assess",
+    "measure_quality",
+    "speech_threshold",
+]
+
+_Level = TypeVar("_Level", float, np.ndarray)
+
+_FLOOR_DB = -120.0  # digital silence is clamped here instead of -inf
+_BIN_DB = 0.25
+_BINS = int((10.0 - _FLOOR_DB) / _BIN_DB)  # up to +10 dBFS (lossy decoders overshoot)
+
+
+def _db(power: float) -> float:
+    return 10.0 * math.log10(power) if power > 10 ** (_FLOOR_DB / 10) else _FLOOR_DB
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    duration: float  # seconds
+    level_dbfs: float  # level of the whole recording
+    peak_dbfs: float
+    clipping_ratio: float  # share of samples at (or flattened at) full scale
+    speech_ratio: float  # share of frames above the adaptive speech threshold
+    speech_dbfs: float  # level of the speech frames alone
+    noise_dbfs: float  # noise floor (low percentile of frame levels)
+    snr_db: float  # speech power over noise power
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+class QualityMeter:
+    """Accumulates quality figures over a stream of mono float blocks.
+
+    Frame levels go into a fixed histogram (0.25 dB bins) rather than a list, so
+    percentiles - noise floor, speech threshold - are available at the end with
+    constant memory.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        *,
+        frame_seconds: float = 0.02,
+        clip_level: float = 0.999,
+        flat_run: int = 3,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.clip_level = clip_level
+        self.flat_run = flat_run
+        self._frame = max(1, round(frame_seconds * sample_rate))
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._samples = 0
+        self._sum_sq = 0.0
+        self._peak = 0.0
+        self._clipped = 0
+        self._hist = np.zeros(_BINS, dtype=np.int64)
+        self._last = 0.0
+
+    def update(self, block: np.ndarray) -> None:
+        x = np.asarray(block, dtype=np.float32).reshape(-1)
+        if x.size == 0:
+            return
+        self._samples += x.size
+        # Sums of squares in float64: float32 accumulation drifts over an hour.
+        self._sum_sq += float(np.einsum("i,i->", x, x, dtype=np.float64))
+        ax = np.abs(x)
+        self._peak = max(self._peak, float(ax.max()))
+        self._clipped += self._count_clipped(x, ax)
+        frames = np.concatenate([self._carry, x])
+        n = frames.size // self._frame
+        self._carry = frames[n * self._frame :].copy()
+        if n:
+            f = frames[: n * self._frame].reshape(n, self._frame)
+            power = np.einsum("ij,ij->i", f, f, dtype=np.float64) / self._frame
+            self._add_levels(10.0 * np.log10(np.maximum(power, 1e-12)))
+
+    def _count_clipped(self, x: np.ndarray, ax: np.ndarray) -> int:
+        """Samples at full scale, plus flat-topped runs of loud samples below it.
+
+        Input clipped by a sound card below 1.0 shows as runs of identical loud
+        samples. A run that straddles two blocks is only seen through the one
+        sample carried over, which is precise enough for a ratio.
+        """
+        hard = ax >= self.clip_level
+        prev = np.concatenate([np.array([self._last], dtype=np.float32), x])
+        self._last = float(x[-1])
+        equal_prev = (prev[1:] == prev[:-1]) & (ax >= 0.5)
+        member = equal_prev.copy()
+        member[:-1] |= equal_prev[1:]
+        edges = np.diff(np.concatenate([[0], member.astype(np.int8), [0]]))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        long_runs = (ends - starts) >= self.flat_run
+        marker = np.zeros(x.size + 1, dtype=np.int32)
+        np.add.at(marker, starts[long_runs], 1)
+        np.add.at(marker, ends[long_runs], -1)
+        flat = np.cumsum(marker[:-1]) > 0
+        return int(hard.sum()) + int((flat & ~hard).sum())
+
+    def _add_levels(self, levels_db: np.ndarray) -> None:
+        idx = np.clip(((levels_db - _FLOOR_DB) / _BIN_DB).astype(np.int64), 0, _BINS - 1)
+        self._hist += np.bincount(idx, minlength=_BINS)
+
+    def _percentile(self, q: float) -> float:
+        total = int(self._hist.sum())
+        if total == 0:
+            return _FLOOR_DB
+        k = np.searchsorted(np.cumsum(self._hist), q * total, side="left")
+        return _FLOOR_DB + (float(k) + 0.5) * _BIN_DB
+
+    def result(self) -> QualityMetrics:
+        if self._carry.size:
+            tail = self._carry.astype(np.float64)
+            self._add_levels(np.array([_db(float(np.mean(tail * tail)))]))
+            self._carry = np.zeros(0, dtype=np.float32)
+        frames = int(self._hist.sum())
+        duration = self._samples / self.sample_rate
+        if frames == 0:
+            return QualityMetrics(
+                duration, _FLOOR_DB, _FLOOR_DB, 0.0, 0.0, _FLOOR_DB, _FLOOR_DB, 0.0
+            )
+        noise = self._percentile(0.10)
+        loud = self._percentile(0.95)
+        threshold = float(speech_threshold(noise, loud))
+        centers = _FLOOR_DB + (np.arange(_BINS) + 0.5) * _BIN_DB
+        above = centers > threshold
+        speech_frames = int(self._hist[above].sum())
+        powers = 10.0 ** (centers / 10.0)
+        speech_power = (
+            float(np.dot(self._hist[above], powers[above])) / speech_frames
+            if speech_frames
+            else 0.0
+        )
+        quiet = centers <= self._percentile(0.20)
+        noise_frames = int(self._hist[quiet].sum())
+        noise_power = (
+            float(np.dot(self._hist[quiet], powers[quiet])) / noise_frames if noise_frames else 0.0
+        )
+        if speech_power > 0 and noise_power > 0:
+            snr = 10.0 * math.log10(max(speech_power - noise_power, 1e-12) / noise_power)
+        else:
+            snr = 0.0
+        return QualityMetrics(
+            duration=duration,
+            level_dbfs=_db(self._sum_sq / max(1, self._samples)),
+            peak_dbfs=20.0 * math.log10(self._peak) if self._peak > 1e-6 else _FLOOR_DB,
+            clipping_ratio=self._clipped / max(1, self._samples),
+            speech_ratio=speech_frames / frames,
+            speech_dbfs=_db(speech_power),
+            noise_dbfs=_db(noise_power),
+            snr_db=max(0.0, snr),
+        )
+
+
+def speech_threshold(noise_db: _Level, loud_db: _Level) -> _Level:
+    """Adaptive speech/non-speech level between the noise floor and loud frames.
+
+    A fixed "-40 dBFS" fails both on quiet microphones and in noisy rooms; a
+    point a third of the way from the floor to the loud frames, but at least
+    6 dB above the floor, follows the recording. Shared with the segmenter so
+    "speech" means the same thing in both; works on floats and arrays.
+    """
+    return noise_db + np.maximum(6.0, 0.33 * (loud_db - noise_db))
+
+
+def measure_quality(blocks: Iterable[np.ndarray], sample_rate: int = 16000) -> QualityMetrics:
+    meter = QualityMeter(sample_rate)
+    for block in blocks:
+        meter.update(block)
+    return meter.result()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    metrics: QualityMetrics
+    envelope: Envelope
+
+
+def analyse_blocks(blocks: Iterable[np.ndarray], sample_rate: int = 16000) -> Analysis:
+    """Quality figures and the segmenter's energy envelope in one pass."""
+    # Imported here: the envelope needs numba, which the upload path (probe,
+    # measure_duration) has no use for and should not pay ~90 MB for.
+    from .envelope import EnvelopeBuilder
+
+    meter = QualityMeter(sample_rate)
+    builder = EnvelopeBuilder(sample_rate)
+    for block in blocks:
+        meter.update(block)
+        builder.update(block)
+    return Analysis(meter.result(), builder.result())
+
+
+def analyse_wav(path: str | os.PathLike[str], *, block_seconds: float = 10.0) -> Analysis:
+    """``analyse_blocks`` over a decoded WAV, read block by block."""
+    import soundfile
+
+    from .decode import iter_wav_blocks
+
+    rate = soundfile.info(str(path)).samplerate
+    return analyse_blocks(iter_wav_blocks(path, block_seconds=block_seconds), rate)
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits for rejecting a recording; defaults suit phone and laptop microphones."""
+
+    silent_peak_dbfs: float = -50.0  # nothing louder than this anywhere: silent
+    min_speech_ratio: float = 0.05  # hardly any frame stands out from the floor
+    min_snr_db: float = 3.0  # speech barely above the noise: nothing to segment
+    min_speech_dbfs: float = -48.0  # speech this quiet is unusable even if clean
+    max_clipping_ratio: float = 0.01  # 1 % of samples at full scale is audible distortion
+    min_seconds: float = 1.0
+    # Relative to the script's expected reading time: readers vary, and long
+    # pauses are allowed, so the window is wide and only catches the wrong
+    # script, a recording stopped early, or one left running.
+    min_duration_ratio: float = 0.4
+    max_duration_ratio: float = 3.0
+    max_extra_seconds: float = 60.0  # added to the upper limit for short scripts
+
+
+def assess(
+    metrics: QualityMetrics,
+    expected_duration: float | None = None,
+    thresholds: QualityThresholds | None = None,
+) -> str | None:
+    """Return the reason to reject the recording (shown to the contributor), or None."""
+    t = thresholds or QualityThresholds()
+    if metrics.duration < t.min_seconds:
+        return (
+            f"The recording is too short ({metrics.duration:.1f} s). "
+            "Please read the whole script aloud."
+        )
+    if metrics.peak_dbfs < t.silent_peak_dbfs:
+        return (
+            "The recording is silent. Check that the right microphone is selected, "
+            "unmuted and allowed in your browser, then record again."
+        )
+    if metrics.clipping_ratio > t.max_clipping_ratio:
+        return (
+            "The recording is distorted because it is too loud (clipping). "
+            "Please move a little away from the microphone or lower its input volume."
+        )
+    if metrics.speech_ratio < t.min_speech_ratio or metrics.snr_db < t.min_snr_db:
+        return (
+            "We could not hear speech in the recording, only steady sound or noise. "
+            "Please record again somewhere quieter, close to the microphone."
+        )
+    if metrics.speech_dbfs < t.min_speech_dbfs:
+        return (
+            "The recording is far too quiet. Please speak closer to the microphone "
+            "or raise its input volume, then record again."
+        )
+    if expected_duration is not None and expected_duration > 0:
+        if metrics.duration < t.min_duration_ratio * expected_duration:
+            return (
+                f"The recording is much shorter ({metrics.duration:.0f} s) than reading "
+                f"this script takes (about {expected_duration:.0f} s). "
+                "Please read every sentence of the script."
+            )
+        upper = t.max_duration_ratio * expected_duration + t.max_extra_seconds
+        if metrics.duration > upper:
+            return (
+                f"The recording is much longer ({metrics.duration:.0f} s) than reading "
+                f"this script takes (about {expected_duration:.0f} s). "
+                "Please record only the script, and stop the recording when you finish."
+            )
+    return None
+
+
+def decode_and_analyse(
+    source: str | os.PathLike[str],
+    wav_out: str | os.PathLike[str],
+    *,
+    sample_rate: int = 16000,
+    max_seconds: float | None = None,
+    timeout: float = 600.0,
+    block_seconds: float = 2.0,
+) -> Analysis:
+    """Decode ``source`` once: write the 16-bit WAV the chunks are cut from and
+    measure quality and the envelope from the same blocks as they stream in.
+
+    ffmpeg decodes in its own process while this one analyses and writes, so on
+    two cores the whole step takes about as long as the decode alone instead of
+    decode plus a second read of the WAV. Raises what ``decode.iter_pcm`` raises;
+    a partial WAV is removed on failure.
+    """
+    import soundfile
+
+    from .decode import iter_pcm
+    from .envelope import EnvelopeBuilder
+
+    meter = QualityMeter(sample_rate)
+    builder = EnvelopeBuilder(sample_rate)
+    # ffmpeg can only run ahead of us as far as the pipe buffer (about a
+    # second of audio) unless something keeps reading: a reader thread drains
+    # the pipe into a short queue, so decoding (in ffmpeg) and analysing (here)
+    # overlap instead of taking turns. The queue bounds memory to a few blocks.
+    blocks: queue.Queue = queue.Queue(maxsize=8)
+    stop = threading.Event()
+    done = object()
+
+    def read(stream) -> None:
+        try:
+            for block in stream:
+                while not stop.is_set():
+                    try:
+                        blocks.put(block, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            blocks.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            blocks.put(exc)
+
+    ok = False
+    try:
+        with (
+            iter_pcm(
+                source,
+                sample_rate=sample_rate,
+                block_seconds=block_seconds,
+                max_seconds=max_seconds,
+                timeout=timeout,
+            ) as stream,
+            soundfile.SoundFile(
+                str(wav_out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
+            ) as wav,
+        ):
+            reader = threading.Thread(target=read, args=(stream,), daemon=True)
+            reader.start()
+            try:
+                while (item := blocks.get()) is not done:
+                    if isinstance(item, BaseException):
+                        raise item
+                    meter.update(item)
+                    builder.update(item)
+                    # Lossy decoders overshoot full scale; libsndfile would wrap
+                    # such samples around instead of clipping them.
+                    wav.write(np.clip(item, -1.0, 32767 / 32768))
+            finally:
+                stop.set()
+                reader.join(timeout=5)
+        ok = True
+    finally:
+        if not ok:
+            Path(wav_out).unlink(missing_ok=True)
+    return Analysis(meter.result(), builder.result())

@@ -1,0 +1,132 @@
+// Exports page: submit the form to the JSON API, then poll it for progress.
+// No build step: a plain ES module served as a static file.
+
+const form = document.getElementById("export-form");
+const list = document.getElementById("exports-list");
+const empty = document.getElementById("exports-empty");
+const errorBox = document.getElementById("export-error");
+const api = form.dataset.api;
+const POLL_MS = 2000;
+
+function csrfToken() {
+  return form.querySelector("input[name=csrfmiddlewaretoken]").value;
+}
+
+function checked(name) {
+  return [...form.querySelectorAll(`input[name=${name}]:checked`)].map((el) => el.value);
+}
+
+function value(name) {
+  return form.elements[name].value.trim();
+}
+
+function payload() {
+  const filters = {
+    languages: checked("languages"),
+    statuses: checked("statuses"),
+    genders: checked("genders"),
+    age_ranges: checked("age_ranges"),
+  };
+  if (value("min_confidence")) filters.min_confidence = Number(value("min_confidence"));
+  if (value("date_from")) filters.date_from = value("date_from");
+  if (value("date_to")) filters.date_to = value("date_to");
+  return {
+    version: value("version"),
+    formats: checked("formats"),
+    filters,
+    audio_format: value("audio_format"),
+    sample_rate: Number(value("sample_rate")),
+    split: {
+      ratios: { train: Number(value("train")), dev: Number(value("dev")), test: Number(value("test")) },
+      seed: Number(value("seed") || 0),
+      sentence_disjoint: form.elements.sentence_disjoint.checked,
+    },
+  };
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    ...options,
+  });
+  const body = await response.json().catch(() => ({ detail: response.statusText }));
+  if (!response.ok) throw new Error(body.detail || `HTTP ${response.status}`);
+  return body;
+}
+
+function formatBytes(n) {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i += 1; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, val] of Object.entries(attrs)) node.setAttribute(key, val);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function render(exp) {
+  const item = el("li", { id: `export-${exp.id}`, class: `export export-${exp.status}` });
+  item.append(el("strong", {}, `${exp.version} `), `${exp.formats.join(", ")} — ${exp.status}`);
+  const progress = el("progress", { max: "100", value: String(exp.progress.percent) });
+  progress.setAttribute("aria-label", `${exp.version} progress`);
+  item.append(el("div", {}, progress, ` ${exp.progress.percent}% · ${exp.progress.step}`,
+    exp.progress.total ? ` (${exp.progress.done}/${exp.progress.total} clips)` : ""));
+  if (exp.status === "failed") item.append(el("p", { class: "error" }, exp.error));
+  if (exp.status === "done") {
+    const totals = exp.stats.totals || {};
+    item.append(el("p", {}, `${totals.clips} clips, ${totals.hours} h, ${totals.speakers} speakers, ${formatBytes(exp.total_bytes)}`));
+    const files = el("ul", { class: "files" });
+    for (const file of exp.files) {
+      files.append(el("li", {}, el("a", { href: file.url }, file.path), ` ${formatBytes(file.size)}`));
+    }
+    item.append(files);
+    if (exp.archive_url) item.append(el("a", { class: "button", href: exp.archive_url }, "Download everything (.tar)"));
+  }
+  return item;
+}
+
+const polling = new Map();
+
+function show(exp) {
+  const existing = document.getElementById(`export-${exp.id}`);
+  const node = render(exp);
+  if (existing) existing.replaceWith(node); else list.prepend(node);
+  empty.hidden = true;
+  if ((exp.status === "queued" || exp.status === "running") && !polling.has(exp.id)) {
+    polling.set(exp.id, setTimeout(() => poll(exp.id), POLL_MS));
+  }
+}
+
+async function poll(id) {
+  polling.delete(id);
+  try {
+    show(await request(`${api}${id}/`));
+  } catch (err) {
+    polling.set(id, setTimeout(() => poll(id), POLL_MS * 3));
+  }
+}
+
+async function loadList() {
+  const page = await request(api);
+  empty.hidden = page.results.length > 0;
+  for (const exp of page.results.reverse()) show(exp);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  errorBox.hidden = true;
+  try {
+    const created = await request(api, { method: "POST", body: JSON.stringify(payload()) });
+    await poll(created.id);
+  } catch (err) {
+    errorBox.textContent = err.message;
+    errorBox.hidden = false;
+  }
+});
+
+loadList().catch((err) => { errorBox.textContent = err.message; errorBox.hidden = false; });

@@ -1,0 +1,410 @@
+// Record page: microphone, MediaRecorder with pause/resume, live level, listen back,
+// upload with progress and retries, then the recording's processing status.
+
+import { api, errorDetail, uploadWithRetry } from "./http.js";
+import { LevelMeter } from "./level-meter.js";
+import { clock, loadStrings } from "./strings.js";
+
+const root = document.getElementById("recorder");
+const t = loadStrings("record-strings");
+const $ = (id) => document.getElementById(id);
+
+const ui = {
+  status: $("rec-status"),
+  warning: $("rec-warning"),
+  level: $("level"),
+  levelBar: $("level-bar"),
+  elapsed: $("elapsed"),
+  start: $("btn-start"),
+  pause: $("btn-pause"),
+  stop: $("btn-stop"),
+  sentenceControls: $("sentence-controls"),
+  prev: $("btn-prev"),
+  next: $("btn-next"),
+  review: $("review"),
+  playback: $("playback"),
+  upload: $("btn-upload"),
+  redo: $("btn-redo"),
+  uploadBox: $("upload"),
+  progress: $("upload-progress"),
+  uploadStatus: $("upload-status"),
+  result: $("result"),
+  resultStatus: $("result-status"),
+  quality: $("quality"),
+};
+const sentences = [...document.querySelectorAll("#script li")];
+
+// Prefer Opus in WebM (Chrome, Firefox, Android); Safari only offers MP4/AAC.
+const MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
+const TERMINAL = new Set(["chunked", "rejected", "failed"]);
+
+const state = {
+  stream: null,
+  recorder: null,
+  meter: null,
+  parts: [],
+  blob: null,
+  startedAt: 0,
+  pausedFor: 0,
+  pausedAt: 0,
+  tick: null,
+  sentence: 0,
+  manualSentence: false,
+};
+
+function setState(name) {
+  root.dataset.state = name;
+}
+
+function say(message) {
+  ui.status.textContent = message;
+}
+
+function warn(message) {
+  ui.warning.textContent = message || "";
+  ui.warning.hidden = !message;
+}
+
+function elapsedSeconds() {
+  if (!state.startedAt) return 0;
+  const end = state.pausedAt || performance.now();
+  return (end - state.startedAt - state.pausedFor) / 1000;
+}
+
+// --- Sentence highlight -----------------------------------------------------------
+
+// Each sentence's share of the estimated reading time, by its length in characters.
+const boundaries = (() => {
+  const estimate = Number.parseFloat(root.dataset.estimate) || sentences.length * 4;
+  const lengths = sentences.map((li) => li.textContent.length || 1);
+  const total = lengths.reduce((a, b) => a + b, 0);
+  let acc = 0;
+  return lengths.map((n) => (acc += (n / total) * estimate));
+})();
+
+function highlight(index) {
+  state.sentence = Math.max(0, Math.min(sentences.length - 1, index));
+  sentences.forEach((li, i) => {
+    li.classList.toggle("current", i === state.sentence);
+    li.classList.toggle("done", i < state.sentence);
+    if (i === state.sentence) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  });
+  sentences[state.sentence]?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+function moveSentence(delta) {
+  state.manualSentence = true;
+  highlight(state.sentence + delta);
+}
+
+sentences.forEach((li, i) =>
+  li.addEventListener("click", () => {
+    state.manualSentence = true;
+    highlight(i);
+  }),
+);
+ui.prev.addEventListener("click", () => moveSentence(-1));
+ui.next.addEventListener("click", () => moveSentence(1));
+document.addEventListener("keydown", (event) => {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.target.closest("input, select, textarea")) return;
+  if (event.key === "ArrowDown" || event.key === "ArrowRight") {
+    if (root.dataset.state === "recording") {
+      event.preventDefault();
+      moveSentence(1);
+    }
+  } else if (event.key === "ArrowUp" || event.key === "ArrowLeft") {
+    if (root.dataset.state === "recording") {
+      event.preventDefault();
+      moveSentence(-1);
+    }
+  }
+});
+
+// --- Capture -----------------------------------------------------------------------
+
+function micError(error) {
+  switch (error?.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return t("denied");
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return t("no_mic");
+    case "NotReadableError":
+    case "AbortError":
+      return t("busy");
+    default:
+      return t("mic_error", { error: error?.message || String(error) });
+  }
+}
+
+function showLevel({ level, quiet, clipping }) {
+  const percent = Math.round(level * 100);
+  ui.levelBar.style.width = `${percent}%`;
+  ui.level.setAttribute("aria-valuenow", String(percent));
+  ui.level.classList.toggle("hot", clipping);
+  if (root.dataset.state !== "recording") return;
+  warn(clipping ? t("clipping") : quiet ? t("too_quiet") : "");
+}
+
+function updateClock() {
+  const seconds = elapsedSeconds();
+  ui.elapsed.textContent = clock(seconds);
+  if (!state.manualSentence) {
+    const index = boundaries.findIndex((end) => seconds < end);
+    highlight(index === -1 ? sentences.length - 1 : index);
+  }
+}
+
+function releaseMicrophone() {
+  state.meter?.close();
+  state.meter = null;
+  state.stream?.getTracks().forEach((track) => track.stop());
+  state.stream = null;
+  clearInterval(state.tick);
+}
+
+async function start() {
+  warn("");
+  ui.start.disabled = true;
+  say(t("asking"));
+  let stream;
+  try {
+    // Processing off: noise suppression and auto gain change the voice the
+    // dataset is meant to capture (and make the level meter lie).
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    });
+  } catch (error) {
+    ui.start.disabled = false;
+    say("");
+    warn(micError(error));
+    setState("mic-error");
+    return;
+  }
+  state.stream = stream;
+  state.meter = new LevelMeter(stream, showLevel);
+  state.meter.context.resume?.();
+  const mimeType = MIME_TYPES.find((type) => MediaRecorder.isTypeSupported?.(type));
+  const recorder = new MediaRecorder(stream, mimeType ? { mimeType, audioBitsPerSecond: 64000 } : undefined);
+  state.recorder = recorder;
+  state.parts = [];
+  recorder.addEventListener("dataavailable", (event) => {
+    if (event.data.size) state.parts.push(event.data);
+  });
+  recorder.addEventListener("stop", finished);
+  recorder.start(1000);
+  state.startedAt = performance.now();
+  state.pausedFor = 0;
+  state.pausedAt = 0;
+  state.manualSentence = false;
+  state.tick = setInterval(updateClock, 250);
+  state.meter.setActive(true);
+  highlight(0);
+  setState("recording");
+  say(t("recording"));
+  ui.start.hidden = true;
+  ui.start.disabled = false;
+  ui.pause.hidden = false;
+  ui.pause.textContent = t("pause");
+  ui.stop.hidden = false;
+  ui.sentenceControls.hidden = false;
+  ui.review.hidden = true;
+  ui.stop.focus();
+}
+
+function togglePause() {
+  const recorder = state.recorder;
+  if (!recorder) return;
+  if (recorder.state === "recording") {
+    recorder.pause();
+    state.pausedAt = performance.now();
+    state.meter.setActive(false);
+    warn("");
+    setState("paused");
+    say(t("paused"));
+    ui.pause.textContent = t("resume");
+  } else if (recorder.state === "paused") {
+    recorder.resume();
+    state.pausedFor += performance.now() - state.pausedAt;
+    state.pausedAt = 0;
+    state.meter.setActive(true);
+    setState("recording");
+    say(t("recording"));
+    ui.pause.textContent = t("pause");
+  }
+}
+
+function stop() {
+  if (!state.recorder || state.recorder.state === "inactive") return;
+  if (state.pausedAt) {
+    state.pausedFor += performance.now() - state.pausedAt;
+    state.pausedAt = 0;
+  }
+  state.duration = elapsedSeconds();
+  state.recorder.stop();
+}
+
+function finished() {
+  const type = state.recorder.mimeType || "audio/webm";
+  state.blob = new Blob(state.parts, { type });
+  releaseMicrophone();
+  ui.elapsed.textContent = clock(state.duration);
+  ui.levelBar.style.width = "0%";
+  if (ui.playback.src) URL.revokeObjectURL(ui.playback.src);
+  ui.playback.src = URL.createObjectURL(state.blob);
+  setState("stopped");
+  const estimate = Number.parseFloat(root.dataset.estimate) || 0;
+  warn(state.duration < estimate * 0.35 ? t("too_short") : "");
+  say(t("stopped"));
+  ui.pause.hidden = true;
+  ui.stop.hidden = true;
+  ui.sentenceControls.hidden = true;
+  ui.review.hidden = false;
+  ui.upload.disabled = false;
+  ui.upload.focus();
+}
+
+function redo() {
+  ui.playback.pause();
+  ui.review.hidden = true;
+  ui.start.hidden = false;
+  ui.elapsed.textContent = clock(0);
+  state.blob = null;
+  state.startedAt = 0;
+  setState("idle");
+  say(t("ready"));
+  warn("");
+  ui.start.focus();
+}
+
+// --- Upload and processing status ------------------------------------------------------
+
+function extensionFor(type) {
+  if (type.includes("ogg")) return "ogg";
+  if (type.includes("mp4")) return "m4a";
+  return "webm";
+}
+
+async function upload() {
+  if (!state.blob) return;
+  ui.upload.disabled = true;
+  ui.redo.disabled = true;
+  ui.uploadBox.hidden = false;
+  ui.progress.value = 0;
+  setState("uploading");
+  warn("");
+  const form = new FormData();
+  form.append("script", root.dataset.script);
+  form.append("audio", state.blob, `reading.${extensionFor(state.blob.type)}`);
+  ui.uploadStatus.textContent = t("uploading", { percent: 0 });
+  const result = await uploadWithRetry(root.dataset.uploadUrl, form, {
+    onProgress(fraction) {
+      const percent = Math.round(fraction * 100);
+      ui.progress.value = percent;
+      ui.uploadStatus.textContent = t("uploading", { percent });
+    },
+    onRetry({ attempt, max, seconds }) {
+      ui.uploadStatus.textContent = t("retrying", { attempt, max, seconds });
+    },
+    onOffline() {
+      ui.uploadStatus.textContent = t("offline");
+    },
+  });
+  if (result.status === 201 && result.data?.id) {
+    ui.progress.value = 100;
+    ui.uploadStatus.textContent = t("uploaded");
+    ui.review.hidden = true;
+    root.dataset.recording = result.data.id;
+    poll(result.data.id);
+    return;
+  }
+  ui.upload.disabled = false;
+  ui.redo.disabled = false;
+  setState("stopped");
+  warn(result.status === 0 ? t("upload_gave_up") : t("upload_failed", { detail: errorDetail(result.data, String(result.status)) }));
+}
+
+function number(value, digits) {
+  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+}
+
+function showQuality(recording) {
+  const rows = [
+    [t("duration"), t("seconds", { value: number(recording.duration, 1) })],
+    [t("loudness"), `${number(recording.level_dbfs, 1)} dBFS`],
+    [t("snr"), `${number(recording.snr_db, 1)} dB`],
+    [t("speech"), `${number((recording.speech_ratio ?? 0) * 100, 0)}%`],
+    [t("chunks"), String(recording.chunk_count ?? 0)],
+  ];
+  ui.quality.replaceChildren(
+    ...rows.flatMap(([label, value]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
+}
+
+async function poll(id) {
+  ui.result.hidden = false;
+  let delay = 1500;
+  for (;;) {
+    const response = await api(`${root.dataset.uploadUrl}${id}/`);
+    if (response.ok) {
+      const recording = response.data;
+      setState(recording.status);
+      const message = {
+        uploaded: t("status_uploaded"),
+        processing: t("status_processing"),
+        chunked: t("status_chunked", { count: recording.chunk_count }),
+        rejected: t("status_rejected", { reason: recording.rejection_reason }),
+        failed: t("status_failed"),
+      }[recording.status];
+      ui.resultStatus.textContent = message || recording.status;
+      if (TERMINAL.has(recording.status)) {
+        ui.uploadBox.hidden = true;
+        if (recording.status === "chunked") showQuality(recording);
+        return;
+      }
+    } else {
+      ui.resultStatus.textContent = t("poll_error");
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 1.5, 10000);
+  }
+}
+
+// --- Start-up ------------------------------------------------------------------------
+
+function init() {
+  root.hidden = false;
+  highlight(0);
+  if (!window.isSecureContext) {
+    warn(t("insecure"));
+    ui.start.disabled = true;
+    setState("unsupported");
+    return;
+  }
+  if (!navigator.mediaDevices?.getUserMedia || !window.MediaRecorder) {
+    warn(t("unsupported"));
+    ui.start.disabled = true;
+    setState("unsupported");
+    return;
+  }
+  say(t("ready"));
+  ui.start.addEventListener("click", start);
+  ui.pause.addEventListener("click", togglePause);
+  ui.stop.addEventListener("click", stop);
+  ui.redo.addEventListener("click", redo);
+  ui.upload.addEventListener("click", upload);
+  window.addEventListener("beforeunload", (event) => {
+    if (["recording", "paused", "stopped", "uploading"].includes(root.dataset.state)) event.preventDefault();
+  });
+}
+
+init();

@@ -1,0 +1,114 @@
+"""Browser tests: Playwright driving Debian's Chromium against pytest-django's live server.
+
+Chromium's fake microphone plays a WAV made at test time from the shared
+Bangla reading, so a recording made in the page is a real reading that the
+worker can cut into its sentences.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+READING_CANDIDATES = [
+    ROOT.parent / "shared" / "data" / "speech" / "bn_read_fluent.webm",
+    Path("/work/shared/data/speech/bn_read_fluent.webm"),
+    ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm",  # the same file
+]
+PHONE = {"width": 390, "height": 844}
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the
+# tests make between page actions are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def reading_source() -> Path:
+    return next(path for path in READING_CANDIDATES if path.exists())
+
+
+@pytest.fixture(scope="session")
+def fake_mic_wav(tmp_path_factory) -> Path:
+    """The reading as 48 kHz mono 16-bit WAV: the format Chromium's fake capture plays."""
+    wav = tmp_path_factory.mktemp("mic") / "reading.wav"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+         "-i", str(reading_source()), "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(wav)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return wav
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, fake_mic_wav):
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            # Without these Chromium keeps trying to reach hosts this machine cannot.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_mic_wav}%noloop",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": PHONE, "locale": "en-GB"}
+
+
+@pytest.fixture
+def login(live_server, context):
+    """Sign ``user`` in by handing the browser a session made with Client.force_login."""
+    from django.conf import settings
+    from django.test import Client
+
+    def sign_in(user, *, language: str = "en") -> None:
+        client = Client()
+        client.force_login(user)
+        cookies = [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            },
+            {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url},
+        ]
+        context.add_cookies(cookies)
+
+    return sign_in
+
+
+@pytest.fixture
+def chunks_with_audio(make_user, tmp_path):
+    """Open chunks recorded by someone else, with real FLAC audio in storage."""
+
+    def make(n: int = 3, *, expected_text: str = ""):
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+
+        from recordings.tests import audio_files
+        from recordings.tests.factories import make_chunks
+
+        flac = audio_files.speechlike(tmp_path / "c.flac", seconds=2.5, rate=16000)
+        chunks = make_chunks(n, contributor=make_user(), expected_text=expected_text)
+        for chunk in chunks:
+            default_storage.save(chunk.audio.name, ContentFile(flac.read_bytes()))
+        return chunks
+
+    return make
