@@ -20,7 +20,14 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _django_enabled(config) -> bool:
+    # The framework-free engines' tests also run with `-p no:django`.
+    return config.pluginmanager.hasplugin("django")
+
+
 def pytest_sessionstart(session):
+    if not _django_enabled(session.config):
+        return
     from django.conf import settings
 
     missing = []
@@ -70,8 +77,12 @@ def s3_server():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _s3_storage(s3_server, django_db_blocker):
+def _s3_storage(request):
     """Every test stores files in the S3 test endpoint, as a deployment would."""
+    if not _django_enabled(request.config):
+        yield
+        return
+    s3_server = request.getfixturevalue("s3_server")
     from django.conf import settings
     from django.test.utils import override_settings
 
@@ -99,8 +110,11 @@ def _s3_storage(s3_server, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache():
+def _clean_cache(request):
     """Throttle counters and heartbeats must not leak between tests."""
+    if not _django_enabled(request.config):
+        yield
+        return
     from django.conf import settings
     from django.core.cache import cache
 
