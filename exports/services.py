@@ -311,14 +311,19 @@ def _plan_sentences(qs, spec, speakers) -> tuple[dict[str, str] | None, dict[str
     if not spec.sentence_disjoint:
         rows = qs.values("contributor__speaker_id").annotate(clips=Count("id"))
         for row in rows.iterator(chunk_size=2000):
-            per_split[speakers[row["contributor__speaker_id"]].split] += row["clips"]
+            # A speaker who appeared since the previous query (consent given in
+            # between) is not in the plan; the stream skips them too.
+            if speaker := speakers.get(row["contributor__speaker_id"]):
+                per_split[speaker.split] += row["clips"]
         return None, dict(per_split)
     readings = []
     rows = qs.values("contributor__speaker_id", "text").annotate(
         seconds=Sum("duration"), clips=Count("id")
     )
     for row in rows.iterator(chunk_size=2000):
-        speaker = speakers[row["contributor__speaker_id"]]
+        speaker = speakers.get(row["contributor__speaker_id"])
+        if speaker is None:
+            continue
         key = splits.sentence_key(row["text"])
         readings.append((speaker.pseudonym, speaker.split, key, row["seconds"] or 0, row["clips"]))
     owners = splits.sentence_owners(

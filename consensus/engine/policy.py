@@ -15,7 +15,7 @@ from .schema import (
     transcript_weight,
     weight_from_accuracy,
 )
-from .vote import Consensus, Voter, combine, mean_pairwise_cer
+from .vote import Consensus, Voter, combine, mbr_select, mean_pairwise_cer
 
 _DEFAULT_CONFIG = EngineConfig()
 
@@ -136,6 +136,8 @@ def decide(
     """
     voters, voter_index = build_voters(transcripts, prior_text, config)
     consensus = combine(voters, null_factor=config.null_vote_factor)
+    if config.mbr_selection:
+        consensus = mbr_select(consensus, voters, slack=config.mbr_slack)
     own = [voters[k] for k in voter_index if k >= 0]
     silenced = tuple(
         t.contributor_id

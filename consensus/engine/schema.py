@@ -49,6 +49,11 @@ class EngineConfig:
     # A contributor must be at least this accurate for their exact agreement
     # with the script to count as confirmation.
     reliable_accuracy: float = 0.8
+    # Minimum-Bayes-risk output: a transcript replaces the ROVER string when
+    # its weighted word distance to all transcripts is lower by more than
+    # ``mbr_slack`` (see vote.mbr_select).
+    mbr_selection: bool = True
+    mbr_slack: float = 0.0
     audit_rate: float = 0.02
     audit_salt: str = "shrutik-audit"
 

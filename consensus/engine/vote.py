@@ -164,3 +164,65 @@ def mean_pairwise_cer(texts: Sequence[str]) -> float:
     matrix = process.cdist(texts, texts, scorer=Levenshtein.normalized_distance)
     # The matrix is symmetric with a zero diagonal: the full sum counts each pair twice.
     return float(matrix.sum()) / (n * (n - 1))
+
+
+def mbr_select(
+    consensus: Consensus, voters: Sequence[Voter], *, slack: float = 0.0
+) -> Consensus:
+    """Minimum-Bayes-risk output selection between the ROVER string and the
+    transcripts themselves.
+
+    Each candidate's risk is the weight-summed word edit distance to every
+    voter's tokens. ROVER assembles the winner of every slot independently,
+    and where the transcripts disagree a lot it can build a string that no
+    one wrote and that is further from all of them than one of the
+    transcripts is; a transcript wins only when its risk is lower than
+    ROVER's by more than ``slack`` (in weighted words). The chosen
+    transcript's words keep ROVER's confidence where they match the ROVER
+    string and get the confidence of the weakest ROVER slot otherwise.
+    """
+    weights = [voter.weight for voter in voters]
+    if sum(1 for weight in weights if weight > 0.0) < 2:
+        return consensus
+    token_lists = [list(voter.tokens) for voter in voters]
+
+    def risk(tokens: Sequence[str]) -> float:
+        return sum(
+            weight * Levenshtein.distance(tokens, other)
+            for weight, other in zip(weights, token_lists, strict=True)
+            if weight > 0.0
+        )
+
+    best_risk = risk(consensus.tokens) - slack
+    best: int | None = None
+    seen: set[tuple[str, ...]] = {tuple(consensus.tokens)}
+    for k, tokens in enumerate(token_lists):
+        key = tuple(tokens)
+        if weights[k] <= 0.0 or key in seen or not tokens:
+            continue
+        seen.add(key)
+        value = risk(tokens)
+        if value < best_risk:
+            best_risk, best = value, k
+    if best is None:
+        return consensus
+    chosen = token_lists[best]
+    floor = min(consensus.confidences, default=0.0)
+    confidences = [floor] * len(chosen)
+    for tag, i1, i2, j1, _ in Levenshtein.opcodes(consensus.tokens, chosen):
+        if tag == "equal":
+            for offset in range(i2 - i1):
+                confidences[j1 + offset] = consensus.confidences[i1 + offset]
+    expected_errors = sum(1.0 - c for c in confidences) + (
+        consensus.expected_errors - sum(1.0 - c for c in consensus.confidences)
+    )
+    return Consensus(
+        slots=consensus.slots,
+        votes=consensus.votes,
+        tokens=chosen,
+        confidences=confidences,
+        text=" ".join(voters[best].raws),
+        expected_errors=expected_errors,
+        estimated_wer=expected_errors / max(1, len(chosen)),
+        min_margin=consensus.min_margin,
+    )

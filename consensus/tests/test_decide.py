@@ -22,10 +22,18 @@ def _no_audit(settings):
     services.engine_config.cache_clear()
 
 
-def transcribe(chunk, texts, make_user, flags=None):
+def proven(user, accuracy: float = 0.95, language: str = "bn"):
+    """A contributor with a long record at ``accuracy`` (100 words of evidence)."""
+    ReliabilityScore.objects.create(
+        user=user, language=language, alpha=100 * accuracy, beta=100 * (1 - accuracy)
+    )
+    return user
+
+
+def transcribe(chunk, texts, make_user, flags=None, reliable=False):
     users = []
     for text in texts:
-        user = make_user()
+        user = proven(make_user()) if reliable else make_user()
         Transcription.objects.create(chunk=chunk, user=user, text=text, flags=flags or [])
         Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=len(users) + 1)
         users.append(user)
@@ -34,7 +42,12 @@ def transcribe(chunk, texts, make_user, flags=None):
 
 def test_two_agreeing_transcriptions_validate_the_chunk(make_user):
     (chunk,) = make_chunks(1)
-    transcribe(chunk, ["the kettle began to whistle", "The kettle began to whistle."], make_user)
+    transcribe(
+        chunk,
+        ["the kettle began to whistle", "The kettle began to whistle."],
+        make_user,
+        reliable=True,
+    )
     decision = services.consensus_decide(chunk_id=chunk.id)
     chunk.refresh_from_db()
     assert decision.outcome == "validated"
@@ -105,14 +118,15 @@ def test_deciding_twice_records_one_decision(make_user):
 
 def test_validated_chunks_move_reliability_leave_one_out(make_user):
     (chunk,) = make_chunks(1)
-    good_a, _, _, bad = transcribe(
-        chunk,
-        ["the kettle began to whistle"] * 3 + ["the kettle began to whisper"],
-        make_user,
-    )
+    good_a, _, _ = transcribe(chunk, ["the kettle began to whistle"] * 3, make_user, reliable=True)
+    (bad,) = transcribe(chunk, ["the kettle began to whisper"], make_user)
+    Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=4)
+    before = ReliabilityScore.objects.get(user=good_a).accuracy
     assert services.consensus_decide(chunk_id=chunk.id).outcome == "validated"
     scores = {s.user_id: s for s in ReliabilityScore.objects.all()}
     assert scores[good_a.id].accuracy > scores[bad.id].accuracy
+    assert scores[good_a.id].accuracy >= before
+    assert scores[bad.id].accuracy < 0.85  # below the newcomer prior
     assert scores[good_a.id].chunks == 1
 
 
@@ -144,7 +158,7 @@ def test_audit_sends_some_validated_chunks_to_review(make_user, settings):
     settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
     services.engine_config.cache_clear()
     (chunk,) = make_chunks(1)
-    transcribe(chunk, ["the kettle began", "the kettle began"], make_user)
+    transcribe(chunk, ["the kettle began", "the kettle began"], make_user, reliable=True)
     decision = services.consensus_decide(chunk_id=chunk.id)
     chunk.refresh_from_db()
     assert decision.audit is True

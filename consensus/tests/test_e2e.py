@@ -2,6 +2,7 @@
 
 import pytest
 
+from contributors.models import ReliabilityScore
 from recordings.models import Chunk
 from recordings.tests.factories import make_chunks
 from shrutik.testing import wait_until
@@ -14,7 +15,11 @@ def test_two_agreeing_transcribers_validate_a_chunk_through_the_worker(
 ):
     (chunk,) = make_chunks(1)
     for text in ("The kettle began to whistle.", "the kettle began to whistle"):
-        api_client.force_authenticate(make_user())
+        user = make_user()
+        # Two contributors with a proven record: two newcomers alone never
+        # validate a chunk without a script sentence to confirm.
+        ReliabilityScore.objects.create(user=user, language="bn", alpha=95, beta=5)
+        api_client.force_authenticate(user)
         leased = api_client.get("/api/tasks/next/", {"language": "bn"}).json()
         assert [t["chunk"] for t in leased] == [str(chunk.id)]
         response = api_client.post(

@@ -8,6 +8,7 @@ worker can cut into its sentences.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -112,3 +113,74 @@ def chunks_with_audio(make_user, tmp_path):
         return chunks
 
     return make
+
+
+# --- Screenshots of failed tests -------------------------------------------------------
+
+ARTIFACTS = ROOT / "artifacts" / "browser"
+_REPORTS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, for fixtures to see how the test went."""
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+def artifact_path(name: str, suffix: str = ".png") -> Path:
+    """``artifacts/browser/<name><suffix>``, with the name made safe for a file system."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / (re.sub(r"[^\w.-]+", "_", name).strip("_") + suffix)
+
+
+@pytest.fixture(autouse=True)
+def _failure_screenshots(request):
+    """On failure, save a screenshot of every open page to ``artifacts/browser/<test>.png``.
+
+    Yields a list that tests fill (through ``new_page``) with the extra browser
+    contexts they open; they are closed here, after the screenshots.
+    """
+    pages = []
+    if "page" in request.fixturenames:
+        pages.append(request.getfixturevalue("page"))
+    extra_contexts: list = []
+    yield extra_contexts
+    try:
+        reports = request.node.stash.get(_REPORTS, {})
+        if any(r.failed for r in reports.values()):
+            pages += [p for ctx in extra_contexts for p in ctx.pages]
+            for n, page in enumerate(pages):
+                name = request.node.name + (f"-{n + 1}" if n else "")
+                try:
+                    page.screenshot(path=str(artifact_path(name)), full_page=True, timeout=10_000)
+                except Exception as exc:  # a crashed page must not hide the test's own error
+                    print(f"no screenshot of {name}: {exc}")
+    finally:
+        for ctx in extra_contexts:
+            ctx.close()
+
+
+@pytest.fixture
+def new_page(browser, browser_context_args, _failure_screenshots):
+    """A page in a fresh browser context (another user), screenshotted on failure too."""
+
+    def make(**context_args):
+        ctx = browser.new_context(**{**browser_context_args, **context_args})
+        _failure_screenshots.append(ctx)
+        return ctx.new_page()
+
+    return make
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, label)`` saves ``artifacts/browser/<test>-<label>.png``."""
+
+    def save(page, label: str) -> Path:
+        path = artifact_path(f"{request.node.name}-{label}")
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
