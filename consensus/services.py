@@ -205,3 +205,74 @@ def chunk_review(*, chunk_id, reviewer, action: str, text: str | None = None) ->
             reviewer=reviewer,
         )
     return chunk
+
+
+def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
+    """Re-estimate every contributor's reliability in ``language`` jointly (EM).
+
+    Online updates judge each chunk with the weights known when it was decided,
+    which for a newcomer's first chunks are only the prior. This batch job
+    re-judges the most recent ``limit`` decided chunks with the current
+    weights, rebuilds the posteriors in decision order and stores them, so
+    later decisions use the better estimates. Returns the contributors updated.
+    """
+    config = engine_config()
+    limit = limit or settings.RELIABILITY_REESTIMATE_CHUNKS
+    decided = (
+        Chunk.objects.filter(
+            language__code=language,
+            status__in=[ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW],
+        )
+        .order_by("-updated_at")
+        .values_list("id", "expected_text", "consensus_text")[:limit]
+    )
+    rows = list(decided)[::-1]  # chronological, as the posteriors are built
+    if not rows:
+        return 0
+    reviewed = set(
+        ConsensusDecision.objects.filter(
+            chunk_id__in=[r[0] for r in rows], decided_by=DecidedBy.REVIEWER
+        ).values_list("chunk_id", flat=True)
+    )
+    texts: dict = {}
+    for chunk_id, user_id, text, flags in (
+        Transcription.objects.filter(chunk_id__in=[r[0] for r in rows])
+        .order_by("created_at", "id")
+        .values_list("chunk_id", "user_id", "text", "flags")
+        .iterator(chunk_size=5000)
+    ):
+        texts.setdefault(chunk_id, []).append(
+            engine.Transcript(str(user_id), text, frozenset(flags or []))
+        )
+    chunks = [
+        engine.DecidedChunk(
+            transcripts=tuple(texts.get(chunk_id, ())),
+            prior_text=expected or None,
+            reviewed_text=consensus if chunk_id in reviewed else None,
+        )
+        for chunk_id, expected, consensus in rows
+        if texts.get(chunk_id)
+    ]
+    state = engine.reestimate(chunks, language=language, config=config)
+    estimates = {int(cid): rel for (cid, lang), rel in state.items() if lang == language}
+    with transaction.atomic():
+        existing = {
+            r.user_id: r
+            for r in ReliabilityScore.objects.select_for_update()
+            .filter(language=language, user_id__in=list(estimates))
+            .order_by("user_id")
+        }
+        for user_id, rel in sorted(estimates.items()):
+            row = existing.get(user_id) or ReliabilityScore(user_id=user_id, language=language)
+            row.alpha, row.beta = rel.alpha, rel.beta
+            row.save()
+    return len(estimates)
+
+
+def reliability_reestimate_all() -> dict[str, int]:
+    from recordings.models import Language
+
+    return {
+        code: reliability_reestimate(language=code)
+        for code in Language.objects.filter(active=True).values_list("code", flat=True)
+    }

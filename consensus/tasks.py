@@ -14,3 +14,16 @@ from consensus import services
 def consensus_decide(chunk_id: str) -> None:
     """Idempotent: deciding an already decided chunk changes nothing."""
     services.consensus_decide(chunk_id=chunk_id)
+
+
+@shared_task(
+    name="consensus.reestimate",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3000,
+    time_limit=3300,
+    ignore_result=True,
+)
+def reliability_reestimate() -> None:
+    """Nightly: re-estimate all reliabilities jointly from recent decisions."""
+    services.reliability_reestimate_all()

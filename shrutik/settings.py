@@ -400,3 +400,10 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
     }
 )
+
+# Nightly joint re-estimation of contributor reliabilities (EM over recent decisions).
+RELIABILITY_REESTIMATE_CHUNKS = env.int("RELIABILITY_REESTIMATE_CHUNKS", default=50_000)
+CELERY_BEAT_SCHEDULE["consensus-reestimate"] = {
+    "task": "consensus.reestimate",
+    "schedule": 24 * 3600.0,
+}

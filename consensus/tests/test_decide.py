@@ -170,3 +170,20 @@ def test_unknown_consensus_setting_fails_loudly(settings):
     services.engine_config.cache_clear()
     with pytest.raises(ValueError, match="margn"):
         services.engine_config()
+
+
+def test_joint_reestimation_silences_a_contributor_who_disagrees_with_everyone(make_user):
+    honest = [make_user() for _ in range(3)]
+    spammer = make_user()
+    sentence = "the kettle began to whistle on the stove"
+    for chunk in make_chunks(12):
+        for user in honest:
+            Transcription.objects.create(chunk=chunk, user=user, text=sentence)
+        Transcription.objects.create(chunk=chunk, user=spammer, text="lorem ipsum dolor sit")
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.VALIDATED, consensus_text=sentence
+        )
+    assert services.reliability_reestimate(language="bn") == 4
+    scores = {s.user_id: s.accuracy for s in ReliabilityScore.objects.all()}
+    assert min(scores[u.id] for u in honest) > 0.9
+    assert scores[spammer.id] < 0.5
