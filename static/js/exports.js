@@ -1,6 +1,9 @@
 // Exports page: submit the form to the JSON API, then poll it for progress.
 // No build step: a plain ES module served as a static file.
 
+import { loadStrings } from "./strings.js";
+
+const t = loadStrings("export-strings");
 const form = document.getElementById("export-form");
 const list = document.getElementById("exports-list");
 const empty = document.getElementById("exports-empty");
@@ -69,23 +72,33 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A format's name as the form shows it (translated there), else its code.
+function formatName(code) {
+  const box = [...form.querySelectorAll("input[name=formats]")].find((input) => input.value === code);
+  return box?.parentElement.textContent.trim() || code;
+}
+
 function render(exp) {
   const item = el("li", { id: `export-${exp.id}`, class: `export export-${exp.status}` });
-  item.append(el("strong", {}, `${exp.version} `), `${exp.formats.join(", ")} — ${exp.status}`);
+  item.append(el("strong", {}, `${exp.version} `), `${exp.formats.map(formatName).join(", ")} — ${t(exp.status)}`);
   const progress = el("progress", { max: "100", value: String(exp.progress.percent) });
-  progress.setAttribute("aria-label", `${exp.version} progress`);
-  item.append(el("div", {}, progress, ` ${exp.progress.percent}% · ${exp.progress.step}`,
-    exp.progress.total ? ` (${exp.progress.done}/${exp.progress.total} clips)` : ""));
+  progress.setAttribute("aria-label", t("progress", { version: exp.version }));
+  // The step says what a running export is doing; once finished, the status says it all.
+  const step = exp.status === "running" && exp.progress.step ? ` · ${exp.progress.step}` : "";
+  item.append(el("div", {}, progress, ` ${Math.round(exp.progress.percent)}%${step}`,
+    exp.progress.total ? ` (${t("clips_done", { done: exp.progress.done, total: exp.progress.total })})` : ""));
   if (exp.status === "failed") item.append(el("p", { class: "error" }, exp.error));
   if (exp.status === "done") {
     const totals = exp.stats.totals || {};
-    item.append(el("p", {}, `${totals.clips} clips, ${totals.hours} h, ${totals.speakers} speakers, ${formatBytes(exp.total_bytes)}`));
+    item.append(el("p", {}, t("totals", {
+      clips: totals.clips, hours: totals.hours, speakers: totals.speakers, size: formatBytes(exp.total_bytes),
+    })));
     const files = el("ul", { class: "files" });
     for (const file of exp.files) {
       files.append(el("li", {}, el("a", { href: file.url }, file.path), ` ${formatBytes(file.size)}`));
     }
     item.append(files);
-    if (exp.archive_url) item.append(el("a", { class: "button", href: exp.archive_url }, "Download everything (.tar)"));
+    if (exp.archive_url) item.append(el("a", { class: "button", href: exp.archive_url }, t("download_all")));
   }
   return item;
 }

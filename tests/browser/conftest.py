@@ -132,7 +132,7 @@ def pytest_runtest_makereport(item, call):
 def artifact_path(name: str, suffix: str = ".png") -> Path:
     """``artifacts/browser/<name><suffix>``, with the name made safe for a file system."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / (re.sub(r"[^\w.-]+", "_", name).strip("_") + suffix)
+    return ARTIFACTS / (re.sub(r"[^\w.]+", "-", name).strip("-") + suffix)
 
 
 @pytest.fixture(autouse=True)

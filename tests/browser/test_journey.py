@@ -1,0 +1,155 @@
+"""One end-to-end journey through the web UI, with a real worker behind it.
+
+A reader signs up through the sign-up form, records the script through the
+fake microphone and uploads it; the worker cuts it into one clip per sentence.
+A second user transcribes a clip and a third verifies the same clip; the
+worker's consensus task validates it (the script sentence confirmed word for
+word by two contributors) and the transcriber's dashboard shows it validated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from recordings.models import Chunk, ChunkStatus, Recording
+from recordings.tests import audio_files
+from recordings.tests.factories import LanguageFactory, make_script
+from shrutik.testing import wait_until
+from transcriptions.models import Transcription
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery staple"
+
+pytestmark = [
+    pytest.mark.browser,
+    # pytest-base-url (a pytest-playwright dependency) defines a fixture pytest 9 warns about.
+    pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Chromium is not installed at /usr/bin/chromium "
+        "(make test installs it: apt-get install chromium fonts-beng)",
+    ),
+]
+
+
+@pytest.fixture
+def consensus_worker(monkeypatch, request):
+    """The real worker, with audit sampling off: a validated chunk is otherwise sent
+    to review at random (2 % of chunks, drawn from the chunk id), which would make
+    this test fail now and then for no fault of the UI."""
+    monkeypatch.setenv("CONSENSUS_CONFIG", json.dumps({"audit_rate": 0.0}))
+    return request.getfixturevalue("worker")
+
+
+def sign_in(page, base_url: str, user) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url(f"{base_url}/accounts/profile/")
+
+
+def shown_chunk(page, previous: str | None = None) -> str:
+    page.wait_for_function(
+        "prev => { const el = document.getElementById('task');"
+        " return el.dataset.chunk && el.dataset.chunk !== prev; }",
+        arg=previous,
+    )
+    return page.locator("#task").get_attribute("data-chunk")
+
+
+def test_sign_up_record_transcribe_verify_and_see_it_validated(
+    page, live_server, new_page, make_user, consensus_worker, fake_mic_wav
+):
+    meta = json.loads(audio_files.READING_JSON.read_text())
+    make_script(LanguageFactory(), meta["script"])
+    base = live_server.url
+
+    # 1. A reader signs up through the form.
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="Join as a contributor").click()
+    page.get_by_label("Username").fill("reader")
+    page.get_by_label("Display name", exact=True).fill("Rina")
+    page.get_by_label("Email", exact=True).fill("rina@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_label(re.compile("I agree to donate my voice")).check()
+    page.locator("main").get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{base}/accounts/profile/")
+    expect(page.locator(".messages")).to_contain_text("Your account is ready")
+
+    # 2. They record the script through the fake microphone and upload it.
+    page.locator("nav").get_by_role("link", name="Record").click()
+    recorder = page.locator("#recorder")
+    expect(page.locator("#script li")).to_have_count(len(meta["sentences"]))
+    page.get_by_role("button", name="Start recording").click()
+    expect(recorder).to_have_attribute("data-state", "recording")
+    seconds = float(meta["sentences"][-1]["end"]) + 1.0
+    page.wait_for_function(
+        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
+        " return Number(m) * 60 + Number(ss) >= s; }",
+        arg=seconds,
+        timeout=40_000,
+    )
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Upload").click()
+
+    # 3. The worker cuts it into one clip per sentence; the page says so.
+    expect(recorder).to_have_attribute("data-state", "chunked", timeout=90_000)
+    expect(page.locator("#result-status")).to_contain_text(f"{len(meta['sentences'])} sentence")
+    recording = Recording.objects.get(contributor__username="reader")
+    assert recording.chunks.count() == len(meta["sentences"])
+
+    # 4. Two other contributors sign in, one to transcribe and one to verify.
+    transcriber, verifier = make_user(), make_user()
+    typing, checking = new_page(), new_page()
+    sign_in(typing, base, transcriber)
+    sign_in(checking, base, verifier)
+    checking.locator("nav").get_by_role("link", name="Verify").click()
+    offered = shown_chunk(checking)
+    typing.locator("nav").get_by_role("link", name="Transcribe").click()
+    target = shown_chunk(typing)
+    sentence = Chunk.objects.get(pk=target).expected_text
+    assert sentence in [s["text"] for s in meta["sentences"]]
+
+    # The transcriber does not see the script: they type what they hear.
+    expect(typing.locator("#task-text")).to_be_focused()
+    typing.keyboard.type(sentence)
+    typing.get_by_role("button", name=re.compile("^Submit")).click()
+    shown_chunk(typing, target)
+    assert Transcription.objects.get(user=transcriber).text == sentence
+
+    # The verifier skips until the same clip comes up (usually it is the first).
+    for _ in range(len(meta["sentences"])):
+        if offered == target:
+            break
+        checking.get_by_role("button", name=re.compile("^Skip")).click()
+        offered = shown_chunk(checking, offered)
+    assert offered == target
+    expect(checking.locator("#expected")).to_have_text(sentence)
+    checking.get_by_role("button", name=re.compile("^Yes, it matches")).click()
+    expect(checking.locator("#done-count")).to_have_text("Done in this session: 1")
+
+    # 5. The consensus task, run by the worker, validates the clip.
+    def status():
+        return Chunk.objects.values_list("status", flat=True).get(pk=target)
+
+    wait_until(lambda: status() == ChunkStatus.VALIDATED, timeout=30, what="a validated chunk")
+    assert Chunk.objects.get(pk=target).consensus_text == sentence
+
+    # 6. The transcriber's dashboard shows the clip validated and their first decided clip.
+    typing.locator("nav").get_by_role("link", name="Dashboard").click()
+    row = typing.locator("tr", has_text=sentence)
+    expect(row.locator(".badge")).to_have_text("Validated")
+    reliability = typing.locator("table", has_text="Decided clips").locator("tbody tr")
+    expect(reliability.locator("td").last).to_have_text("1")
+    # The reader's dashboard lists the recording with its clips.
+    page.locator("nav").get_by_role("link", name="Dashboard").click()
+    reading = page.locator("tr", has=page.locator(".badge.status-chunked"))
+    expect(reading).to_contain_text(str(len(meta["sentences"])))
