@@ -71,10 +71,87 @@ def _ascii_table() -> dict[int, str | None]:
 _ASCII_TABLE = _ascii_table()
 
 
+_ONES = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# English abbreviations spoken as the full word (the LibriSpeech convention).
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+# A whole token (tokens are separated by spaces, or by NUL inside
+# tokenize_with_raw) that is an abbreviation or a number of up to four digits.
+_EQUIVALENT_RE = regex.compile(r"(?<![^ \x00])(?:mrs?|dr|[0-9]{1,4})(?![^ \x00])")
+
+
+def _below_thousand(n: int) -> str:
+    words = []
+    if n >= 100:
+        words.append(_ONES[n // 100] + " hundred")
+        n %= 100
+        if not n:
+            return " ".join(words)
+    if n < 20:
+        words.append(_ONES[n])
+    else:
+        words.append(_TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10]))
+    return " ".join(words)
+
+
+def number_words(digits: str) -> str:
+    """English words for a number of up to four digits, as people say them:
+    ``7`` → seven, ``1872`` → eighteen seventy two, ``1900`` → nineteen
+    hundred, ``2000`` → two thousand, ``1005`` → one thousand five. Leading
+    zeros (``08`` in times) are read as a plain number."""
+    n = int(digits)
+    if n < 1000:
+        return _below_thousand(n)
+    high, low = divmod(n, 100)
+    if n % 1000 == 0 or (0 < low < 10 and high % 10 == 0):
+        rest = n % 1000
+        head = _ONES[n // 1000] + " thousand"
+        return head if not rest else head + " " + _below_thousand(rest)
+    if low == 0:
+        return _below_thousand(high) + " hundred"
+    return _below_thousand(high) + " " + ("oh " + _ONES[low] if low < 10 else _below_thousand(low))
+
+
+def _equivalent(match: regex.Match[str]) -> str:
+    token = match.group()
+    return _ABBREVIATIONS.get(token) or number_words(token)
+
+
+def _english_equivalents(normalised: str) -> str:
+    """Spoken forms for written ones in Latin-script text: numbers as words
+    and Mr/Mrs/Dr spelled out, because references and crowd workers write
+    them either way. Applied only to text that is ASCII after normalisation,
+    so Bangla text (whose digits become ASCII) keeps its digits."""
+    if not normalised.isascii() or not _EQUIVALENT_RE.search(normalised):
+        return normalised
+    return _EQUIVALENT_RE.sub(_equivalent, normalised)
+
+
 def normalize(text: str) -> str:
     """Return the comparison form of ``text``: a single-spaced string of tokens."""
     if text.isascii():
-        return " ".join(text.translate(_ASCII_TABLE).lower().split())
+        return _english_equivalents(" ".join(text.translate(_ASCII_TABLE).lower().split()))
     return _normalize_unicode(text)
 
 
@@ -85,7 +162,7 @@ def _normalize_unicode(text: str) -> str:
         text = text.replace(_KHANDA_TA_LEGACY, _KHANDA_TA)
     text = _SPECIAL_RE.sub(_special_replacement, text)
     text = _PUNCT_RE.sub(" ", _APOSTROPHE_RE.sub("", text))
-    return " ".join(text.casefold().split())
+    return _english_equivalents(" ".join(text.casefold().split()))
 
 
 def tokenize(text: str) -> list[str]:

@@ -15,7 +15,7 @@ from .schema import (
     transcript_weight,
     weight_from_accuracy,
 )
-from .vote import Consensus, Voter, combine, mbr_select, mean_pairwise_cer
+from .vote import Consensus, Voter, combine, mean_pairwise_cer
 
 _DEFAULT_CONFIG = EngineConfig()
 
@@ -87,11 +87,22 @@ def _status(
         return "needs_review", f"transcripts disagree wildly (mean CER {cer:.2f})"
 
     estimated = consensus.estimated_wer
-    if count >= config.max_transcripts - 1 and estimated > config.hopeless_wer:
+    hopeless_from = config.hopeless_from or config.max_transcripts - 1
+    if count >= hopeless_from and estimated > config.hopeless_wer:
         # One more transcript almost never brings a chunk this far off to
         # validation (on the dev splits it mostly lowered the WER of text
         # that went to review anyway); a reviewer is the cheaper path.
         return "needs_review", f"too uncertain to settle by voting (estimated WER {estimated:.1%})"
+
+    if (
+        config.settled_from
+        and config.settled_from <= count < config.max_transcripts
+        and estimated <= config.settled_wer
+    ):
+        # Not clear enough to validate, but the vote is settled enough that
+        # one more transcript would rarely change the text: the transcript
+        # budget goes further on the hard chunks.
+        return "needs_review", f"settled but not validated (estimated WER {estimated:.1%})"
 
     if count >= config.max_transcripts:
         return (
@@ -127,17 +138,18 @@ def decide(
     5. Transcripts are wildly different (mean pairwise CER over the voting
        transcripts above ``wild_cer``, from ``wild_min_transcripts`` on)
        → needs_review.
-    6. One transcript before ``max_transcripts`` or later, an estimated WER
-       above ``hopeless_wer`` → needs_review.
-    7. ``max_transcripts`` reached → needs_review; otherwise need_more.
+    6. From ``hopeless_from`` transcripts (default one before
+       ``max_transcripts``), an estimated WER above ``hopeless_wer``
+       → needs_review.
+    7. From ``settled_from`` transcripts, an estimated WER at most
+       ``settled_wer`` → needs_review (settled; more votes rarely help).
+    8. ``max_transcripts`` reached → needs_review; otherwise need_more.
 
     A validated decision is marked for audit with probability ``audit_rate``;
     the caller sends it to review as well and keeps the status.
     """
     voters, voter_index = build_voters(transcripts, prior_text, config)
     consensus = combine(voters, null_factor=config.null_vote_factor)
-    if config.mbr_selection:
-        consensus = mbr_select(consensus, voters, slack=config.mbr_slack)
     own = [voters[k] for k in voter_index if k >= 0]
     silenced = tuple(
         t.contributor_id

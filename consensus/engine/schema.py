@@ -8,7 +8,7 @@ from typing import Literal
 
 # Bumped whenever a change could alter a decision for the same inputs, so a
 # stored decision can always be traced to the rules that produced it.
-METHOD_VERSION = "rover-loo-1"
+METHOD_VERSION = "rover-loo-2"
 
 Status = Literal["validated", "need_more", "needs_review"]
 
@@ -22,7 +22,7 @@ class EngineConfig:
 
     # Stopping rule.
     start_transcripts: int = 2
-    max_transcripts: int = 5
+    max_transcripts: int = 6
     # Log-odds lead every slot's winner needs over its runner-up (the runner-up
     # may be "a word nobody wrote", scored 0). Two fresh contributors at the
     # prior mean agree with a lead of 2 × logit(0.85) ≈ 3.47, which is not
@@ -38,7 +38,17 @@ class EngineConfig:
     wild_min_transcripts: int = 3
     # One transcript before the maximum, a chunk whose estimated WER is still
     # above this goes to review instead of costing one more transcript.
-    hopeless_wer: float = 0.15
+    hopeless_wer: float = 0.07
+    # Transcripts from which ``hopeless_wer`` applies (0 = one before the maximum).
+    hopeless_from: int = 0
+    # From ``settled_from`` transcripts (0 = never), a chunk that is not
+    # validated but whose estimated WER is at most ``settled_wer`` goes to
+    # review without asking for more: another vote rarely changes its text,
+    # and the transcripts saved pay for a 6th one on the disputed chunks
+    # (together with max_transcripts 6 and hopeless_wer 0.07, chosen on both
+    # dev splits, seeds 0 and 1; see docs/consensus.md).
+    settled_from: int = 4
+    settled_wer: float = 0.065
     flags_for_review: int = 2
     review_flags: frozenset[str] = REVIEW_FLAGS
     # Weight of the script sentence as a voter (log-odds units): one reader
@@ -49,11 +59,6 @@ class EngineConfig:
     # A contributor must be at least this accurate for their exact agreement
     # with the script to count as confirmation.
     reliable_accuracy: float = 0.8
-    # Minimum-Bayes-risk output: a transcript replaces the ROVER string when
-    # its weighted word distance to all transcripts is lower by more than
-    # ``mbr_slack`` (see vote.mbr_select).
-    mbr_selection: bool = True
-    mbr_slack: float = 0.0
     audit_rate: float = 0.02
     audit_salt: str = "shrutik-audit"
 

@@ -51,7 +51,27 @@ def test_zwj_zwnj_and_other_format_characters_are_dropped():
 def test_bengali_and_other_digits_become_ascii():
     assert normalize("১৯৫২ সালে") == "1952 সালে"
     assert normalize("०१२३४५६७८९") == "0123456789"  # Devanagari
-    assert normalize("٣") == "3"  # Arabic-Indic
+    assert normalize("٣ ক") == "3 ক"  # Arabic-Indic
+    # A text that is ASCII once normalised is read as English (see below).
+    assert normalize("٣") == "three"
+
+
+def test_english_numbers_and_abbreviations_are_spelled_out():
+    assert normalize("Mr. and Mrs. Smith met Dr Watson") == (
+        "mister and missus smith met doctor watson"
+    )
+    assert (
+        normalize("7 cats, 25 dogs, 100 birds") == "seven cats twenty five dogs one hundred birds"
+    )
+    assert normalize("in 1872 and 1900 and 2000") == (
+        "in eighteen seventy two and nineteen hundred and two thousand"
+    )
+    assert normalize("1905") == "nineteen oh five"
+    assert normalize("12345 mrsmith") == "12345 mrsmith"  # long numbers and non-tokens stay
+    assert normalize("১৯৫২ সালে") == "1952 সালে"  # not in Bangla text
+    tokens, raws = tokenize_with_raw("Mr. Smith has 25")
+    assert tokens == ["mister", "smith", "has", "twenty", "five"]
+    assert raws == ["Mr.", "Smith", "has", "twenty", "five"]
     assert tokenize("৭টায়") == tokenize("7টায়")
 
 

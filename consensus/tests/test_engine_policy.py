@@ -57,14 +57,29 @@ def test_the_estimated_wer_threshold_alone_can_hold_back_validation():
 
 
 def test_no_agreement_at_the_maximum_goes_to_review():
-    texts = [SENTENCE.replace("lazy", word) for word in ("hazy", "crazy", "lacy", "lady", "lazy")]
-    decision = decide([t(str(k), text) for k, text in enumerate(texts)], language="en")
+    words = ("hazy", "crazy", "lacy", "lady", "lazy", "lazy")
+    texts = [SENTENCE.replace("lazy", word) for word in words]
+    config = replace(CONFIG, hopeless_wer=1.0)  # isolate the rule from the hopeless rule
+    decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=config)
     assert decision.status == "needs_review"
-    assert "no agreement after 5" in decision.reason
+    assert "no agreement after 6" in decision.reason
+
+
+def test_settled_chunk_goes_to_review_without_more_transcripts():
+    texts = [SENTENCE] * 3 + [SENTENCE.replace("lazy", "hazy")]
+    decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en")
+    assert decision.status == "needs_review"
+    assert "settled" in decision.reason
+    patient = replace(CONFIG, settled_from=0)
+    assert (
+        decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=patient).status
+        == "need_more"
+    )
 
 
 def test_hopeless_chunk_goes_to_review_one_transcript_early():
     texts = ["one two three four", "five six seven eight", "one two nine ten", "eleven two three"]
+    texts.append("one five three ten")
     config = replace(CONFIG, wild_cer=1.0)  # isolate the rule from the CER rule
     decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=config)
     assert decision.status == "needs_review"

@@ -80,7 +80,7 @@ def test_text_is_rebuilt_from_the_most_common_raw_spelling_of_the_winners():
         ]
     )
     assert result.text == "Dr. Rahman come"
-    assert result.tokens == ["dr", "rahman", "come"]
+    assert result.tokens == ["doctor", "rahman", "come"]
 
 
 def test_script_prior_confirms_a_single_reader_and_is_outvoted_by_two():
