@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,9 @@ CONTAINER_EXTENSIONS = {
     "mp4": "m4a",
     "aac": "aac",
 }
+
+
+CHUNK_WRITE_THREADS = 4
 
 
 @dataclass
@@ -286,11 +290,20 @@ def recording_process(*, recording_id) -> None:
                 metrics=metrics,
             )
             return
-        chunks = []
-        flacs = encode.iter_flac_chunks(wav, [(seg.start, seg.end) for seg in segments])
-        for index, (seg, flac) in enumerate(zip(segments, flacs, strict=True)):
+
+        def write_chunk(index_and_segment) -> str:
+            index, seg = index_and_segment
             key = f"chunks/{recording.id}/{index}.flac"
-            storage_put(key, flac)
+            storage_put(key, encode.flac_slice(wav, seg.start, seg.end))
+            return key
+
+        # Encoding (libsndfile) and uploading release the GIL: a few threads
+        # keep both cores and the storage connection busy. map() keeps order
+        # and re-raises the first failure, which fails the whole attempt.
+        with ThreadPoolExecutor(max_workers=CHUNK_WRITE_THREADS) as pool:
+            keys = list(pool.map(write_chunk, enumerate(segments)))
+        chunks = []
+        for index, (seg, key) in enumerate(zip(segments, keys, strict=True)):
             expected = script.sentences[seg.sentence] if seg.sentence is not None else ""
             chunks.append(
                 Chunk(

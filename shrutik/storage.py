@@ -30,6 +30,12 @@ def is_s3() -> bool:
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions worth retrying a task for: storage that could not be reached."""
+    from django.conf import settings
+
+    if settings.STORAGE_BACKEND != "s3":
+        # botocore is large; a filesystem-storage process never needs it.
+        return (TransientStorageError,)
     from botocore.exceptions import ConnectionError as BotoConnectionError
     from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 

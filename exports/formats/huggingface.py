@@ -14,12 +14,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 
 from exports.formats import Item, Writer
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+# pyarrow (about 40 MB resident) is imported where parquet is written, not at
+# module import: every web and worker process loads this module.
 
 STRING_COLUMNS = ("id", "text", "speaker_id", "language", "gender", "age", "accent")
 
@@ -34,6 +40,8 @@ def features(sample_rate: int) -> dict:
 
 
 def schema(sample_rate: int) -> pa.Schema:
+    import pyarrow as pa
+
     fields = [pa.field("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
     fields += [pa.field(name, pa.string()) for name in STRING_COLUMNS]
     fields.append(pa.field("duration", pa.float64()))
@@ -64,6 +72,8 @@ class HuggingFaceWriter(Writer):
     name = "huggingface"
 
     def __init__(self, **kwargs) -> None:
+        import pyarrow as pa
+
         super().__init__(**kwargs)
         self.rows_per_shard = settings.EXPORT_PARQUET_SHARD_ROWS
         self.schema = schema(self.plan.sample_rate)
@@ -84,6 +94,8 @@ class HuggingFaceWriter(Writer):
         return f"{split}-{index:05d}-of-{self.shards[split]:05d}.parquet"
 
     def _writer(self, split: str) -> pq.ParquetWriter:
+        import pyarrow.parquet as pq
+
         if split not in self.writers:
             path = self.workdir / self._name(split, self.index[split])
             self.writers[split] = pq.ParquetWriter(path, self.schema, compression="snappy")
@@ -109,6 +121,8 @@ class HuggingFaceWriter(Writer):
             self._close(item.split)
 
     def _flush(self, split: str) -> None:
+        import pyarrow as pa
+
         rows = self.buffers[split]
         if rows:
             self._writer(split).write_table(pa.Table.from_pylist(rows, schema=self.schema))
