@@ -64,16 +64,20 @@ def manage(env, *args, timeout=120):
 def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path):
     manage(embedded_env, "migrate", "--noinput")
     manage(embedded_env, "seed_demo")
-    script_id = manage(
-        embedded_env,
-        "shell",
-        "-c",
-        "import json; from recordings.models import Language; "
-        "from recordings.scripts import script_build; "
-        f"meta = json.load(open({str(READING_JSON)!r})); "
-        "s = script_build(language=Language.objects.get(code='bn'), text=meta['script']); "
-        "s.save(); print(s.pk)",
-    ).stdout.strip()
+    script_id = (
+        manage(
+            embedded_env,
+            "shell",
+            "-c",
+            "import json; from recordings.models import Language; "
+            "from recordings.scripts import script_build; "
+            f"meta = json.load(open({str(READING_JSON)!r})); "
+            "s = script_build(language=Language.objects.get(code='bn'), text=meta['script']); "
+            "s.save(); print(s.pk)",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     admin = manage(embedded_env, "ensure_admin")
     assert "password:" in admin.stdout
 
