@@ -42,9 +42,10 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Schema and migration checks need no server: they run on the embedded shape.
 check: $(VENV)/.dev
-	DJANGO_SETTINGS_MODULE=shrutik.settings_test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
-	DJANGO_SETTINGS_MODULE=shrutik.settings_test $(PY) manage.py makemigrations --check --dry-run
+	env -u DATABASE_URL SHRUTIK_VAR_DIR=var/check $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	env -u DATABASE_URL SHRUTIK_VAR_DIR=var/check $(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) var

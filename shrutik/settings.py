@@ -398,6 +398,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "AgeRangeEnum": "contributors.models.AgeRange",
         "ExportStatusEnum": "exports.models.ExportStatus",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
+        "TranscriptionFlagEnum": "transcriptions.models.Flag",
     }
 )
 
