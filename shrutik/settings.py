@@ -22,7 +22,7 @@ env = environ.Env()
 # A local .env is a convenience for development; real deployments pass variables.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-VAR_DIR = Path(env.str("SHRUTIK_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(env.str("SHRUTIK_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 # The embedded shape is "nothing configured": no external database means one
 # machine, where generating and keeping a local secret is safe. Anywhere else a
