@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10000)
     parser.add_argument("--speakers", type=int, default=300)
     parser.add_argument("--rss-chunks", type=int, nargs="*", default=[])
-    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--timeout", type=float, default=3600, help="per export, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
