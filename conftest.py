@@ -188,3 +188,30 @@ def worker(transactional_db, s3_server):
     }
     with worker_process(env) as proc:
         yield proc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_connections(request):
+    """Close connections left by live-server threads and killed workers, so the
+    test database can be dropped at the end instead of piling up on the machine.
+
+    Depends on ``django_db_setup`` so that this teardown runs before its drop.
+    """
+    if not _django_enabled(request.config):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    blocker = request.getfixturevalue("django_db_blocker")
+    try:
+        with blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    except Exception:  # a best effort: never fail the run over cleanup
+        pass
