@@ -9,6 +9,7 @@ uploaded and deleted as shards fill, or at the end.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,7 +63,9 @@ class Plan:
     statuses: list[str]
 
 
-class Writer:
+class Writer(ABC):
+    """One export format: receives every item, then writes its manifests."""
+
     name = ""
     uses_clips = False  # manifests point at the shared clips/ folder
 
@@ -72,14 +75,14 @@ class Writer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.plan = plan
 
-    def write(self, item: Item) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, item: Item) -> None: ...
 
-    def end_batch(self) -> None:
-        pass
+    def end_batch(self) -> None:  # noqa: B027 - optional hook, most formats need none
+        """Called after each batch of items; formats that buffer flush here."""
 
-    def finish(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def finish(self) -> None: ...
 
 
 def clean_text(text: str) -> str:
