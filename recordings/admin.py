@@ -141,7 +141,11 @@ class RecordingAdmin(admin.ModelAdmin):
     def reprocess(self, request, queryset):
         count = 0
         for recording in queryset:
-            services.recording_reprocess(recording_id=recording.id)
+            try:
+                services.recording_reprocess(recording_id=recording.id)
+            except ValueError as exc:
+                self.message_user(request, f"{recording.id}: {exc}", messages.WARNING)
+                continue
             count += 1
         self.message_user(request, _("%d recordings queued.") % count, messages.SUCCESS)
 

@@ -366,7 +366,13 @@ def recording_fail(*, recording_id, error: str) -> None:
 
 
 def recording_reprocess(*, recording_id) -> None:
-    """Reviewer action: process again from the original (chunks are replaced)."""
+    """Reviewer action: process again from the original (chunks are replaced).
+
+    Refused once any chunk has been transcribed: replacing the chunks would
+    delete volunteers' transcriptions with them.
+    """
+    if Chunk.objects.filter(recording_id=recording_id, transcriptions_received__gt=0).exists():
+        raise ValueError("its chunks already have transcriptions")
     Recording.objects.filter(pk=recording_id).update(
         status=RecordingStatus.UPLOADED,
         rejection_reason="",

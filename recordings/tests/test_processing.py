@@ -129,3 +129,13 @@ def test_reprocess_replaces_chunks(uploaded, django_capture_on_commit_callbacks)
     assert len(callbacks) == 1
     services.recording_process(recording_id=recording.id)
     assert Chunk.objects.filter(recording=recording).count() == len(meta["sentences"])
+
+
+def test_reprocess_is_refused_once_chunks_are_transcribed(uploaded):
+    recording, _ = uploaded
+    services.recording_process(recording_id=recording.id)
+    Chunk.objects.filter(recording=recording, index=0).update(transcriptions_received=1)
+    with pytest.raises(ValueError, match="transcriptions"):
+        services.recording_reprocess(recording_id=recording.id)
+    recording.refresh_from_db()
+    assert recording.status == RecordingStatus.CHUNKED
