@@ -20,6 +20,7 @@ from recordings.models import Chunk, ChunkStatus, Recording
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
 from shrutik.testing import wait_until
+from tests.browser.helpers import chunk_shown
 from transcriptions.models import Transcription
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,15 +54,6 @@ def sign_in(page, base_url: str, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_label("Password").press("Enter")
     page.wait_for_url(f"{base_url}/accounts/profile/")
-
-
-def shown_chunk(page, previous: str | None = None) -> str:
-    page.wait_for_function(
-        "prev => { const el = document.getElementById('task');"
-        " return el.dataset.chunk && el.dataset.chunk !== prev; }",
-        arg=previous,
-    )
-    return page.locator("#task").get_attribute("data-chunk")
 
 
 def test_sign_up_record_transcribe_verify_and_see_it_validated(
@@ -112,9 +104,9 @@ def test_sign_up_record_transcribe_verify_and_see_it_validated(
     sign_in(typing, base, transcriber)
     sign_in(checking, base, verifier)
     checking.locator("nav").get_by_role("link", name="Verify").click()
-    offered = shown_chunk(checking)
+    offered = chunk_shown(checking)
     typing.locator("nav").get_by_role("link", name="Transcribe").click()
-    target = shown_chunk(typing)
+    target = chunk_shown(typing)
     sentence = Chunk.objects.get(pk=target).expected_text
     assert sentence in [s["text"] for s in meta["sentences"]]
 
@@ -122,7 +114,7 @@ def test_sign_up_record_transcribe_verify_and_see_it_validated(
     expect(typing.locator("#task-text")).to_be_focused()
     typing.keyboard.type(sentence)
     typing.get_by_role("button", name=re.compile("^Submit")).click()
-    shown_chunk(typing, target)
+    chunk_shown(typing, target)
     assert Transcription.objects.get(user=transcriber).text == sentence
 
     # The verifier skips until the same clip comes up (usually it is the first).
@@ -130,7 +122,7 @@ def test_sign_up_record_transcribe_verify_and_see_it_validated(
         if offered == target:
             break
         checking.get_by_role("button", name=re.compile("^Skip")).click()
-        offered = shown_chunk(checking, offered)
+        offered = chunk_shown(checking, offered)
     assert offered == target
     expect(checking.locator("#expected")).to_have_text(sentence)
     checking.get_by_role("button", name=re.compile("^Yes, it matches")).click()

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from recordings.models import Recording
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
+from tests.browser.helpers import chunk_shown
 from transcriptions.models import TaskSkip, Transcription
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,16 +31,6 @@ pytestmark = [
 ]
 
 SENTENCE = "আমি দুধ দিয়ে চা খাই।"
-
-
-def chunk_shown(page, previous: str | None = None) -> str:
-    """Wait until the page shows a clip other than ``previous``; return its id."""
-    page.wait_for_function(
-        "prev => { const el = document.getElementById('task');"
-        " return el.dataset.chunk && el.dataset.chunk !== prev; }",
-        arg=previous,
-    )
-    return page.locator("#task").get_attribute("data-chunk")
 
 
 def test_record_upload_and_see_it_processed(
