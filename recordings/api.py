@@ -51,10 +51,19 @@ class ScriptOutput(serializers.ModelSerializer):
         ]
 
 
+class ActiveLanguageField(serializers.CharField):
+    """A language code, resolved from the per-process cache of active languages."""
+
+    def to_internal_value(self, data) -> Language:
+        code = super().to_internal_value(data)
+        language = selectors.language_active_by_code(code)
+        if language is None:
+            raise serializers.ValidationError(f"No active language with code '{code}'.")
+        return language
+
+
 class ScriptNextInput(serializers.Serializer):
-    language = serializers.SlugRelatedField(
-        slug_field="code", queryset=Language.objects.filter(active=True)
-    )
+    language = ActiveLanguageField()
     length = serializers.ChoiceField(choices=LengthBucket.choices, required=False)
 
 

@@ -10,9 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from recordings.api import require_consent
-from recordings.models import Language
-from recordings.selectors import language_active_by_code
+from recordings.api import ActiveLanguageField, require_consent
 from shrutik.storage import signed_url
 from transcriptions import services
 from transcriptions.models import Flag, SkipReason, TaskLease, TaskMode, Transcription
@@ -36,17 +34,6 @@ class TaskOutput(serializers.ModelSerializer):
         # Transcribers type what they hear without seeing the script: showing it
         # would turn every transcription into a copy of the prior.
         return lease.chunk.expected_text if lease.mode == TaskMode.VERIFY else None
-
-
-class ActiveLanguageField(serializers.CharField):
-    """A language code, resolved from the per-process cache of active languages."""
-
-    def to_internal_value(self, data) -> Language:
-        code = super().to_internal_value(data)
-        language = language_active_by_code(code)
-        if language is None:
-            raise serializers.ValidationError(f"No active language with code '{code}'.")
-        return language
 
 
 class TaskNextInput(serializers.Serializer):
