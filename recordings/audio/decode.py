@@ -34,7 +34,9 @@ __all__ = [
     "AudioTooLongError",
     "PcmStream",
     "UnsupportedAudioError",
+    "check_codec",
     "decode_to_wav",
+    "demuxer_of",
     "ffmpeg_exe",
     "iter_pcm",
     "iter_wav_blocks",
@@ -169,6 +171,23 @@ def _container_of(path: Path) -> str:
     return container
 
 
+def demuxer_of(path: Path) -> tuple[str, str]:
+    """The container recognised from the file's first bytes, and the demuxer to force."""
+    container = _container_of(path)
+    return container, _CONTAINERS[container][0]
+
+
+def check_codec(container: str, codec: str) -> None:
+    """Raise ``UnsupportedAudioError`` unless ``codec`` is allowed in ``container``."""
+    allowed = _CONTAINERS[container][1]
+    codec_ok = codec.startswith("pcm_") if container == "wav" else codec in allowed
+    if not codec_ok:
+        raise UnsupportedAudioError(
+            f"the {container} file uses the {codec} codec, which is not supported "
+            f"({SUPPORTED_DESCRIPTION})"
+        )
+
+
 class _Child:
     """An ffmpeg child process with a drained stderr and a wall-clock watchdog.
 
@@ -285,13 +304,7 @@ def _parse_probe(container: str, stderr: str) -> AudioInfo:
             raise UnsupportedAudioError("the file has no audio stream")
         raise _ffmpeg_failure(stderr, "no stream found")
     codec = audio.group(1)
-    allowed = _CONTAINERS[container][1]
-    codec_ok = codec.startswith("pcm_") if container == "wav" else codec in allowed
-    if not codec_ok:
-        raise UnsupportedAudioError(
-            f"the {container} file uses the {codec} codec, which is not supported "
-            f"({SUPPORTED_DESCRIPTION})"
-        )
+    check_codec(container, codec)
     fmt = _INPUT_RE.search(stderr)
     duration: float | None = None
     dur = _DURATION_RE.search(stderr)

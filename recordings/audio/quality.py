@@ -311,56 +311,55 @@ def decode_and_analyse(
     """Decode ``source`` once: write the 16-bit WAV the chunks are cut from and
     measure quality and the envelope from the same blocks as they stream in.
 
-    ffmpeg decodes in its own process while this one analyses and writes, so on
-    two cores the whole step takes about as long as the decode alone instead of
-    decode plus a second read of the WAV. Raises what ``decode.iter_pcm`` raises;
-    a partial WAV is removed on failure.
+    libav decodes in a reader thread (releasing the GIL) while this one analyses
+    and writes, so on two cores the whole step takes about as long as the decode
+    alone instead of decode plus a second read of the WAV. Raises what
+    ``libav.iter_pcm`` raises; a partial WAV is removed on failure.
     """
     import soundfile
 
-    from .decode import iter_pcm
     from .envelope import EnvelopeBuilder
+    from .libav import iter_pcm
 
     meter = QualityMeter(sample_rate)
     builder = EnvelopeBuilder(sample_rate)
-    # ffmpeg can only run ahead of us as far as the pipe buffer (about a
-    # second of audio) unless something keeps reading: a reader thread drains
-    # the pipe into a short queue, so decoding (in ffmpeg) and analysing (here)
+    # A reader thread decodes into a short queue, so decoding and analysing
     # overlap instead of taking turns. The queue bounds memory to a few blocks.
     blocks: queue.Queue = queue.Queue(maxsize=8)
     stop = threading.Event()
     done = object()
 
     def read(stream) -> None:
+        # The decoder is used and closed by this thread only: closing it from
+        # another thread while a frame is being decoded is not safe.
         try:
-            for block in stream:
-                while not stop.is_set():
-                    try:
-                        blocks.put(block, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
+            with stream:
+                for block in stream:
+                    while not stop.is_set():
+                        try:
+                            blocks.put(block, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
             blocks.put(done)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             blocks.put(exc)
 
     ok = False
+    stream = iter_pcm(
+        source,
+        sample_rate=sample_rate,
+        block_seconds=block_seconds,
+        max_seconds=max_seconds,
+        timeout=timeout,
+    )
+    reader = threading.Thread(target=read, args=(stream,), daemon=True)
     try:
-        with (
-            iter_pcm(
-                source,
-                sample_rate=sample_rate,
-                block_seconds=block_seconds,
-                max_seconds=max_seconds,
-                timeout=timeout,
-            ) as stream,
-            soundfile.SoundFile(
-                str(wav_out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
-            ) as wav,
-        ):
-            reader = threading.Thread(target=read, args=(stream,), daemon=True)
+        with soundfile.SoundFile(
+            str(wav_out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
+        ) as wav:
             reader.start()
             try:
                 while (item := blocks.get()) is not done:
@@ -368,14 +367,15 @@ def decode_and_analyse(
                         raise item
                     meter.update(item)
                     builder.update(item)
-                    # Lossy decoders overshoot full scale; libsndfile would wrap
-                    # such samples around instead of clipping them.
-                    wav.write(np.clip(item, -1.0, 32767 / 32768))
+                    # The blocks are 16-bit samples / 32768: written back exactly.
+                    wav.write((item * 32768.0).astype(np.int16))
             finally:
                 stop.set()
                 reader.join(timeout=5)
         ok = True
     finally:
+        if reader.ident is None:
+            stream.close()  # the reader never started, so it cannot close it
         if not ok:
             Path(wav_out).unlink(missing_ok=True)
     return Analysis(meter.result(), builder.result())

@@ -46,3 +46,40 @@ def silence(path: Path, *, seconds: float, codec: list[str] | None = None) -> Pa
         *(codec or ["-c:a", "libopus", "-b:a", "6k"]), str(path),
     )  # fmt: skip
     return path
+
+
+def tone(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    rate: int = 48000,
+    channels: int = 1,
+    codec: tuple[str, ...] = (),
+    fmt: tuple[str, ...] = (),
+) -> Path:
+    layout = "mono" if channels == 1 else "stereo"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate={rate}:duration={seconds}",
+        "-af",
+        f"volume=4,aformat=channel_layouts={layout}",
+        *codec,
+        *fmt,
+        str(path),
+    )
+    return path
+
+
+# The containers and codecs of the ``media`` fixture (conftest.py), as probed.
+EXPECTED = {
+    "webm": ("webm", "opus"),
+    "ogg_opus": ("ogg", "opus"),
+    "ogg_vorbis": ("ogg", "vorbis"),
+    "wav": ("wav", "pcm_s16le"),
+    "flac": ("flac", "flac"),
+    "mp3": ("mp3", "mp3"),
+    "m4a": ("mp4", "aac"),
+    "aac": ("aac", "aac"),
+}

@@ -7,81 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 import soundfile
 
 from recordings.audio import decode
+from recordings.tests.audio_files import EXPECTED, ffmpeg, tone
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "speech"
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
-        check=True,
-        timeout=60,
-        capture_output=True,
-    )
-
-
-def tone(
-    path: Path,
-    *,
-    seconds: float = 2.0,
-    rate: int = 48000,
-    channels: int = 1,
-    codec: tuple[str, ...] = (),
-    fmt: tuple[str, ...] = (),
-) -> Path:
-    layout = "mono" if channels == 1 else "stereo"
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:sample_rate={rate}:duration={seconds}",
-        "-af",
-        f"volume=4,aformat=channel_layouts={layout}",
-        *codec,
-        *fmt,
-        str(path),
-    )
-    return path
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("media")
-    return {
-        "webm": tone(d / "a.webm", codec=("-c:a", "libopus")),
-        "ogg_opus": tone(d / "a.opus.ogg", codec=("-c:a", "libopus"), fmt=("-f", "ogg")),
-        "ogg_vorbis": tone(d / "a.ogg", rate=44100, codec=("-c:a", "libvorbis")),
-        "wav": tone(d / "a.wav", rate=44100),
-        "flac": tone(d / "a.flac", rate=44100),
-        "mp3": tone(d / "a.mp3", rate=44100, codec=("-c:a", "libmp3lame")),
-        "m4a": tone(d / "a.m4a", rate=44100, codec=("-c:a", "aac")),
-        "aac": tone(d / "a.aac", rate=44100, codec=("-c:a", "aac"), fmt=("-f", "adts")),
-        "stereo96k": tone(d / "s96.wav", rate=96000, channels=2),
-        "mono8k": tone(d / "m8.wav", rate=8000),
-    }
-
-
-EXPECTED = {
-    "webm": ("webm", "opus"),
-    "ogg_opus": ("ogg", "opus"),
-    "ogg_vorbis": ("ogg", "vorbis"),
-    "wav": ("wav", "pcm_s16le"),
-    "flac": ("flac", "flac"),
-    "mp3": ("mp3", "mp3"),
-    "m4a": ("mp4", "aac"),
-    "aac": ("aac", "aac"),
-}
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))

@@ -1,0 +1,105 @@
+"""recordings.audio.libav: the worker's in-process decoder agrees with the ffmpeg binary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recordings.audio import decode, libav, quality
+from recordings.tests.audio_files import EXPECTED, ffmpeg, tone
+
+
+def _decode_all(module, path: Path, **kwargs) -> np.ndarray:
+    with module.iter_pcm(path, **kwargs) as stream:
+        return np.concatenate(list(stream))
+
+
+@pytest.mark.parametrize("kind", [*sorted(EXPECTED), "stereo96k", "mono8k"])
+def test_same_samples_as_the_ffmpeg_binary(media: dict[str, Path], kind: str) -> None:
+    ours = _decode_all(libav, media[kind], block_seconds=0.5)
+    reference = _decode_all(decode, media[kind], block_seconds=0.5)
+    assert ours.dtype == np.float32
+    # Both resample with libswresample. The command line also trims AAC's
+    # trailing padding frame (M4A), so the ends may differ by up to 25 ms.
+    assert abs(ours.size - reference.size) <= 400
+    n = min(ours.size, reference.size)
+    # Decoder builds may round differently (AAC); the difference stays > 40 dB down.
+    residual = np.sum((ours[:n] - reference[:n]) ** 2) / np.sum(reference[:n] ** 2)
+    assert 10 * np.log10(residual + 1e-20) < -40
+
+
+def test_blocks_have_the_requested_size(media: dict[str, Path]) -> None:
+    with libav.iter_pcm(media["flac"], block_seconds=0.25) as stream:
+        sizes = [block.size for block in stream]
+    assert set(sizes[:-1]) == {4000}
+    assert 0 < sizes[-1] <= 4000
+    # Blocks shorter than a decoded frame: still exact, and nothing is lost.
+    with libav.iter_pcm(media["flac"], block_seconds=0.005) as stream:
+        sizes = [block.size for block in stream]
+    assert set(sizes[:-1]) == {80}
+    assert sum(sizes) == _decode_all(libav, media["flac"]).size
+
+
+def test_stops_at_the_cap_without_decoding_the_rest(tmp_path: Path) -> None:
+    ten = tmp_path / "ten.opus"
+    ffmpeg(
+        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "10",
+        "-c:a", "libopus", "-b:a", "6k", str(ten),
+    )  # fmt: skip
+    hour = tmp_path / "hour.opus"
+    ffmpeg("-stream_loop", "359", "-i", str(ten), "-c", "copy", str(hour))
+    started = time.monotonic()
+    with pytest.raises(decode.AudioTooLongError) as caught:
+        _decode_all(libav, hour, max_seconds=30, block_seconds=1.0)
+    assert 30 < caught.value.seconds <= 31
+    assert time.monotonic() - started < 10
+
+
+def test_a_deadline_already_passed_stops_decoding(media: dict[str, Path]) -> None:
+    with pytest.raises(decode.AudioDecodeTimeoutError):
+        _decode_all(libav, media["webm"], timeout=-1)
+
+
+def test_refuses_what_upload_checks_refuse(media: dict[str, Path], tmp_path: Path) -> None:
+    html = tmp_path / "page.webm"
+    html.write_bytes(b"<!doctype html><html><body>not audio</body></html>")
+    with pytest.raises(decode.UnsupportedAudioError):
+        libav.iter_pcm(html)
+    pcm_in_flac = tmp_path / "a.flac"
+    pcm_in_flac.write_bytes(media["wav"].read_bytes()[:0] + b"fLaC" + b"\0" * 60)
+    with pytest.raises(decode.AudioDecodeError):
+        _decode_all(libav, pcm_in_flac)
+    mp3_in_wav = tmp_path / "mp3.wav"
+    tone(mp3_in_wav, codec=("-c:a", "libmp3lame"), fmt=("-f", "wav"))
+    with pytest.raises(decode.UnsupportedAudioError, match="mp3 codec"):
+        libav.iter_pcm(mp3_in_wav)
+
+
+def test_a_truncated_file_yields_what_can_be_decoded(media: dict[str, Path], tmp_path: Path):
+    data = media["webm"].read_bytes()
+    cut = tmp_path / "cut.webm"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    samples = _decode_all(libav, cut).size
+    assert 0.5 * 16000 < samples < 2.0 * 16000
+
+
+def test_decode_and_analyse_writes_the_samples_exactly(media: dict[str, Path], tmp_path: Path):
+    import soundfile
+
+    wav = tmp_path / "out.wav"
+    analysis = quality.decode_and_analyse(media["ogg_opus"], wav)
+    written, rate = soundfile.read(str(wav), dtype="int16")
+    decoded = _decode_all(libav, media["ogg_opus"], block_seconds=2.0)
+    assert rate == 16000
+    assert np.array_equal(written, (decoded * 32768).astype(np.int16))
+    assert analysis.metrics.duration == pytest.approx(2.0, abs=0.06)
+
+
+def test_decode_and_analyse_leaves_no_partial_wav(media: dict[str, Path], tmp_path: Path):
+    wav = tmp_path / "out.wav"
+    with pytest.raises(decode.AudioTooLongError):
+        quality.decode_and_analyse(media["webm"], wav, max_seconds=0.5, block_seconds=0.1)
+    assert not wav.exists()
