@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _FLOOR_DB = -120.0
+_SLICE_FRAMES = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -158,13 +159,16 @@ def sliding_percentile(x: np.ndarray, half: int, q: float) -> np.ndarray:
     return out
 
 
-def _local_levels(db: np.ndarray, block: int, half_window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Noise floor and loud level around each frame (minimum-statistics style).
+def _local_levels(
+    db: np.ndarray, block: int, half_window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise floor and loud level around each block (minimum-statistics style).
 
     Per block (1 s) the 5th and 95th percentiles of the frame levels; then, over
     a sliding window of blocks, a low percentile of the former (the floor,
     robust to blocks full of speech) and a high one of the latter (the speech
-    level, robust to blocks of silence). Interpolated back to frames.
+    level, robust to blocks of silence). Returns the block centres (in frames)
+    and the two levels there, for interpolation back to frames.
     """
     full = db.size // block
     low = np.empty(full + (db.size % block > 0))
@@ -177,8 +181,7 @@ def _local_levels(db: np.ndarray, block: int, half_window: int) -> tuple[np.ndar
     noise = sliding_percentile(low, half_window, 20)
     loud = sliding_percentile(high, half_window, 80)
     centres = (np.arange(low.size) + 0.5) * block
-    frames = np.arange(db.size)
-    return np.interp(frames, centres, noise), np.interp(frames, centres, loud)
+    return centres, noise, loud
 
 
 def speech_regions(
@@ -201,21 +204,29 @@ def speech_regions(
     db = env.db.astype(np.float64)
     if db.size == 0:
         return SpeechRegions(np.zeros((0, 2), np.int64), 0.0, _FLOOR_DB, _FLOOR_DB)
-    noise_all = float(np.percentile(db, 5))
-    loud_all = float(np.percentile(db, 95))
+    noise_all, loud_all = (float(v) for v in np.percentile(db, [5, 95]))
     if loud_all - noise_all < 6.0:
         # Flat level (silence, a hum, or continuous noise): nothing stands out.
         return SpeechRegions(np.zeros((0, 2), np.int64), loud_all, noise_all, loud_all)
     block = max(1, round(1.0 / env.hop_seconds))
-    noise, loud = _local_levels(db, block, max(1, round(window_seconds)))
-    # A window of pure silence has no speech level of its own: borrow one
-    # 12 dB under the recording's, so its noise is not mistaken for speech.
-    loud = np.maximum(loud, loud_all - 12.0)
-    # Never call anything within 40 dB of the local speech level silence: a
-    # floor of digital zeros would otherwise put the threshold in the noise.
-    threshold = np.maximum(speech_threshold(noise, loud), loud - 40.0)
-    voiced = np.concatenate([[False], db > threshold, [False]])
-    edges = np.flatnonzero(np.diff(voiced.astype(np.int8)))
+    centres, noise_at, loud_at = _local_levels(db, block, max(1, round(window_seconds)))
+    # Frame by frame in slices: an hour has 360,000 frames, and the few
+    # temporaries per frame would otherwise peak at a dozen MB.
+    threshold = np.empty(db.size)
+    voiced = np.zeros(db.size + 2, dtype=np.bool_)
+    for lo in range(0, db.size, _SLICE_FRAMES):
+        frames = np.arange(lo, min(lo + _SLICE_FRAMES, db.size))
+        noise = np.interp(frames, centres, noise_at)
+        # A window of pure silence has no speech level of its own: borrow one
+        # 12 dB under the recording's, so its noise is not mistaken for speech.
+        loud = np.maximum(np.interp(frames, centres, loud_at), loud_all - 12.0)
+        # Never call anything within 40 dB of the local speech level silence: a
+        # floor of digital zeros would otherwise put the threshold in the noise.
+        part = np.maximum(speech_threshold(noise, loud), loud - 40.0)
+        threshold[lo : lo + part.size] = part
+        voiced[1 + lo : 1 + lo + part.size] = db[lo : lo + part.size] > part
+    del db
+    edges = np.flatnonzero(np.diff(voiced.view(np.int8)))
     bounds = edges.reshape(-1, 2).astype(np.int64)
     hop = env.hop_seconds
     if bounds.shape[0] > 1:

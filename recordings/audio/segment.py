@@ -344,21 +344,25 @@ class _Lattice:
         skipped.reverse()
         return units, skipped, float(val[final]), val
 
-    def posteriors(
-        self, units: list[_Unit], forward: np.ndarray, best: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """P(cut) for every gap, and P(step exists with its label) for each unit.
-
-        Forward-backward over the states within ``beam`` of the best path;
-        the others carry less than e^-beam of the mass.
-        """
-        m = self.a.count
-        start, final = self._index(0, 0), self._index(self.n, m)
+    def beam(self, forward: np.ndarray, best: float) -> np.ndarray:
+        """The states within ``beam`` of the best path (the others carry less
+        than e^-beam of the mass), from the Viterbi forward costs."""
+        final = self._index(self.n, self.a.count)
         back = np.full(self.states, np.inf)
         back[final] = 0.0
         self._sweep(_align.MODE_VITERBI_BWD, back, alive=np.isfinite(forward))
-        alive = (forward + back) <= best + self.p.beam
-        del back
+        back += forward
+        return back <= best + self.p.beam
+
+    def posteriors(self, units: list[_Unit], alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """P(cut) for every gap, and P(step exists with its label) for each unit.
+
+        Forward-backward over the ``alive`` states (see ``beam``). An hour has
+        about a million states; the caller drops the Viterbi arrays first so
+        that only these two are held at once.
+        """
+        m = self.a.count
+        start, final = self._index(0, 0), self._index(self.n, m)
         alpha = np.full(self.states, -np.inf)
         alpha[start] = 0.0
         self._sweep(_align.MODE_SUM_FWD, alpha, alive=alive)
@@ -535,8 +539,10 @@ def segment_speech(
     mu = rate * lengths * local
     lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), sigma)
     units, skipped, best, forward = lattice.best_path()
-    cut_post, unit_post = lattice.posteriors(units, forward, best)
+    alive = lattice.beam(forward, best)
     del forward
+    cut_post, unit_post = lattice.posteriors(units, alive)
+    del alive
 
     reason = _credibility(units, atoms, n, rate, default_spc, mu, p, lengths)
     stats = {
