@@ -13,8 +13,13 @@ It prints the time ratio (goal ≤ 2.0) and the peak RSS. ``--rss-chunks`` adds
 exports over more chunk rows (reusing the uploaded objects, so only the rows
 grow) to show that memory stays flat as the export grows.
 
+``--processing`` then builds a processed export (loudness, trimming, speed and
+noise augmentation; ``PROCESSING``) through real Celery workers, once with one
+worker process and once with two, and prints the time per hour of input audio
+for each, their ratio and the workers' peak RSS.
+
     .venv/bin/python bench/export.py [--chunks 10000] [--speakers 300]
-        [--rss-chunks 100000] [--keep]
+        [--rss-chunks 100000] [--processing] [--keep]
 
 Loopback only; every phase is bounded in time.
 """
@@ -22,6 +27,7 @@ Loopback only; every phase is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -39,6 +45,16 @@ sys.path.insert(0, str(ROOT))
 DB = "shrutik_bench_export"
 BUCKET = "shrutik-bench"
 FORMATS = ["huggingface", "nemo", "kaldi", "commonvoice"]
+PROCESSING = {
+    "loudness": {"target_lufs": -23.0, "true_peak_dbtp": -1.0},
+    "trim": {"top_db": 40, "margin_ms": 100},
+    "channels": 1,
+    "min_duration": None,
+    "max_duration": None,
+    "augment": {"speed": [0.9, 1.1], "noise": {"source": "pink", "snrs": [10.0, 20.0]}},
+    "seed": 0,
+}
+VAR_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"shrutik-bench-export-{os.getpid()}"
 
 
 def free_port() -> int:
@@ -78,6 +94,10 @@ def environment(port: int) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        # A private filesystem broker: the processing run's workers share nothing
+        # with other Celery users of this machine's Redis.
+        "CELERY_BROKER_URL": "filesystem://",
+        "SHRUTIK_VAR_DIR": str(VAR_DIR),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -259,6 +279,62 @@ def run_export(env, timeout: float) -> dict:
     return result
 
 
+def run_processing(env, concurrency: int, timeout: float) -> dict:
+    """A processed export built by a Celery worker with ``concurrency`` processes."""
+    import psutil
+    from django.db.models import Sum
+
+    from contributors.models import User
+    from exports import services
+    from exports.models import Export
+    from recordings.models import Chunk
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    log = VAR_DIR / f"worker-{concurrency}.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--queues", "exports",
+         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
+         "--without-mingle", "--hostname", f"bench{concurrency}-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "ready." not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        user = User.objects.create(username=f"researcher{time.time_ns()}", is_staff=True)
+        start = time.perf_counter()
+        export = services.export_create(requester=user, formats=FORMATS, processing=PROCESSING)
+        peak = 0
+        while time.perf_counter() - start < timeout:
+            export.refresh_from_db()
+            if export.status in {"done", "failed"}:
+                break
+            for proc in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children()]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    peak = max(peak, proc.memory_info().rss)
+            time.sleep(0.5)
+        seconds = time.perf_counter() - start
+        if export.status != "done":
+            raise SystemExit(f"processed export {export.status}: {export.error}")
+        audio = Chunk.objects.aggregate(s=Sum("duration"))["s"] or 0.0
+        return {
+            "seconds": seconds,
+            "input_hours": audio / 3600,
+            "clips": export.stats["totals"]["clips"],
+            "peak_rss_mb": peak / 1024**2,
+            "export": Export.objects.filter(pk=export.pk).values_list("total_bytes", flat=True)[0],
+        }
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chunks", type=int, default=10000)
@@ -266,6 +342,9 @@ def main() -> None:
     parser.add_argument("--rss-chunks", type=int, nargs="*", default=[])
     parser.add_argument("--timeout", type=float, default=3600, help="per export, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--processing", action="store_true", help="also time a processed export, 1 vs 2 workers"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -296,6 +375,19 @@ def main() -> None:
                 f"peak RSS {grown['peak_rss_mb']:.0f} MB",
                 flush=True,
             )
+        if args.processing:
+            runs = {}
+            for concurrency in (1, 2):
+                runs[concurrency] = run = run_processing(env, concurrency, args.timeout)
+                print(
+                    f"processed export, {concurrency} worker process(es): {run['seconds']:.1f} s "
+                    f"for {run['input_hours']:.3f} h of audio = "
+                    f"{run['seconds'] / run['input_hours']:.0f} s per hour of audio, "
+                    f"{run['clips']} clips written (with augmented copies), "
+                    f"worker peak RSS {run['peak_rss_mb']:.0f} MB",
+                    flush=True,
+                )
+            print(f"ratio 2 workers / 1 worker: {runs[2]['seconds'] / runs[1]['seconds']:.2f}")
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"bench process peak RSS {own:.0f} MB")
     finally:

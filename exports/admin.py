@@ -1,10 +1,14 @@
+import io
+
+import soundfile as sf
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from exports import services
-from exports.models import Export, ExportStatus, SpeakerSplit
+from exports.models import Export, ExportStatus, NoiseClip, SpeakerSplit
 from shrutik.storage import signed_url
 
 
@@ -19,8 +23,8 @@ class ExportAdmin(admin.ModelAdmin):
     actions = ["retry"]
     readonly_fields = [
         "id", "requester", "version", "filters", "formats", "audio_format", "sample_rate",
-        "split_spec", "status", "items_done", "items_total", "step", "error", "attempts",
-        "total_bytes", "prefix", "download_links", "stats", "created_at", "started_at",
+        "split_spec", "processing", "status", "items_done", "items_total", "step", "error",
+        "attempts", "total_bytes", "prefix", "download_links", "stats", "created_at", "started_at",
         "finished_at",
     ]  # fmt: skip
     exclude = ["files", "run_token"]
@@ -66,3 +70,39 @@ class SpeakerSplitAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class NoiseClipForm(forms.ModelForm):
+    class Meta:
+        model = NoiseClip
+        fields = ["name", "audio", "active"]
+
+    def clean_audio(self):
+        upload = self.cleaned_data["audio"]
+        if upload and not getattr(upload, "_committed", True):
+            # Checked here so that an unreadable file is refused with a form
+            # error instead of failing every export that draws it.
+            try:
+                info = sf.info(io.BytesIO(upload.read()))
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise forms.ValidationError(
+                    _("Not an audio file soundfile can read (WAV, FLAC, Ogg): %(e)s") % {"e": exc}
+                ) from exc
+            finally:
+                upload.seek(0)
+            if info.frames < info.samplerate * 0.5:
+                raise forms.ValidationError(_("Noise recordings must last at least 0.5 s."))
+            self.instance.duration = round(info.frames / info.samplerate, 3)
+            self.instance.sample_rate = info.samplerate
+        return upload
+
+
+@admin.register(NoiseClip)
+class NoiseClipAdmin(admin.ModelAdmin):
+    """Noise recordings for additive-noise augmentation (source "set" in an export)."""
+
+    form = NoiseClipForm
+    list_display = ["name", "active", "duration", "sample_rate", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+    readonly_fields = ["duration", "sample_rate", "created_at"]

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contributors.models import AgeRange, Gender
-from exports import audio, selectors, services, splits
-from exports.models import AudioFormat, Export, ExportFormat, ExportStatus
+from exports import audio, processing, selectors, services, splits
+from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
 from shrutik.api import api_error
@@ -96,6 +96,130 @@ class SplitInput(serializers.Serializer):
         return attrs
 
 
+class StrictInput(serializers.Serializer):
+    """Rejects keys it does not know: a misspelt option must not be silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    f"Unknown option(s): {', '.join(unknown)}. Known: {', '.join(self.fields)}."
+                )
+        return super().to_internal_value(data)
+
+
+class LoudnessInput(StrictInput):
+    target_lufs = serializers.FloatField(
+        min_value=-70.0, max_value=-5.0, help_text="Integrated loudness, LUFS (EBU R128: -23)."
+    )
+    true_peak_dbtp = serializers.FloatField(
+        min_value=-20.0, max_value=0.0, default=-1.0, help_text="True-peak ceiling, dBTP."
+    )
+
+
+class TrimInput(StrictInput):
+    top_db = serializers.FloatField(
+        min_value=10.0, max_value=90.0, default=40.0,
+        help_text="Silence: quieter than this many dB below the clip's loudest frame.",
+    )  # fmt: skip
+    margin_ms = serializers.IntegerField(
+        min_value=0, max_value=2000, default=100, help_text="Silence kept at each end."
+    )
+
+
+class NoiseInput(StrictInput):
+    source = serializers.ChoiceField(
+        choices=processing.NOISE_SOURCES,
+        default="pink",
+        help_text="Generated white/pink/brown noise, or the uploaded noise set.",
+    )
+    snrs = serializers.ListField(
+        child=serializers.FloatField(min_value=-10.0, max_value=60.0),
+        allow_empty=False,
+        max_length=8,
+        help_text="One noisy copy per signal-to-noise ratio, dB.",
+    )
+
+    def validate_snrs(self, value: list[float]) -> list[float]:
+        return sorted(set(value))
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["source"] == processing.NOISE_SET:
+            ids = list(NoiseClip.objects.filter(active=True).values_list("pk", flat=True))
+            if not ids:
+                raise serializers.ValidationError(
+                    "No noise recordings are uploaded (admin: Noise clips); "
+                    "choose white, pink or brown noise."
+                )
+            # The set as of the request: later uploads do not change this export.
+            attrs["clips"] = sorted(ids)
+        return attrs
+
+
+class AugmentInput(StrictInput):
+    speed = serializers.ListField(
+        child=serializers.FloatField(),
+        required=False,
+        default=list,
+        max_length=8,
+        help_text="Speed perturbation factors, e.g. [0.9, 1.1] (0.5 to 2.0, not 1).",
+    )
+    noise = NoiseInput(required=False, allow_null=True, default=None)
+
+    def validate_speed(self, value: list[float]) -> list[float]:
+        bad = [f for f in value if not 0.5 <= f <= 2.0 or f == 1.0]
+        if bad:
+            raise serializers.ValidationError(
+                f"Speed factors must be between 0.5 and 2.0 and not 1 (got {bad[0]:g})."
+            )
+        return sorted(set(value))
+
+
+class ProcessingInput(StrictInput):
+    loudness = LoudnessInput(required=False, allow_null=True, default=None)
+    trim = TrimInput(required=False, allow_null=True, default=None)
+    channels = serializers.ChoiceField(choices=[1, 2], default=1, help_text="1 mono, 2 stereo.")
+    min_duration = serializers.FloatField(
+        min_value=0.0, max_value=3600.0, required=False, allow_null=True, default=None,
+        help_text="Seconds, after trimming: shorter clips are left out.",
+    )  # fmt: skip
+    max_duration = serializers.FloatField(
+        min_value=0.0, max_value=3600.0, required=False, allow_null=True, default=None,
+        help_text="Seconds, after trimming: longer clips are left out.",
+    )  # fmt: skip
+    augment = AugmentInput(
+        required=False, allow_null=True, default=None,
+        help_text="Augmented copies, train split only.",
+    )  # fmt: skip
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, default=0, help_text="Seed of every random draw."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        low, high = attrs.get("min_duration"), attrs.get("max_duration")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError("min_duration must not exceed max_duration.")
+        augment = attrs.get("augment")
+        if augment is not None and not augment.get("speed") and not augment.get("noise"):
+            raise serializers.ValidationError("augment needs speed factors or noise.")
+        return attrs
+
+
+def storable_processing(validated: dict | None) -> dict:
+    """JSON-ready processing options with every key present ({} when none asked)."""
+    if not validated:
+        return {}
+    data = {key: validated.get(key) for key in ProcessingInput().fields}
+    for key in ("loudness", "trim", "augment"):
+        data[key] = dict(data[key]) if data[key] is not None else None
+    if data["augment"] and data["augment"].get("noise") is not None:
+        noise = dict(data["augment"]["noise"])
+        noise["clips"] = list(noise.get("clips", []))
+        data["augment"]["noise"] = noise
+    return data
+
+
 class ExportFileOutput(serializers.Serializer):
     path = serializers.CharField()
     size = serializers.IntegerField()
@@ -132,6 +256,7 @@ class ExportOutput(serializers.ModelSerializer):
             "audio_format",
             "sample_rate",
             "split_spec",
+            "processing",
             "stats",
             "files",
             "total_bytes",
@@ -185,6 +310,11 @@ class ExportListCreateApi(ListAPIView):
         audio_format = serializers.ChoiceField(choices=AudioFormat.choices, default="flac")
         sample_rate = serializers.ChoiceField(choices=audio.SAMPLE_RATES, default=16000)
         split = SplitInput(required=False)
+        processing = ProcessingInput(
+            required=False,
+            help_text="Loudness, trimming, channels, duration filters and train-split "
+            "augmentation; omitted: clips as stored.",
+        )
 
         def validate(self, attrs: dict) -> dict:
             if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in audio.OPUS_RATES:
@@ -226,6 +356,7 @@ class ExportListCreateApi(ListAPIView):
                 "sentence_disjoint": split.get("sentence_disjoint", False),
             },
             version=values["version"],
+            processing=storable_processing(values.get("processing")),
         )
         body = {
             "id": export.id,

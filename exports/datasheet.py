@@ -50,7 +50,8 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         f"- Languages: {languages or '—'}",
         f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
         f"speakers: {stats['totals']['speakers']}",
-        f"- Audio: {export['audio_format'].upper()}, {export['sample_rate']} Hz, mono",
+        f"- Audio: {export['audio_format'].upper()}, {export['sample_rate']} Hz, "
+        + ("stereo" if (export.get("processing") or {}).get("channels") == 2 else "mono"),
         f"- Export id: `{export['id']}`, created {export['created_at']}",
         "",
         "## Splits",
@@ -79,6 +80,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
             "",
         ]
 
+    out += _processing_section(stats)
     out += ["## Speakers", ""]
     for code, lang in stats["languages"].items():
         out += [f"### {lang['name']} (`{code}`): {lang['speakers']} speakers", ""]
@@ -148,3 +150,60 @@ def _json(value) -> str:
     import json
 
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _processing_section(stats: dict) -> list[str]:
+    """What was done to the audio, so that a researcher can reproduce or undo it."""
+    options = stats["export"].get("processing")
+    if not options:
+        return []
+    out = ["## Audio processing", ""]
+    rate = stats["export"]["sample_rate"]
+    out.append(f"- Channels: {options.get('channels', 1)}; resampled to {rate} Hz with soxr (VHQ).")
+    if trim := options.get("trim"):
+        out.append(
+            f"- Leading and trailing silence (below {trim['top_db']:g} dB under the "
+            f"clip's loudest frame) trimmed, keeping {trim['margin_ms']} ms at each end."
+        )
+    low, high = options.get("min_duration"), options.get("max_duration")
+    if low is not None or high is not None:
+        out.append(
+            f"- Clip duration after trimming kept within {low or 0:g}–"
+            f"{'∞' if high is None else f'{high:g}'} s; others left out (see above)."
+        )
+    if loudness := options.get("loudness"):
+        out.append(
+            f"- Loudness normalised to {loudness['target_lufs']:g} LUFS (ITU-R BS.1770, "
+            f"gated) with true peaks (4x oversampled) at most "
+            f"{loudness['true_peak_dbtp']:g} dBTP."
+        )
+    augment = options.get("augment") or {}
+    if augment:
+        kinds = [f"speed {f:g}" for f in augment.get("speed") or []]
+        if noise := augment.get("noise"):
+            source = (
+                "uploaded noise recordings"
+                if noise["source"] == "set"
+                else (f"generated {noise['source']} noise")
+            )
+            kinds += [f"{source} at {snr:g} dB SNR" for snr in noise["snrs"]]
+        out.append(
+            "- Augmented copies in the train split only (never dev or test), one per "
+            f"kind: {', '.join(kinds)}. Each is marked in every manifest "
+            "(`augmentation`: `speed=1.1`, `noise=pink@10dB`; empty for the recorded clip). "
+            "Speed perturbation resamples, so pitch changes with speed."
+        )
+    out.append(f"- Seed: {options.get('seed', 0)} (same data, options and seed: same bytes).")
+    figures = stats.get("processing") or {}
+    augmented = figures.get("augmented", {})
+    rows = [[name, v["clips"], _hours(v["seconds"])] for name, v in augmented.items()]
+    if rows:
+        out += ["", *_table(["augmentation", "clips", "hours"], rows)]
+    extra = []
+    if figures.get("limited_clips"):
+        extra.append(f"{figures['limited_clips']:g} clips needed the true-peak limiter")
+    if figures.get("trimmed_seconds"):
+        extra.append(f"{figures['trimmed_seconds'] / 3600:.2f} h of silence trimmed")
+    if extra:
+        out += ["", "; ".join(extra).capitalize() + "."]
+    return [*out, ""]

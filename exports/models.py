@@ -50,6 +50,11 @@ class Export(models.Model):
     )
     sample_rate = models.PositiveIntegerField(default=16000)
     split_spec = models.JSONField(default=dict)
+    # Audio processing and augmentation options (exports/processing.py); empty:
+    # clips are copied (or only transcoded) as stored.
+    processing = models.JSONField(default=dict, blank=True)
+    # The planning time of the running attempt: every batch reads the chunks as of then.
+    snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )
@@ -111,3 +116,49 @@ class SpeakerSplit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lineage[:8]}/{self.speaker[:8]} → {self.split}"
+
+
+class ExportBatch(models.Model):
+    """One slice of a processed export, by chunk primary key, built by its own task.
+
+    Rows belong to the attempt that planned them (``token``); ``done`` and
+    ``result`` (per-split counts, dropped clips, augmentation figures) are set
+    once its clips are written. The last batch to finish queues the final step.
+    """
+
+    export = models.ForeignKey(Export, on_delete=models.CASCADE, related_name="batches")
+    token = models.UUIDField()
+    index = models.PositiveIntegerField()
+    after_pk = models.UUIDField(null=True, blank=True)
+    last_pk = models.UUIDField()
+    rows = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["export", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["export", "index"], name="export_batch_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.export_id} batch {self.index}"
+
+
+class NoiseClip(models.Model):
+    """A noise recording admins upload for additive-noise augmentation."""
+
+    name = models.CharField(max_length=100)
+    audio = models.FileField(upload_to="export-noise/")
+    active = models.BooleanField(
+        default=True, help_text=_("Offered to new exports that add noise from the noise set.")
+    )
+    duration = models.FloatField(default=0.0, editable=False)
+    sample_rate = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,6 +12,7 @@ redelivered while it still ran) stops at its next progress write.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import tempfile
@@ -25,10 +26,10 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from exports import audio as clip_audio
-from exports import datasheet, selectors, splits
+from exports import datasheet, processing, selectors, splits
 from exports.formats import Item, Plan, writer_classes
 from exports.formats.huggingface import card_yaml
-from exports.models import Export, ExportStatus, SpeakerSplit
+from exports.models import Export, ExportBatch, ExportStatus, NoiseClip, SpeakerSplit
 from exports.pseudonyms import speaker_pseudonym
 from exports.uploads import ExportSink, delete_prefix
 from recordings.models import Language
@@ -45,6 +46,10 @@ class ExportEmptyError(Exception):
     """Nothing matches the filters."""
 
 
+class NoiseSetError(Exception):
+    """A noise recording the export uses cannot be read."""
+
+
 # --- requesting -----------------------------------------------------------------------
 
 
@@ -57,6 +62,7 @@ def export_create(
     sample_rate: int = 16000,
     split: dict | None = None,
     version: str = "",
+    processing: dict | None = None,
 ) -> Export:
     """Store the request and enqueue ``exports.build`` once the row is committed."""
     split = split or {}
@@ -78,6 +84,7 @@ def export_create(
                 "seed": spec.seed,
                 "sentence_disjoint": spec.sentence_disjoint,
             },
+            processing=processing or {},
             step="Queued",
         )
         export.prefix = f"exports/{export.id}/"
@@ -192,8 +199,15 @@ class _Stats:
         self.split_names = split_names
         self.dropped = Counter()
         self.dropped_seconds = 0.0
+        # Processed exports only: augmented copies per kind, and processing figures.
+        self.augmented: Counter = Counter()
+        self.augmented_seconds: dict[str, float] = defaultdict(float)
+        self.processing: Counter = Counter()
 
     def add(self, item: Item, speaker: _Speaker) -> None:
+        if item.augmentation:
+            self.augmented[item.augmentation] += 1
+            self.augmented_seconds[item.augmentation] += item.duration
         for key in ((item.split, item.language), (item.split, "*"), ("*", item.language)):
             self.clips[key] += 1
             self.seconds[key] += item.duration
@@ -378,8 +392,12 @@ def export_build(*, export_id) -> None:
             # (a clip since withdrawn) must not survive into the finished export.
             _progress(export_id, token, step="Cleaning up an interrupted attempt")
             delete_prefix(export.prefix)
-        with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
-            _build(export, token, Path(tmp))
+            delete_prefix(work_prefix(export.id))
+        if export.processing:
+            _plan_batches(export, token)
+        else:
+            with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
+                _build(export, token, Path(tmp))
     except ExportSupersededError:
         logger.info("export %s: attempt superseded, stopping", export_id)
     except ExportEmptyError as exc:
@@ -405,6 +423,8 @@ def _describe(exc: Exception) -> str:
         )
     if isinstance(exc, clip_audio.ClipAudioError):
         return f"A stored clip is unreadable: {exc}"
+    if isinstance(exc, NoiseSetError):
+        return str(exc)
     return f"The export failed ({type(exc).__name__}: {exc}); the error has been logged."
 
 
@@ -499,30 +519,43 @@ def _build(export: Export, token, workdir: Path) -> None:
             _progress(export.id, token, items_done=min(done, total))
 
         _progress(export.id, token, items_done=total, step="Finishing manifests")
-        for writer in writers:
-            writer.finish()
-        sink.wait()
-        if not stats.clips["*", "*"]:
-            raise ExportEmptyError("Every matching clip was left out; nothing to export.")
-
-        _progress(export.id, token, step="Writing the datasheet and checksums")
-        figures = _stats_document(export, spec, stats)
-        card = ""
-        if "huggingface" in export.formats:
-            card = card_yaml(sample_rate=export.sample_rate, splits=figures["splits"])
-        readme = datasheet.render(stats=figures, card_yaml=card)
-        sink.put_bytes("README.md", readme.encode(), listed=True)
-        sink.put_bytes(
-            "stats.json",
-            json.dumps(figures, indent=2, ensure_ascii=False).encode(),
-            listed=True,
-        )
-        sink.wait()
-        sink.write_checksums()
-        sink.wait()
+        figures = _finish_export(export, token, spec, sink, writers, stats)
     finally:
         sink.close()
+    _mark_done(export, token, sink, figures)
 
+
+def _finish_export(export, token, spec, sink: ExportSink, writers, stats: _Stats) -> dict:
+    """Close the manifests, then write the datasheet, stats.json and SHA256SUMS."""
+    for writer in writers:
+        writer.finish()
+    sink.wait()
+    if not stats.clips["*", "*"]:
+        raise ExportEmptyError("Every matching clip was left out; nothing to export.")
+
+    _progress(export.id, token, step="Writing the datasheet and checksums")
+    figures = _stats_document(export, spec, stats)
+    card = ""
+    if "huggingface" in export.formats:
+        card = card_yaml(
+            sample_rate=export.sample_rate,
+            splits=figures["splits"],
+            augmented=_options(export).augments,
+        )
+    readme = datasheet.render(stats=figures, card_yaml=card)
+    sink.put_bytes("README.md", readme.encode(), listed=True)
+    sink.put_bytes(
+        "stats.json",
+        json.dumps(figures, indent=2, ensure_ascii=False).encode(),
+        listed=True,
+    )
+    sink.wait()
+    sink.write_checksums()
+    sink.wait()
+    return figures
+
+
+def _mark_done(export: Export, token, sink: ExportSink, figures: dict) -> None:
     files = sorted(sink.listed, key=lambda f: f["path"])
     finished = Export.objects.filter(
         pk=export.id, run_token=token, status=ExportStatus.RUNNING
@@ -566,6 +599,18 @@ def _stats_document(export: Export, spec: splits.SplitSpec, stats: _Stats) -> di
             "sentence_disjoint": spec.sentence_disjoint,
         },
     }
+    if export.processing:
+        figures["export"]["processing"] = export.processing
+        figures["processing"] = {
+            "augmented": {
+                name: {
+                    "clips": stats.augmented[name],
+                    "seconds": round(stats.augmented_seconds[name], 3),
+                }
+                for name in sorted(stats.augmented)
+            },
+            **{key: round(value, 3) for key, value in sorted(stats.processing.items())},
+        }
     figures["method"] = {"method_version": METHOD_VERSION, "consensus": consensus}
     figures["licence"] = settings.EXPORT_LICENCE
     figures["citation"] = settings.EXPORT_CITATION or (
@@ -573,3 +618,395 @@ def _stats_document(export: Export, spec: splits.SplitSpec, stats: _Stats) -> di
         f"version {export.version}."
     )
     return figures
+
+
+# --- processed exports: batches in parallel, then one final step ------------------------
+#
+# ``exports.build`` plans the export as for a plain one, cuts the chunks into
+# batches of ``EXPORT_BATCH_SIZE`` by primary key and queues one
+# ``exports.process_batch`` task per batch, which any free worker process
+# takes. A batch task processes its clips, uploads them and a part file (one
+# JSON line per clip, in chunk order) under the work prefix. The last batch to
+# finish queues ``exports.finish``, which reads the parts in batch order and
+# writes the manifests, datasheet, stats.json and SHA256SUMS exactly as a plain
+# export does. Every task is idempotent and carries the attempt's run token; a
+# redelivered one (worker killed) simply does its batch again.
+
+WORK_ROOT = "export-work"
+PLAN_OWNERS = "owners.json"
+SPEAKER_FIELDS = (
+    "contributor__gender",
+    "contributor__age_range",
+    "contributor__native_language",
+    "contributor__dialect",
+)
+
+
+def work_prefix(export_id) -> str:
+    """Intermediate objects of a processed export (parts, owners), never downloaded."""
+    return f"{WORK_ROOT}/{export_id}/"
+
+
+def _options(export: Export) -> processing.Options:
+    return processing.Options.from_dict(export.processing or {})
+
+
+def _uses_clips(export: Export) -> bool:
+    classes = writer_classes()
+    return any(classes[name].uses_clips for name in export.formats)
+
+
+def _plan_batches(export: Export, token) -> None:
+    spec = _spec(export)
+    snapshot = timezone.now()
+    qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
+    _progress(export.id, token, step="Planning splits")
+    speakers, total = _plan_speakers(qs, spec)
+    if not total:
+        raise ExportEmptyError("No clips match these filters; nothing to export.")
+    owners, _ = _plan_sentences(qs, spec, speakers)
+    if owners is not None:
+        with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
+            sink = ExportSink(prefix=export.prefix, workdir=Path(tmp), threads=1)
+            try:
+                body = json.dumps(owners, ensure_ascii=False).encode()
+                sink.put_key(work_prefix(export.id) + PLAN_OWNERS, body)
+                sink.wait()
+            finally:
+                sink.close()
+
+    batches, after = [], None
+    size = settings.EXPORT_BATCH_SIZE
+    while True:
+        page = qs.order_by("pk")
+        if after is not None:
+            page = page.filter(pk__gt=after)
+        keys = list(page.values_list("pk", flat=True)[:size])
+        if not keys:
+            break
+        batches.append(
+            ExportBatch(
+                export=export, token=token, index=len(batches), after_pk=after,
+                last_pk=keys[-1], rows=len(keys),
+            )
+        )  # fmt: skip
+        after = keys[-1]
+    with transaction.atomic():
+        _progress(
+            export.id,
+            token,
+            snapshot_at=snapshot,
+            items_total=total,
+            step=f"Processing audio (0 of {len(batches)} batches)",
+        )
+        ExportBatch.objects.filter(export=export).delete()
+        ExportBatch.objects.bulk_create(batches, batch_size=1000)
+    from exports.tasks import export_process_batch
+
+    for batch in batches:
+        export_process_batch.delay(str(export.id), str(token), batch.index)
+
+
+def _running(export_id, token) -> Export | None:
+    return Export.objects.filter(pk=export_id, run_token=token, status=ExportStatus.RUNNING).first()
+
+
+def _fail_and_clean(export: Export, token, exc: Exception) -> None:
+    if export_fail(export_id=export.id, error=_describe(exc), token=token):
+        delete_prefix(export.prefix)
+        delete_prefix(work_prefix(export.id))
+
+
+def export_process_batch(*, export_id, token, index: int) -> None:
+    """Process one batch (idempotent: a redelivered batch is done again or skipped)."""
+    export = _running(export_id, token)
+    if export is None:
+        return  # superseded, failed or finished: a stale message
+    batch = ExportBatch.objects.filter(export=export, token=token, index=index).first()
+    if batch is None:
+        return
+    if batch.done:
+        # The worker may have died after recording the batch but before queueing
+        # the final step: queue it again when nothing else is left.
+        _queue_finish_if_complete(export.id, token)
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
+            result = _process_batch(export, batch, Path(tmp))
+        _batch_done(export.id, token, batch, result)
+    except ExportSupersededError:
+        logger.info("export %s: batch %s superseded, stopping", export_id, index)
+    except transient_errors():
+        raise
+    except Exception as exc:
+        _fail_and_clean(export, token, exc)
+        raise
+
+
+def _noise_bank(export: Export) -> processing.NoiseBank | None:
+    noise = ((export.processing or {}).get("augment") or {}).get("noise") or {}
+    ids = noise.get("clips") or []
+    if noise.get("source") != processing.NOISE_SET or not ids:
+        return None
+    names = dict(NoiseClip.objects.filter(pk__in=ids).values_list("pk", "audio"))
+
+    def fetch(i: int) -> bytes:
+        from django.core.files.storage import default_storage
+
+        name = names.get(ids[i])
+        try:
+            with default_storage.open(name, "rb") as fh:
+                return fh.read()
+        except (FileNotFoundError, TypeError, ValueError) as exc:
+            raise NoiseSetError(
+                f"Noise recording {ids[i]} of this export's noise set is gone; "
+                "request the export again."
+            ) from exc
+
+    return processing.NoiseBank(len(ids), fetch)
+
+
+def _load_owners(export: Export, sink: ExportSink) -> dict[str, str]:
+    [body] = sink.fetch_many([work_prefix(export.id) + PLAN_OWNERS])
+    if body is None:
+        raise ExportSupersededError(str(export.id))  # a newer attempt cleaned up
+    return json.loads(body)
+
+
+def _process_batch(export: Export, batch: ExportBatch, workdir: Path) -> dict:
+    options = _options(export)
+    spec = _spec(export)
+    qs = selectors.export_chunks(filters=export.filters, snapshot=export.snapshot_at)
+    page = qs.filter(pk__lte=batch.last_pk)
+    if batch.after_pk is not None:
+        page = page.filter(pk__gt=batch.after_pk)
+    rows = list(page.order_by("pk").values(*CHUNK_FIELDS, *SPEAKER_FIELDS))
+    pseudonyms = {
+        row["contributor__speaker_id"]: speaker_pseudonym(row["contributor__speaker_id"])
+        for row in rows
+    }
+    split_of = dict(
+        SpeakerSplit.objects.filter(
+            lineage=spec.lineage, speaker__in=set(pseudonyms.values())
+        ).values_list("speaker", "split")
+    )
+    bank = _noise_bank(export)
+    ext = clip_audio.EXTENSIONS[export.audio_format]
+    clips_in_export = _uses_clips(export)
+    work = work_prefix(export.id)
+    dropped: dict[str, list] = {}
+    figures: Counter = Counter()
+    lines: list[str] = []
+    sink = ExportSink(prefix=export.prefix, workdir=workdir, threads=settings.EXPORT_IO_THREADS)
+    try:
+        owners = _load_owners(export, sink) if spec.sentence_disjoint else None
+        blobs = sink.fetch_many([row["audio"] for row in rows])
+
+        def drop(reason: str, seconds: float) -> None:
+            entry = dropped.setdefault(reason, [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
+
+        for row, blob in zip(rows, blobs, strict=True):
+            pseudonym = pseudonyms[row["contributor__speaker_id"]]
+            split = split_of.get(pseudonym)
+            if split is None:
+                continue  # consented after planning: next export
+            seconds = row["duration"] or 0.0
+            sentence = splits.sentence_key(row["text"])
+            if owners is not None and owners.get(sentence) != split:
+                drop("sentence read in another split", seconds)
+                continue
+            if blob is None:
+                drop("audio missing from storage", seconds)
+                continue
+            clip_id = row["id"].hex
+            try:
+                outcome = processing.process_clip(
+                    blob,
+                    clip=clip_id,
+                    options=options,
+                    sample_rate=export.sample_rate,
+                    audio_format=export.audio_format,
+                    augment=split == "train" and options.augments,
+                    noise_bank=bank,
+                )
+            except processing.ProcessingError:
+                logger.warning("export %s: unreadable audio %s", export.id, row["audio"])
+                drop("audio unreadable", seconds)
+                continue
+            if outcome.dropped:
+                drop(outcome.dropped, seconds)
+                continue
+            figures["trimmed_seconds"] += outcome.trimmed_seconds
+            figures["limited_clips"] += int(outcome.limited)
+            for rendered in outcome.clips:
+                utt_id = f"{pseudonym}-{clip_id}"
+                if rendered.suffix:
+                    utt_id += f"-{rendered.suffix}"
+                name = f"{utt_id}.{ext}"
+                key = (export.prefix + "clips/" if clips_in_export else work + "audio/") + name
+                sink.put_key(key, rendered.data)
+                entry = {
+                    "utt_id": utt_id,
+                    "clip_id": clip_id,
+                    "split": split,
+                    "speaker": pseudonym,
+                    "language": row["language__code"],
+                    "text": row["text"],
+                    "sentence_id": sentence,
+                    "duration": rendered.duration,
+                    "num_samples": rendered.num_samples,
+                    "sample_rate": rendered.sample_rate,
+                    "ext": ext,
+                    "status": row["status"],
+                    "confidence": row["confidence"],
+                    "votes": row["transcriptions_received"],
+                    "gender": row["contributor__gender"],
+                    "age": row["contributor__age_range"],
+                    "native_language": row["contributor__native_language"],
+                    "dialect": row["contributor__dialect"],
+                    "augmentation": rendered.augmentation,
+                    "channels": rendered.channels,
+                    "_key": key,
+                    "_size": len(rendered.data),
+                    "_sha256": hashlib.sha256(rendered.data).hexdigest(),
+                }
+                lines.append(json.dumps(entry, ensure_ascii=False))
+        part = "".join(line + "\n" for line in lines).encode()
+        sink.put_key(f"{work}parts/{batch.index:06d}.jsonl", part)
+        sink.wait()
+    finally:
+        sink.close()
+    return {"dropped": dropped, "figures": dict(figures), "items": len(lines)}
+
+
+def _batch_done(export_id, token, batch: ExportBatch, result: dict) -> None:
+    with transaction.atomic():
+        export = (
+            Export.objects.select_for_update()
+            .filter(pk=export_id, run_token=token, status=ExportStatus.RUNNING)
+            .first()
+        )
+        if export is None:
+            raise ExportSupersededError(str(export_id))
+        batches = ExportBatch.objects.filter(export_id=export_id, token=token)
+        if not batches.filter(pk=batch.pk, done=False).update(done=True, result=result):
+            return  # a duplicate delivery finished it first
+        total = batches.count()
+        left = batches.filter(done=False).count()
+        export.items_done = min(export.items_total, export.items_done + batch.rows)
+        export.step = (
+            f"Processing audio ({total - left} of {total} batches)" if left else "Writing manifests"
+        )
+        export.save(update_fields=["items_done", "step", "updated_at"])
+    if not left:
+        _queue_finish(export_id, token)
+
+
+def _queue_finish_if_complete(export_id, token) -> None:
+    if not ExportBatch.objects.filter(export_id=export_id, token=token, done=False).exists():
+        _queue_finish(export_id, token)
+
+
+def _queue_finish(export_id, token) -> None:
+    from exports.tasks import export_finish as task
+
+    task.delay(str(export_id), str(token))
+
+
+def export_finish(*, export_id, token) -> None:
+    """The final step: manifests, datasheet, stats.json, SHA256SUMS, then done."""
+    export = _running(export_id, token)
+    if export is None:
+        return
+    batches = list(ExportBatch.objects.filter(export=export, token=token).order_by("index"))
+    if not batches or not all(b.done for b in batches):
+        return  # queued twice while a batch was still being redone
+    try:
+        with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
+            _finish_batches(export, token, batches, Path(tmp))
+    except ExportSupersededError:
+        logger.info("export %s: final step superseded, stopping", export_id)
+    except ExportEmptyError as exc:
+        if export_fail(export_id=export.id, error=str(exc), token=token):
+            delete_prefix(work_prefix(export.id))
+    except transient_errors():
+        raise
+    except Exception as exc:
+        _fail_and_clean(export, token, exc)
+        raise
+
+
+def _finish_batches(export: Export, token, batches: list[ExportBatch], workdir: Path) -> None:
+    spec = _spec(export)
+    options = _options(export)
+    work = work_prefix(export.id)
+    per_split: Counter = Counter()
+    stats = _Stats(spec.active)
+    for batch in batches:
+        for reason, (clips, seconds) in batch.result.get("dropped", {}).items():
+            stats.dropped[reason] += clips
+            stats.dropped_seconds += seconds
+        stats.processing.update(batch.result.get("figures", {}))
+    sink = ExportSink(prefix=export.prefix, workdir=workdir, threads=settings.EXPORT_IO_THREADS)
+    try:
+        parts = [f"{work}parts/{batch.index:06d}.jsonl" for batch in batches]
+        # Shard counts (parquet "-of-M") need each split's size before the first row.
+        for body in _iter_parts(sink, parts):
+            for line in body.splitlines():
+                per_split[json.loads(line)["split"]] += 1
+        plan = Plan(
+            splits=spec.active,
+            clips_per_split={s: per_split.get(s, 0) for s in spec.active},
+            sample_rate=export.sample_rate,
+            audio_format=export.audio_format,
+            statuses=export.filters.get("statuses") or ["validated"],
+            augmented=options.augments,
+        )
+        classes = writer_classes()
+        writers = [classes[name](sink=sink, workdir=workdir, plan=plan) for name in export.formats]
+        needs_bytes = any(not w.uses_clips for w in writers)
+        for number, body in enumerate(_iter_parts(sink, parts), start=1):
+            entries = [json.loads(line) for line in body.splitlines()]
+            blobs = (
+                sink.fetch_many([e["_key"] for e in entries])
+                if needs_bytes
+                else [b""] * len(entries)
+            )
+            for entry, blob in zip(entries, blobs, strict=True):
+                if blob is None:
+                    raise ExportSupersededError(str(export.id))  # cleaned by a newer attempt
+                key, size, digest = entry.pop("_key"), entry.pop("_size"), entry.pop("_sha256")
+                item = Item(audio=blob, **entry)
+                if key.startswith(export.prefix):
+                    sink.record(item.clip_path, size, digest)
+                for writer in writers:
+                    writer.write(item)
+                stats.add(
+                    item,
+                    _Speaker(
+                        pseudonym=item.speaker, split=item.split, gender=item.gender,
+                        age=item.age, native_language=item.native_language, dialect=item.dialect,
+                    ),
+                )  # fmt: skip
+            for writer in writers:
+                writer.end_batch()
+            sink.wait()
+            _progress(
+                export.id, token, step=f"Writing manifests ({number} of {len(parts)} batches)"
+            )
+        figures = _finish_export(export, token, spec, sink, writers, stats)
+    finally:
+        sink.close()
+    _mark_done(export, token, sink, figures)
+    delete_prefix(work)
+
+
+def _iter_parts(sink: ExportSink, keys: list[str]):
+    """Part files in batch order, one at a time (memory: one batch of lines)."""
+    for key in keys:
+        [body] = sink.fetch_many([key])
+        if body is None:
+            raise ExportSupersededError(key)  # removed by a newer attempt's clean-up
+        yield body.decode()

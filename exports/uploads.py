@@ -105,6 +105,15 @@ class ExportSink:
         else:
             storage_put(key, io.BytesIO(data))
 
+    def put_key(self, key: str, data: bytes) -> None:
+        """Upload to a full storage key, in the background, without listing it in
+        ``SHA256SUMS`` (work objects, or clips recorded later with ``record``)."""
+        self.pending.append(self.pool.submit(self._put_bytes, key, data))
+
+    def record(self, path: str, size: int, digest: str) -> None:
+        """Count an object another task already uploaded under the prefix."""
+        self._record(path, size, digest, listed=False)
+
     def put_file(self, path: str, local: Path, *, listed: bool = True, delete: bool = True):
         """Upload a finished local file in the background, then delete it."""
         self._record(path, local.stat().st_size, sha256_file(local), listed=listed)

@@ -41,6 +41,10 @@ class Item:
     age: str
     native_language: str
     dialect: str
+    # "" for a clip as recorded; e.g. "speed=1.1" or "noise=pink@10dB" for an
+    # augmented copy (train split only).
+    augmentation: str = ""
+    channels: int = 1
 
     @property
     def clip_name(self) -> str:
@@ -61,6 +65,8 @@ class Plan:
     sample_rate: int
     audio_format: str
     statuses: list[str]
+    # The export adds augmented copies: every manifest carries an augmentation field.
+    augmented: bool = False
 
 
 class Writer(ABC):

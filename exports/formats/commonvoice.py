@@ -5,6 +5,9 @@ files follow Common Voice's meaning: ``validated.tsv`` (validated chunks),
 ``other.tsv`` (not yet decided: open or waiting for review) and
 ``invalidated.tsv`` (rejected), written when the export includes such chunks.
 No quoting (Common Voice has none): tabs and newlines in text become spaces.
+An export with augmented copies adds an ``augmentation`` column; the copies are
+listed in ``train.tsv`` and ``clip_durations.tsv`` only, never in the status files
+(those list the clips as contributed).
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ class CommonVoiceWriter(Writer):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.columns = (*COLUMNS, "augmentation") if self.plan.augmented else COLUMNS
         names = [f"{split}.tsv" for split in self.plan.splits]
         names += sorted({"validated.tsv"} | {STATUS_FILES[s] for s in self.plan.statuses})
         self.files = {}
         for name in names:
             fh = open(self.workdir / name, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            fh.write("\t".join(COLUMNS) + "\n")
+            fh.write("\t".join(self.columns) + "\n")
             self.files[name] = fh
         self.durations = open(self.workdir / "clip_durations.tsv", "w", encoding="utf-8")  # noqa: SIM115
         self.durations.write("clip\tduration[ms]\n")
@@ -55,9 +59,12 @@ class CommonVoiceWriter(Writer):
             item.language,
             "",
         )
+        if self.plan.augmented:
+            row = (*row, item.augmentation)
         line = "\t".join(row) + "\n"
         self.files[f"{item.split}.tsv"].write(line)
-        self.files[STATUS_FILES[item.status]].write(line)
+        if not item.augmentation:
+            self.files[STATUS_FILES[item.status]].write(line)
         self.durations.write(f"{item.clip_name}\t{round(item.duration * 1000)}\n")
 
     def finish(self) -> None:

@@ -30,22 +30,27 @@ if TYPE_CHECKING:
 STRING_COLUMNS = ("id", "text", "speaker_id", "language", "gender", "age", "accent")
 
 
-def features(sample_rate: int) -> dict:
+def _string_columns(augmented: bool) -> tuple[str, ...]:
+    # "augmentation" only in exports with augmented copies ("" for originals).
+    return (*STRING_COLUMNS, "augmentation") if augmented else STRING_COLUMNS
+
+
+def features(sample_rate: int, augmented: bool = False) -> dict:
     """The ``datasets`` Features dict (``Features.to_dict()`` shape)."""
     feats: dict = {"audio": {"sampling_rate": sample_rate, "_type": "Audio"}}
-    for name in STRING_COLUMNS:
+    for name in _string_columns(augmented):
         feats[name] = {"dtype": "string", "_type": "Value"}
     feats["duration"] = {"dtype": "float64", "_type": "Value"}
     return feats
 
 
-def schema(sample_rate: int) -> pa.Schema:
+def schema(sample_rate: int, augmented: bool = False) -> pa.Schema:
     import pyarrow as pa
 
     fields = [pa.field("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
-    fields += [pa.field(name, pa.string()) for name in STRING_COLUMNS]
+    fields += [pa.field(name, pa.string()) for name in _string_columns(augmented)]
     fields.append(pa.field("duration", pa.float64()))
-    meta = {"huggingface": json.dumps({"info": {"features": features(sample_rate)}})}
+    meta = {"huggingface": json.dumps({"info": {"features": features(sample_rate, augmented)}})}
     return pa.schema(fields, metadata=meta)
 
 
@@ -53,11 +58,11 @@ def shard_count(clips: int, rows_per_shard: int) -> int:
     return max(1, math.ceil(clips / rows_per_shard))
 
 
-def card_yaml(*, sample_rate: int, splits: dict[str, dict]) -> str:
+def card_yaml(*, sample_rate: int, splits: dict[str, dict], augmented: bool = False) -> str:
     """YAML front matter for README.md (Hugging Face dataset card metadata)."""
     lines = ["dataset_info:", "  features:", "  - name: audio", "    dtype:", "      audio:"]
     lines.append(f"        sampling_rate: {sample_rate}")
-    for name in STRING_COLUMNS:
+    for name in _string_columns(augmented):
         lines += [f"  - name: {name}", "    dtype: string"]
     lines += ["  - name: duration", "    dtype: float64", "  splits:"]
     for split, figures in splits.items():
@@ -76,7 +81,7 @@ class HuggingFaceWriter(Writer):
 
         super().__init__(**kwargs)
         self.rows_per_shard = settings.EXPORT_PARQUET_SHARD_ROWS
-        self.schema = schema(self.plan.sample_rate)
+        self.schema = schema(self.plan.sample_rate, self.plan.augmented)
         self.shards = {
             s: shard_count(self.plan.clips_per_split.get(s, 0), self.rows_per_shard)
             for s in self.plan.splits
@@ -102,19 +107,20 @@ class HuggingFaceWriter(Writer):
         return self.writers[split]
 
     def write(self, item: Item) -> None:
-        self.buffers[item.split].append(
-            {
-                "audio": {"bytes": item.audio, "path": item.clip_name},
-                "id": item.utt_id,
-                "text": item.text,
-                "speaker_id": item.speaker,
-                "language": item.language,
-                "gender": item.gender,
-                "age": item.age,
-                "accent": item.dialect,
-                "duration": item.duration,
-            }
-        )
+        row = {
+            "audio": {"bytes": item.audio, "path": item.clip_name},
+            "id": item.utt_id,
+            "text": item.text,
+            "speaker_id": item.speaker,
+            "language": item.language,
+            "gender": item.gender,
+            "age": item.age,
+            "accent": item.dialect,
+            "duration": item.duration,
+        }
+        if self.plan.augmented:
+            row["augmentation"] = item.augmentation
+        self.buffers[item.split].append(row)
         self.rows_in_shard[item.split] += 1
         if self.rows_in_shard[item.split] >= self.rows_per_shard:
             self._flush(item.split)

@@ -17,6 +17,9 @@ from pathlib import Path
 from exports.formats import Item, Writer, clean_text
 
 _PER_UTT = ("wav.scp", "text", "utt2spk", "utt2dur", "reco2dur", "utt2lang")
+# Augmented exports add utt2augmentation: "none" or e.g. "speed=1.1" per utterance
+# (Kaldi's tools ignore files they do not know).
+_AUGMENTATION = "utt2augmentation"
 # Kaldi's vocabulary is m/f; anyone else is "u" so that spk2gender still
 # covers every speaker, as validate_data_dir.sh requires.
 _GENDER = {"male": "m", "female": "f"}
@@ -37,10 +40,11 @@ class KaldiWriter(Writer):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.per_utt = (*_PER_UTT, _AUGMENTATION) if self.plan.augmented else _PER_UTT
         self.files = {}
         for split in self.plan.splits:
             (self.workdir / split).mkdir(exist_ok=True)
-            for name in (*_PER_UTT, "spk2gender"):
+            for name in (*self.per_utt, "spk2gender"):
                 self.files[split, name] = open(self.workdir / split / name, "w", encoding="utf-8")  # noqa: SIM115
         self.genders: dict[tuple[str, str], str] = {}
 
@@ -53,6 +57,8 @@ class KaldiWriter(Writer):
             "reco2dur": f"{item.duration:.4f}",
             "utt2lang": item.language,
         }
+        if self.plan.augmented:
+            lines[_AUGMENTATION] = item.augmentation or "none"
         for name, value in lines.items():
             self.files[item.split, name].write(f"{item.utt_id} {value}\n")
         key = (item.split, item.speaker)
@@ -65,7 +71,7 @@ class KaldiWriter(Writer):
             fh.close()
         for split in self.plan.splits:
             folder = self.workdir / split
-            for name in (*_PER_UTT, "spk2gender"):
+            for name in (*self.per_utt, "spk2gender"):
                 c_sort(folder / name, self.workdir)
             # spk2utt from the sorted utt2spk: utterances of one speaker are
             # contiguous because every utterance id starts with its speaker id.
@@ -83,5 +89,5 @@ class KaldiWriter(Writer):
                     utts.append(utt)
                 if speaker is not None:
                     out.write(f"{speaker} {' '.join(utts)}\n")
-            for name in (*_PER_UTT, "spk2gender", "spk2utt"):
+            for name in (*self.per_utt, "spk2gender", "spk2utt"):
                 self.sink.put_file(f"kaldi/{split}/{name}", folder / name)

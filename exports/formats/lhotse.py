@@ -30,20 +30,21 @@ class LhotseWriter(Writer):
                 self.files[name] = _open_gz(self.workdir / name)
 
     def write(self, item: Item) -> None:
+        channels = list(range(item.channels))
         recording = {
             "id": item.utt_id,
-            "sources": [{"type": "file", "channels": [0], "source": item.clip_path}],
+            "sources": [{"type": "file", "channels": channels, "source": item.clip_path}],
             "sampling_rate": item.sample_rate,
             "num_samples": item.num_samples,
             "duration": item.duration,
-            "channel_ids": [0],
+            "channel_ids": channels,
         }
         supervision = {
             "id": item.utt_id,
             "recording_id": item.utt_id,
             "start": 0.0,
             "duration": item.duration,
-            "channel": 0,
+            "channel": channels[0] if len(channels) == 1 else channels,
             "text": item.text,
             "language": item.language,
             "speaker": item.speaker,
@@ -51,6 +52,8 @@ class LhotseWriter(Writer):
         if item.gender:
             supervision["gender"] = item.gender
         custom = {k: v for k, v in (("age", item.age), ("accent", item.dialect)) if v}
+        if self.plan.augmented:
+            custom["augmentation"] = item.augmentation
         if custom:
             supervision["custom"] = custom
         for kind, row in (("recordings", recording), ("supervisions", supervision)):

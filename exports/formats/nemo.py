@@ -26,6 +26,8 @@ class NemoWriter(Writer):
             "lang": item.language,
             "speaker": item.speaker,
         }
+        if self.plan.augmented:
+            row["augmentation"] = item.augmentation
         self.files[item.split].write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def finish(self) -> None:

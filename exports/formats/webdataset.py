@@ -52,6 +52,8 @@ class WebDatasetWriter(Writer):
             "age": item.age,
             "accent": item.dialect,
         }
+        if self.plan.augmented:
+            meta["augmentation"] = item.augmentation
         # The key must contain no dot: WebDataset splits a member name at the
         # first dot of its basename into key and extension.
         self._add(tar, f"{item.utt_id}.{item.ext}", item.audio)
