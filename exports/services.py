@@ -18,6 +18,7 @@ import logging
 import tempfile
 import uuid
 from collections import Counter, defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -108,6 +109,31 @@ def export_retry(*, export_id) -> bool:
         if updated:
             transaction.on_commit(lambda: export_enqueue(export_id=export_id))
     return bool(updated)
+
+
+def export_sweep(*, now=None) -> int:
+    """Re-enqueue exports whose attempt stopped making progress.
+
+    A killed worker's message comes back only after the broker's visibility
+    timeout (hours on Redis), and a message lost with a broker restart never
+    does. Every attempt writes progress at least once per batch, so an export
+    queued or running without any for ``EXPORT_STALL_SECONDS`` has no live
+    attempt: a new one takes over (``_claim`` supersedes the old token, whose
+    leftover tasks then stop at their next progress write) and starts again.
+    ``EXPORT_MAX_ATTEMPTS`` still bounds how often.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.EXPORT_STALL_SECONDS)
+    stuck = Export.objects.filter(
+        status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING], updated_at__lt=stale
+    ).values_list("id", flat=True)
+    count = 0
+    for export_id in stuck.iterator():
+        # Touch the row so the next sweep waits a full period for this attempt.
+        if Export.objects.filter(pk=export_id, updated_at__lt=stale).update(updated_at=now):
+            export_enqueue(export_id=export_id)
+            count += 1
+    return count
 
 
 # --- attempt bookkeeping --------------------------------------------------------------

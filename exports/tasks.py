@@ -74,3 +74,8 @@ def export_finish(self, export_id: str, token: str) -> None:
     except transient_errors() as exc:
         if not _give_up(self, export_id, token, exc):
             raise
+
+
+@shared_task(name="exports.sweep", ignore_result=True, time_limit=120)
+def export_sweep() -> int:
+    return services.export_sweep()

@@ -149,6 +149,43 @@ def test_a_crashed_attempt_is_restarted_cleanly(corpus, researcher):
     assert not default_storage.exists(stale)
 
 
+def exports_queue_length() -> int:
+    """Messages waiting in the real broker's ``exports`` queue."""
+    import redis
+    from django.conf import settings
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(f"{prefix}exports")
+
+
+def test_the_sweeper_restarts_exports_that_stopped_making_progress(
+    corpus, researcher, settings, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stalled = services.export_create(requester=researcher, formats=["nemo"])
+    fresh = services.export_create(requester=researcher, formats=["nemo"])
+    old = timezone.now() - timedelta(seconds=settings.EXPORT_STALL_SECONDS + 60)
+    # A worker killed mid-way: running, its last progress long ago, its message
+    # held by the dead consumer until the broker's visibility timeout.
+    Export.objects.filter(pk=stalled.pk).update(status="running", attempts=1, updated_at=old)
+    Export.objects.filter(pk=fresh.pk).update(status="running", attempts=1)
+    before = exports_queue_length()
+    assert services.export_sweep() == 1
+    assert exports_queue_length() == before + 1
+    assert services.export_sweep() == 0  # touched: the new attempt gets a full period
+
+    services.export_build(export_id=stalled.id)  # what the worker does with the message
+    stalled.refresh_from_db()
+    assert stalled.status == "done" and stalled.attempts == 2
+    root = download(stalled, tmp_path)
+    for line in (root / "SHA256SUMS").read_text().splitlines():
+        digest, path = line.split("  ", 1)
+        assert hashlib.sha256((root / path).read_bytes()).hexdigest() == digest
+
+
 def test_too_many_attempts_fail_the_export(researcher, db):
     export = services.export_create(requester=researcher, formats=["nemo"])
     Export.objects.filter(pk=export.pk).update(status="running", attempts=3)
