@@ -25,6 +25,7 @@ Order matters:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import regex
@@ -98,7 +99,10 @@ _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "ei
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 # A whole token (tokens are separated by spaces, or by NUL inside
 # tokenize_with_raw) that is an abbreviation or a number of up to four digits.
-_EQUIVALENT_RE = regex.compile(r"(?<![^ \x00])(?:mrs?|dr|[0-9]{1,4})(?![^ \x00])")
+# Only ever applied to ASCII text, so the stdlib engine (about three times
+# faster than ``regex`` for this search, which runs on every transcript)
+# matches exactly the same.
+_EQUIVALENT_RE = re.compile(r"(?<![^ \x00])(?:mrs?|dr|[0-9]{1,4})(?![^ \x00])")
 
 
 def _below_thousand(n: int) -> str:
@@ -133,7 +137,7 @@ def number_words(digits: str) -> str:
     return _below_thousand(high) + " " + ("oh " + _ONES[low] if low < 10 else _below_thousand(low))
 
 
-def _equivalent(match: regex.Match[str]) -> str:
+def _equivalent(match: re.Match[str]) -> str:
     token = match.group()
     return _ABBREVIATIONS.get(token) or number_words(token)
 

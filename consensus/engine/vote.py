@@ -89,6 +89,13 @@ def _vote_totals(slot: Slot, null_factor: float) -> SlotVote:
     single voter, wins.
     """
     null_score = slot.null_weight * null_factor
+    if null_score <= 0.0 and len(slot.word_weight) == 1:
+        # Everybody who voted wrote the same word, the most common slot: the
+        # only rival is the unseen word (score 0), so the softmax is a logistic.
+        top = slot.word_weight[slot.best]
+        if top <= 0.0:
+            return SlotVote(winner=None, confidence=0.0, margin=0.0)
+        return SlotVote(winner=slot.best, confidence=1.0 / (1.0 + math.exp(-top)), margin=top)
     winner: str | None = None
     top = null_score if null_score > 0.0 else -1.0
     for word, score in slot.word_weight.items():
@@ -124,26 +131,32 @@ def combine(voters: Sequence[Voter], *, null_factor: float = 1.0) -> Consensus:
     confidences: list[float] = []
     pieces: list[str] = []
     expected_errors = 0.0
+    raws = [voter.raws for voter in voters]
     # pointers[k]: index of voter k's next token, i.e. of its raw spelling.
     pointers = [0] * len(voters)
     for slot, vote in zip(slots, votes, strict=True):
         # A NULL winner that is wrong is a deletion error, so it counts too.
         expected_errors += 1.0 - vote.confidence
         winner = vote.winner
+        entries = slot.entries
+        if winner is None:
+            for k, entry in enumerate(entries):
+                if entry is not None:
+                    pointers[k] += 1
+            continue
         forms: dict[str, tuple[int, float]] = {}
-        for k, entry in enumerate(slot.entries):
+        for k, entry in enumerate(entries):
             if entry is None:
                 continue
             if entry == winner:
-                form = voters[k].raws[pointers[k]]
+                form = raws[k][pointers[k]]
                 count, weight = forms.get(form, (0, 0.0))
                 forms[form] = (count + 1, weight + weights[k])
             pointers[k] += 1
-        if winner is not None:
-            tokens.append(winner)
-            confidences.append(vote.confidence)
-            # Most common raw spelling; ties to the heavier supporters.
-            pieces.append(max(forms, key=forms.__getitem__))
+        tokens.append(winner)
+        confidences.append(vote.confidence)
+        # Most common raw spelling; ties to the heavier supporters.
+        pieces.append(next(iter(forms)) if len(forms) == 1 else max(forms, key=forms.__getitem__))
     return Consensus(
         slots=slots,
         votes=votes,

@@ -36,8 +36,11 @@ def test_two_newcomers_agreeing_are_not_enough_but_two_proven_are():
     assert decision.min_margin >= CONFIG.margin
 
 
-def test_three_agreeing_newcomers_validate():
-    decision = decide([t(c, SENTENCE) for c in "abc"], language="en")
+def test_agreeing_newcomers_validate_only_with_proven_company():
+    # A newcomer counts at the prior mean (0.7): crowds have a long tail of
+    # people who do a few tasks badly, so agreement among them proves little.
+    assert decide([t(c, SENTENCE) for c in "abc"], language="en").status == "need_more"
+    decision = decide([t("a", SENTENCE), t("b", SENTENCE), t("c", SENTENCE, 0.9)], language="en")
     assert decision.status == "validated"
     assert decision.reason == "every word clearly agreed"
 
@@ -122,8 +125,13 @@ def test_script_confirmed_by_two_reliable_readers_validates_without_the_margin()
     decision = decide(readers, prior_text="আমি ভাত খাই", language="bn", config=config)
     assert decision.status == "validated"
     assert "script confirmed" in decision.reason
-    # Unreliable readers do not confirm, nor does a reader who deviates.
-    shaky = [t("a", "আমি ভাত খাই", 0.7), t("b", "আমি ভাত খাই", 0.7)]
+    # Newcomers (at the prior mean) confirm; readers proven worse than a
+    # newcomer do not, nor does a reader who deviates.
+    newcomers = [t("a", "আমি ভাত খাই"), t("b", "আমি ভাত খাই")]
+    assert decide(newcomers, prior_text="আমি ভাত খাই", language="bn", config=config).status == (
+        "validated"
+    )
+    shaky = [t("a", "আমি ভাত খাই", 0.65), t("b", "আমি ভাত খাই", 0.65)]
     assert decide(shaky, prior_text="আমি ভাত খাই", language="bn", config=config).status == "need_more"
     deviating = [t("a", "আমি ভাত খাই", 0.9), t("b", "আমি রুটি খাই", 0.9)]
     assert (

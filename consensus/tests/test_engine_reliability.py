@@ -54,9 +54,9 @@ def test_accuracy_is_capped_for_weighting():
 
 def test_old_evidence_decays_toward_the_prior():
     config = replace(CONFIG, decay=0.5)
-    bad = Reliability(alpha=17.0 + 10.0, beta=3.0 + 90.0)
-    decayed = reliability_update(bad, Evidence(0.0, 0.0), config)
     prior = reliability_prior(config)
+    bad = Reliability(alpha=prior.alpha + 10.0, beta=prior.beta + 90.0)
+    decayed = reliability_update(bad, Evidence(0.0, 0.0), config)
     assert decayed.alpha == pytest.approx(prior.alpha + 5.0)
     assert decayed.beta == pytest.approx(prior.beta + 45.0)
 
