@@ -345,6 +345,22 @@ def _plan_speakers(qs, spec: splits.SplitSpec) -> tuple[dict[str, _Speaker], int
     return speakers, total
 
 
+_DEMOGRAPHICS = ("gender", "age", "native_language", "dialect")
+
+
+def _small_cohorts(qs) -> set[str]:
+    """Languages with too few speakers for their demographics to hide anyone.
+
+    In such a language a clip's gender, age and accent would point at one of a
+    handful of people, so every clip of it is exported without them (and the
+    datasheet's tables are withheld too).
+    """
+    rows = qs.values("language__code").annotate(n=Count("contributor", distinct=True))
+    return {
+        row["language__code"] for row in rows if row["n"] < datasheet.MIN_SPEAKERS_FOR_DEMOGRAPHICS
+    }
+
+
 def _plan_sentences(qs, spec, speakers) -> tuple[dict[str, str] | None, dict[str, int]]:
     """Sentence owners (sentence-disjoint only) and the clips each split will hold."""
     per_split: Counter = Counter()
@@ -463,6 +479,7 @@ def _build(export: Export, token, workdir: Path) -> None:
     if not total:
         raise ExportEmptyError("No clips match these filters; nothing to export.")
     owners, per_split = _plan_sentences(qs, spec, speakers)
+    small_cohorts = _small_cohorts(qs)
     _progress(export.id, token, items_total=total, step="Writing audio and manifests")
 
     ext = clip_audio.EXTENSIONS[export.audio_format]
@@ -510,6 +527,7 @@ def _build(export: Export, token, workdir: Path) -> None:
                     stats.drop("audio unreadable", seconds)
                     continue
                 clip_id = row["id"].hex
+                shown = row["language__code"] not in small_cohorts
                 item = Item(
                     utt_id=f"{speaker.pseudonym}-{clip_id}",
                     clip_id=clip_id,
@@ -526,10 +544,10 @@ def _build(export: Export, token, workdir: Path) -> None:
                     status=row["status"],
                     confidence=row["confidence"],
                     votes=row["transcriptions_received"],
-                    gender=speaker.gender,
-                    age=speaker.age,
-                    native_language=speaker.native_language,
-                    dialect=speaker.dialect,
+                    gender=speaker.gender if shown else "",
+                    age=speaker.age if shown else "",
+                    native_language=speaker.native_language if shown else "",
+                    dialect=speaker.dialect if shown else "",
                 )
                 if write_clips:
                     sink.put_bytes(item.clip_path, item.audio)
@@ -978,10 +996,19 @@ def _finish_batches(export: Export, token, batches: list[ExportBatch], workdir: 
     sink = ExportSink(prefix=export.prefix, workdir=workdir, threads=settings.EXPORT_IO_THREADS)
     try:
         parts = [f"{work}parts/{batch.index:06d}.jsonl" for batch in batches]
-        # Shard counts (parquet "-of-M") need each split's size before the first row.
+        # Shard counts (parquet "-of-M") need each split's size before the first
+        # row, and per-clip demographics each language's number of speakers.
+        cohorts: dict[str, set[str]] = defaultdict(set)
         for body in _iter_parts(sink, parts):
             for line in body.splitlines():
-                per_split[json.loads(line)["split"]] += 1
+                entry = json.loads(line)
+                per_split[entry["split"]] += 1
+                cohorts[entry["language"]].add(entry["speaker"])
+        small_cohorts = {
+            code
+            for code, people in cohorts.items()
+            if len(people) < datasheet.MIN_SPEAKERS_FOR_DEMOGRAPHICS
+        }
         plan = Plan(
             splits=spec.active,
             clips_per_split={s: per_split.get(s, 0) for s in spec.active},
@@ -1004,6 +1031,8 @@ def _finish_batches(export: Export, token, batches: list[ExportBatch], workdir: 
                 if blob is None:
                     raise ExportSupersededError(str(export.id))  # cleaned by a newer attempt
                 key, size, digest = entry.pop("_key"), entry.pop("_size"), entry.pop("_sha256")
+                if entry["language"] in small_cohorts:
+                    entry.update(dict.fromkeys(_DEMOGRAPHICS, ""))
                 item = Item(audio=blob, **entry)
                 if key.startswith(export.prefix):
                     sink.record(item.clip_path, size, digest)

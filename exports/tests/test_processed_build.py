@@ -325,3 +325,15 @@ def test_processing_options_are_stored_with_every_key(api_client, researcher, db
     }
     detail = client.get(f"/api/exports/{export.id}/").json()
     assert detail["processing"] == export.processing
+
+
+def test_per_clip_demographics_follow_the_cohort_rule(processed, tmp_path):
+    def every_byte(root) -> bytes:
+        return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+    make_corpus(speakers=4, clips=2)
+    small = download(processed(["commonvoice"], processing={"seed": 1}), tmp_path / "small")
+    assert b"twenties" not in every_byte(small)
+    make_corpus(speakers=2, clips=2)  # six speakers now: enough to hide in
+    six = download(processed(["commonvoice"], processing={"seed": 1}), tmp_path / "six")
+    assert b"twenties" in every_byte(six)
