@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -11,6 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from contributors import services
@@ -20,6 +22,11 @@ from contributors.models import AgeRange, Gender, User
 class ProfileOutput(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
     has_consented = serializers.BooleanField(read_only=True)
+    # Declared so the schema says "or blank": read-only model fields lose allow_blank,
+    # and a blank address is not in the "email" format.
+    email = serializers.CharField(read_only=True, help_text="An email address, or blank.")
+    age_range = serializers.ChoiceField(choices=AgeRange.choices, allow_blank=True, read_only=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = User
@@ -128,8 +135,26 @@ class RegisterApi(APIView):
 
 
 class ThrottledTokenObtainPairView(TokenObtainPairView):
+    """JWT login, throttled per address and locked out per username and address."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        finally:
+            # simplejwt authenticates with DRF's request, where django-axes flags a
+            # lockout; AxesMiddleware reads the flag from Django's request.
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True
+                request._request.axes_credentials = getattr(request, "axes_credentials", None)
+        # A token pair is a login: django-axes clears the failures it counted.
+        user_logged_in.send(sender=type(serializer.user), request=request, user=serializer.user)
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class ThrottledTokenRefreshView(TokenRefreshView):

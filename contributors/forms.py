@@ -76,16 +76,17 @@ class EraseAccountForm(forms.Form):
     )
     delete_recordings = forms.BooleanField(
         label=_("Also delete my recordings"),
-        help_text=_(
-            "Their audio is deleted from storage as well, so they can never be used again, "
-            "not even in exports made before today."
-        ),
         required=False,
     )
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["delete_recordings"].help_text = _(
+            "Ticked, their audio is deleted from storage at once. Otherwise it is deleted "
+            "%(days)d days after the erasure. Either way your recordings never appear in a "
+            "new export."
+        ) % {"days": settings.ERASURE_GRACE_DAYS}
 
     def clean_confirm(self) -> str:
         value = self.cleaned_data["confirm"]

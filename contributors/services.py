@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -99,6 +100,8 @@ def user_erase(*, user: User, delete_recordings: bool = False) -> None:
         user = User.objects.select_for_update().get(pk=user_id)
         if user.erased_at is not None:
             return
+        # Failed-login records name the account: they go with it.
+        AccessAttempt.objects.filter(username=user.username).delete()
         user.username = f"erased-{uuid.uuid4().hex[:16]}"
         user.email = ""
         user.first_name = user.last_name = user.display_name = ""

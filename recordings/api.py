@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -78,7 +78,10 @@ def require_consent(user) -> None:
 class ScriptNextApi(APIView):
     @extend_schema(
         parameters=[ScriptNextInput],
-        responses={200: ScriptOutput},
+        responses={
+            200: ScriptOutput,
+            404: OpenApiResponse(description="Every script for this choice is recorded."),
+        },
         summary="A script the current user has not recorded yet",
     )
     def get(self, request):
@@ -193,7 +196,12 @@ class RecordingListCreateApi(ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": RecordingCreateInput},
-        responses={201: RecordingOutput, 200: RecordingOutput},
+        responses={
+            201: RecordingOutput,
+            200: RecordingOutput,
+            413: OpenApiResponse(description="The audio file is larger than the limit."),
+            415: OpenApiResponse(description="Not audio in a supported container and codec."),
+        },
         summary="Upload a reading of a script",
     )
     def post(self, request):

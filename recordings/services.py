@@ -155,7 +155,9 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
         with transaction.atomic():
             recording.save(force_insert=True)
             Script.objects.filter(pk=script.pk).update(recording_count=F("recording_count") + 1)
-            transaction.on_commit(lambda: recording_enqueue(recording_id=recording.id))
+            # Never raises: once the row is committed the upload is kept whatever
+            # happens to the broker, and the object must not be deleted under it.
+            transaction.on_commit(lambda: recording_enqueue_or_defer(recording_id=recording.id))
     except Exception:
         default_storage.delete(recording.audio.name)
         raise
@@ -171,6 +173,24 @@ def recording_enqueue(*, recording_id) -> None:
     from recordings.tasks import recording_process
 
     recording_process.delay(str(recording_id))
+
+
+def recording_enqueue_or_defer(*, recording_id) -> None:
+    """Enqueue processing; if the broker is down, leave it to the sweeper.
+
+    The row and the stored object already exist, so the upload is accepted: the
+    recording stays ``uploaded`` and ``recording_sweep`` enqueues it once the
+    broker is back. Failing the request here would make the client retry an
+    upload that was in fact kept.
+    """
+    try:
+        recording_enqueue(recording_id=recording_id)
+    except Exception:
+        logger.warning(
+            "Could not enqueue processing of recording %s; the sweeper will retry.",
+            recording_id,
+            exc_info=True,
+        )
 
 
 def recording_sweep(*, now=None) -> int:

@@ -1,7 +1,7 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from recordings import services
+from recordings import erasure, services
 from shrutik.storage import transient_errors
 
 
@@ -29,3 +29,16 @@ def recording_process(self, recording_id: str) -> None:
 @shared_task(name="recordings.sweep", ignore_result=True, time_limit=120)
 def recording_sweep() -> int:
     return services.recording_sweep()
+
+
+@shared_task(
+    name="recordings.erased_audio_sweep",
+    ignore_result=True,
+    autoretry_for=transient_errors(),
+    retry_backoff=True,
+    max_retries=5,
+    time_limit=1800,
+)
+def erased_audio_sweep() -> int:
+    """Delete erased contributors' audio once their grace period is over (idempotent)."""
+    return erasure.erased_audio_sweep()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -34,7 +37,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return _unavailable_response(exc)
     if isinstance(exc, exceptions.ValidationError):
         data = response.data
         lines = _flatten(data)
@@ -42,6 +45,23 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, list):
         response.data = {"detail": "; ".join(_flatten(response.data))}
     return response
+
+
+def _unavailable_response(exc: Exception) -> Response | None:
+    """A dependency that is down is a 503 the client may retry, not a 500."""
+    from shrutik.health import unavailable_dependency
+
+    dependency = unavailable_dependency(exc)
+    if dependency is None:
+        return None
+    import logging
+
+    logging.getLogger("shrutik.api").warning("%s unavailable: %r", dependency, exc)
+    return Response(
+        {"detail": f"The {dependency} is unavailable right now; try again in a minute."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "60"},
+    )
 
 
 def api_error(detail: str, status_code: int, **extra: Any) -> Response:
@@ -57,3 +77,75 @@ def json_server_error(request) -> JsonResponse:
         {"detail": "Internal server error; the failure has been logged."},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+class ErrorOutput(serializers.Serializer):
+    """The body of every 4xx/5xx answer from the API."""
+
+    detail = serializers.CharField(help_text="What went wrong and what to do about it.")
+    errors = serializers.JSONField(
+        required=False, help_text="Field-level messages (invalid input only)."
+    )
+
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Invalid input; `detail` says what to fix.",
+    "401": "Missing, invalid or expired credentials.",
+    "403": "Authenticated, but not allowed (role, consent, or CSRF for session logins).",
+    "404": "No such object visible to you (or no such page).",
+    "415": "Unsupported media type.",
+    "429": "Too many requests; retry after the `Retry-After` header's seconds.",
+    "503": "A service the platform depends on is down; retry after `Retry-After` seconds.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, plus the error answers each operation really gives.
+
+    Errors come from the same few places for every view (authentication,
+    permissions, throttles, parsers, path lookups, validation), so they are
+    derived from the view here rather than repeated on every endpoint; views
+    still declare their own extra codes (409, 413, ...) with ``extend_schema``.
+    All of them share the ``ErrorOutput`` shape that ``exception_handler`` makes.
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code in self._error_codes(operation):
+            if code not in responses:
+                responses[code] = self._get_response_for_code(
+                    OpenApiResponse(ErrorOutput, description=_ERROR_DESCRIPTIONS[code]), code
+                )
+        for code, response in responses.items():
+            # Codes declared by a view with only a description still carry the shape.
+            if code >= "400" and "content" not in response:
+                filled = self._get_response_for_code(ErrorOutput, code)
+                response["content"] = filled["content"]
+        return operation
+
+    def _error_codes(self, operation: dict) -> list[str]:
+        from rest_framework_simplejwt.views import TokenViewBase
+
+        view = self.view
+        codes = []
+        params = operation.get("parameters", [])
+        has_body = "requestBody" in operation
+        if has_body or any(p["in"] == "query" and p["name"] != "page" for p in params):
+            codes.append("400")
+        # An Authorization header that does not verify is refused even where
+        # anonymous access is allowed; the token views refuse bad credentials.
+        if view.get_authenticators() or isinstance(view, TokenViewBase):
+            codes.append("401")
+        if any(not isinstance(p, AllowAny) for p in view.get_permissions()):
+            codes.append("403")
+        if any(p["in"] == "path" for p in params) or any(p["name"] == "page" for p in params):
+            codes.append("404")
+        if has_body:
+            codes.append("415")
+        if view.get_throttles():
+            codes.append("429")
+        codes.append("503")  # exception_handler's answer when the database or cache is down
+        return codes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -45,6 +45,12 @@ class TaskNextInput(serializers.Serializer):
         if value > settings.LEASE_MAX_COUNT:
             raise serializers.ValidationError(f"At most {settings.LEASE_MAX_COUNT} at a time.")
         return value
+
+
+# Leased-chunk operations answer 409 when the lease is gone or the work is done.
+LEASE_CONFLICT = OpenApiResponse(
+    description="No live lease on this chunk, or it was already transcribed."
+)
 
 
 def error_response(exc: services.TaskError) -> Response:
@@ -94,7 +100,7 @@ class TranscriptionListCreateApi(ListAPIView):
 
     @extend_schema(
         request=TranscriptionInput,
-        responses={201: TranscriptionOutput},
+        responses={201: TranscriptionOutput, 409: LEASE_CONFLICT},
         summary="Submit a transcription of a leased chunk",
     )
     def post(self, request):
@@ -131,6 +137,7 @@ class TaskVerifyApi(APIView):
                 "VerifyNext",
                 {"next": serializers.CharField(), "lease_expires_at": serializers.DateTimeField()},
             ),
+            409: LEASE_CONFLICT,
         },
         summary="Answer whether the chunk matches its expected sentence",
     )
@@ -158,7 +165,10 @@ class TaskReleaseApi(APIView):
 
     @extend_schema(
         request=ReleaseInput,
-        responses={200: inline_serializer("Released", {"detail": serializers.CharField()})},
+        responses={
+            200: inline_serializer("Released", {"detail": serializers.CharField()}),
+            409: LEASE_CONFLICT,
+        },
         summary="Release a leased chunk (skip, report, or just give it back)",
     )
     def post(self, request, chunk_id):

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import re
+import resource
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -61,6 +62,15 @@ _CONTAINERS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 SUPPORTED_DESCRIPTION = "WebM/Opus, Ogg (Opus/Vorbis), WAV, FLAC, MP3 or M4A/AAC"
+
+# A recording has one audio stream (a phone's M4A may add a few data tracks);
+# the demuxer refuses files with more instead of setting up thousands of them.
+MAX_STREAMS = 8
+# Address space an ffmpeg child may map. ffmpeg maps 150-250 MB (thread stacks,
+# tables) before reading a byte and keeps a few tens of MB resident to decode one
+# audio stream; a crafted file that makes it allocate far more fails inside the
+# child instead of pushing the web or worker host into swap.
+FFMPEG_ADDRESS_SPACE_BYTES = 2 * 1024 * 1024 * 1024
 
 # Error lines ffmpeg prints for damaged input; any of them during a strict
 # measurement means the stored audio would not be what the contributor recorded.
@@ -208,6 +218,11 @@ class _Child:
             stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        # Set from here rather than in a preexec_fn, which is unsafe in the
+        # threaded web and worker processes; ffmpeg has barely started by now.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            limit = FFMPEG_ADDRESS_SPACE_BYTES
+            resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, limit))
         self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._reader.start()
         self._timer = threading.Timer(timeout, self._on_timeout)
@@ -254,11 +269,24 @@ class _Child:
         return "\n".join([*self._stderr_head, *self._stderr_tail])
 
 
-def _ffmpeg_failure(stderr: str, fallback: str) -> AudioDecodeError:
+def _ffmpeg_failure(stderr: str, fallback: str, code: int | None = None) -> AudioDecodeError:
     """Turn ffmpeg's complaint about a sniffed-as-supported file into an error."""
+    if code is not None and code < 0:
+        # Killed by a signal we did not send (the watchdog's is reported as a
+        # timeout): out of its address space, or crashed on the file.
+        return AudioCorruptError(
+            "decoding the file ran out of memory or crashed the decoder; it is not usable audio"
+        )
     lines = [line for line in stderr.splitlines() if line.strip()]
     detail = lines[-1] if lines else fallback
     detail = re.sub(r"^\[[^\]]*\]\s*", "", detail)
+    if "exceeds max_streams" in stderr:
+        return UnsupportedAudioError(
+            f"the file has more than {MAX_STREAMS} streams; upload a recording "
+            "with one audio stream"
+        )
+    if "Cannot allocate memory" in stderr:
+        return AudioCorruptError("the audio file needs more memory to decode than a recording can")
     return AudioCorruptError(f"the audio file is damaged or truncated ({detail})")
 
 
@@ -298,6 +326,8 @@ def _channels_of(layout: str) -> int:
 
 
 def _parse_probe(container: str, stderr: str) -> AudioInfo:
+    if "exceeds max_streams" in stderr:
+        raise _ffmpeg_failure(stderr, "too many streams")
     audio = _AUDIO_RE.search(stderr)
     if audio is None:
         if "Stream #0" in stderr:
@@ -332,15 +362,24 @@ def probe(path: str | os.PathLike[str], *, timeout: float = 30.0) -> AudioInfo:
     container = _container_of(path)
     # No output file: ffmpeg prints the input description and exits non-zero
     # ("At least one output file must be specified"), which is all we need.
-    child = _Child(["-f", _CONTAINERS[container][0], "-i", str(path)], timeout, False)
-    child.wait()
+    child = _Child(
+        ["-max_streams", str(MAX_STREAMS), "-f", _CONTAINERS[container][0], "-i", str(path)],
+        timeout,
+        False,
+    )
+    code = child.wait()
     if child.timed_out:
         raise AudioDecodeTimeoutError(f"reading the audio header took longer than {timeout:g} s")
+    if code < 0:
+        raise _ffmpeg_failure(child.stderr, "", code)
     return _parse_probe(container, child.stderr)
 
 
 def _input_args(path: Path, container: str) -> list[str]:
-    return ["-f", _CONTAINERS[container][0], "-i", str(path), "-map", "0:a:0", "-vn", "-sn"]
+    return [
+        *("-max_streams", str(MAX_STREAMS), "-f", _CONTAINERS[container][0], "-i", str(path)),
+        *("-map", "0:a:0", "-vn", "-sn"),
+    ]
 
 
 def _too_long(seconds: float, max_seconds: float, info: AudioInfo | None) -> AudioTooLongError:
@@ -438,7 +477,7 @@ class PcmStream(Iterator[np.ndarray]):
         if self.samples == 0 and code == 0:
             raise AudioCorruptError("the audio file contains no decodable audio")
         if code != 0:
-            raise _ffmpeg_failure(self._child.stderr, f"ffmpeg exit code {code}")
+            raise _ffmpeg_failure(self._child.stderr, f"ffmpeg exit code {code}", code)
 
     def close(self) -> None:
         self._done = True
@@ -561,7 +600,7 @@ def decode_to_wav(
         if child.timed_out:
             raise AudioDecodeTimeoutError(f"decoding took longer than {timeout:g} s")
         if code != 0 or not out_path.exists():
-            raise _ffmpeg_failure(child.stderr, f"ffmpeg exit code {code}")
+            raise _ffmpeg_failure(child.stderr, f"ffmpeg exit code {code}", code)
         frames = soundfile.info(str(out_path)).frames
         if frames == 0:
             raise AudioCorruptError("the audio file contains no decodable audio")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .decode import (
+    MAX_STREAMS,
     AudioCorruptError,
     AudioDecodeTimeoutError,
     AudioTooLongError,
@@ -66,7 +67,11 @@ class LibavStream(Iterator[np.ndarray]):
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
         try:
-            self._input = av.open(str(path), format=demuxer)
+            # The same stream cap as the ffmpeg binary's checks: a container
+            # declaring hundreds of streams is refused before any is set up.
+            self._input = av.open(
+                str(path), format=demuxer, options={"max_streams": str(MAX_STREAMS)}
+            )
         except av.FFmpegError as exc:
             raise AudioCorruptError(f"the audio file cannot be read ({_describe(exc)})") from None
         try:
@@ -100,7 +105,15 @@ class LibavStream(Iterator[np.ndarray]):
             except av.InvalidDataError:
                 continue  # a damaged packet: skipped, as the ffmpeg command line does
             for frame in frames:
-                yield from self._resampler.resample(frame)
+                try:
+                    yield from self._resampler.resample(frame)
+                except ValueError:
+                    # PyAV's resampler refuses a frame whose rate or layout differs
+                    # from the first one: a damaged or spliced file (garbage that
+                    # looks like frames of another format), not a recording.
+                    raise AudioCorruptError(
+                        "the audio changes its sample rate or channels mid-stream"
+                    ) from None
         yield from self._resampler.resample(None)
 
     def __iter__(self) -> LibavStream:

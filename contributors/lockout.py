@@ -1,0 +1,60 @@
+"""How django-axes sees clients and answers when a login is locked out."""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address the nearest trusted proxy saw, else the socket's peer.
+
+    Each proxy appends the address it received the request from to
+    X-Forwarded-For, so the entry ``TRUSTED_PROXY_COUNT`` places from the right
+    was written by our own proxy; anything further left is the client's claim.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [h for h in hops if h]
+    if len(hops) >= count:
+        return hops[-count]
+    return hops[0] if hops else remote
+
+
+def _cooloff_minutes() -> int:
+    return max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+) -> HttpResponse:
+    minutes = _cooloff_minutes()
+    wait = ngettext(
+        "Try again in %(minutes)d minute.", "Try again in %(minutes)d minutes.", minutes
+    ) % {"minutes": minutes}
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            {
+                "detail": _("Too many failed logins for this account from your address.")
+                + " "
+                + wait
+            },
+            status=429,
+        )
+    else:
+        response = render(
+            request,
+            "registration/locked_out.html",
+            {"minutes": minutes, "wait": wait},
+            status=429,
+        )
+    response["Retry-After"] = str(minutes * 60)
+    return response
