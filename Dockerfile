@@ -13,4 +13,6 @@ RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v0
 USER shrutik
 EXPOSE 8000
-CMD ["gunicorn", "shrutik.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# ASGI: pages, API and the live recording WebSocket from the same processes.
+CMD ["gunicorn", "shrutik.asgi:application", "-k", "uvicorn_worker.UvicornWorker", \
+     "--bind", "0.0.0.0:8000", "--workers", "3"]

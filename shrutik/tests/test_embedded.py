@@ -156,3 +156,44 @@ def check_embedded(base: str, tmp_path, script_id: int) -> None:
     chunk_audio = session.get(base + recording["chunks"][0]["audio_url"], timeout=10)
     assert chunk_audio.status_code == 200 and chunk_audio.content[:4] == b"fLaC"
     assert (tmp_path / "var" / "db.sqlite3").exists()
+
+    # The same server speaks WebSocket: stream the reading live. It is the same
+    # reading by the same person, so it ends as the recording already made.
+    streamed = stream_reading(base, script_id, pair["access"])
+    assert streamed["ended"]["recording"] == recording["id"] and streamed["ended"]["duplicate"]
+    assert streamed["status"]["status"] == "chunked"
+    assert streamed["status"]["chunk_count"] == recording["chunk_count"]
+    assert streamed["feedback"], "no live feedback while streaming"
+    assert not list((tmp_path / "var" / "media" / "live").glob("*/*.part"))
+
+
+def stream_reading(base: str, script_id: int, token: str) -> dict:
+    import json
+
+    from websockets.sync.client import connect
+
+    data = READING.read_bytes()
+    size = len(data) // 15 + 1
+    result = {"feedback": []}
+    url = base.replace("http", "ws", 1) + f"/ws/record/?script={script_id}"
+    with connect(url, origin=base, open_timeout=20) as ws:
+
+        def receive(kind):
+            while True:
+                message = json.loads(ws.recv(timeout=60))
+                if message["type"] == "feedback":
+                    result["feedback"].append(message)
+                if message["type"] == kind:
+                    return message
+                assert message["type"] in {"feedback", "ack", "ready"}, message
+
+        ws.send(json.dumps({"type": "auth", "token": token}))
+        receive("ready")
+        ws.send(json.dumps({"type": "start"}))
+        receive("started")
+        for seq, start in enumerate(range(0, len(data), size)):
+            ws.send(seq.to_bytes(4, "big") + data[start : start + size])
+        ws.send(json.dumps({"type": "end"}))
+        result["ended"] = receive("ended")
+        result["status"] = receive("status")
+    return result

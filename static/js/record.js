@@ -1,8 +1,12 @@
 // Record page: microphone, MediaRecorder with pause/resume, live level, listen back,
 // upload with progress and retries, then the recording's processing status.
+// Where the browser can, the reading is streamed while it is recorded (live-stream.js):
+// the server gives feedback as the reader goes and "Upload" only finishes the stream;
+// otherwise, or if streaming fails, the whole file is uploaded at the end.
 
 import { api, errorDetail, uploadWithRetry } from "./http.js";
 import { LevelMeter } from "./level-meter.js";
+import { LiveStream, liveUrl } from "./live-stream.js";
 import { clock, loadStrings } from "./strings.js";
 
 const root = document.getElementById("recorder");
@@ -33,6 +37,13 @@ const ui = {
   quality: $("quality"),
 };
 const sentences = [...document.querySelectorAll("#script li")];
+// Messages of live streaming, translated in the template.
+const liveText = Object.fromEntries(
+  [...(document.getElementById("live-strings")?.content.querySelectorAll("[data-key]") || [])].map((el) => [
+    el.dataset.key,
+    el.textContent.trim(),
+  ]),
+);
 
 // Prefer Opus in WebM (Chrome, Firefox, Android); Safari only offers MP4/AAC.
 const MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
@@ -50,6 +61,9 @@ const state = {
   tick: null,
   sentence: 0,
   manualSentence: false,
+  live: null,
+  liveSentence: false,
+  serverWarning: "",
 };
 
 function setState(name) {
@@ -146,13 +160,55 @@ function showLevel({ level, quiet, clipping }) {
   ui.level.setAttribute("aria-valuenow", String(percent));
   ui.level.classList.toggle("hot", clipping);
   if (root.dataset.state !== "recording") return;
-  warn(clipping ? t("clipping") : quiet ? t("too_quiet") : "");
+  warn(clipping ? t("clipping") : quiet ? t("too_quiet") : state.serverWarning);
+}
+
+// Feedback the server computes from the stream: its warnings and the sentence
+// it hears the reader on (from pauses and expected durations).
+const SERVER_WARNINGS = { clipping: "clipping", too_quiet: "too_quiet" };
+
+function showFeedback(feedback) {
+  const [first] = feedback.warnings || [];
+  state.serverWarning = first === "long_silence" ? liveText.long_silence || "" : first ? t(SERVER_WARNINGS[first]) : "";
+  root.dataset.liveSentence = String(feedback.sentence);
+  if (root.dataset.state !== "recording") return;
+  if (state.serverWarning) warn(state.serverWarning);
+  if (!state.manualSentence) {
+    state.liveSentence = true;
+    highlight(feedback.sentence);
+  }
+}
+
+function showConnection(connected) {
+  root.dataset.live = connected ? "connected" : "reconnecting";
+  if (!state.live) return;
+  root.dataset.liveReconnects = String(state.live.reconnects);
+  if (root.dataset.state === "recording") say(connected ? t("recording") : liveText.reconnecting);
+  else if (root.dataset.state === "uploading") ui.uploadStatus.textContent = connected ? liveText.saving : liveText.reconnecting;
+}
+
+function startLive(recorder) {
+  const url = liveUrl(root.dataset.liveUrl, root.dataset.script, recorder.mimeType);
+  if (!url) {
+    root.dataset.mode = "upload";
+    return;
+  }
+  const live = new LiveStream(url, { onFeedback: showFeedback, onStatus: showLiveStatus, onConnection: showConnection });
+  state.live = live;
+  root.dataset.mode = "live";
+  live.start().then((started) => {
+    if (started) {
+      root.dataset.liveSession = live.session;
+    } else if (state.live === live) {
+      root.dataset.mode = "upload"; // no live endpoint here: the file is uploaded at the end
+    }
+  });
 }
 
 function updateClock() {
   const seconds = elapsedSeconds();
   ui.elapsed.textContent = clock(seconds);
-  if (!state.manualSentence) {
+  if (!state.manualSentence && !state.liveSentence) {
     const index = boundaries.findIndex((end) => seconds < end);
     highlight(index === -1 ? sentences.length - 1 : index);
   }
@@ -192,9 +248,16 @@ async function start() {
   state.recorder = recorder;
   state.parts = [];
   recorder.addEventListener("dataavailable", (event) => {
-    if (event.data.size) state.parts.push(event.data);
+    if (!event.data.size) return;
+    state.parts.push(event.data);
+    if (state.live && !state.live.failed) state.live.push(event.data);
   });
   recorder.addEventListener("stop", finished);
+  state.live?.cancel();
+  state.live = null;
+  state.liveSentence = false;
+  state.serverWarning = "";
+  startLive(recorder);
   recorder.start(1000);
   state.startedAt = performance.now();
   state.pausedFor = 0;
@@ -268,6 +331,8 @@ function finished() {
 }
 
 function redo() {
+  state.live?.cancel();
+  state.live = null;
   ui.playback.pause();
   ui.review.hidden = true;
   ui.start.hidden = false;
@@ -296,6 +361,7 @@ async function upload() {
   ui.progress.value = 0;
   setState("uploading");
   warn("");
+  if (state.live && !state.live.failed && (await finishLive())) return;
   const form = new FormData();
   form.append("script", root.dataset.script);
   form.append("audio", state.blob, `reading.${extensionFor(state.blob.type)}`);
@@ -313,7 +379,8 @@ async function upload() {
       ui.uploadStatus.textContent = t("offline");
     },
   });
-  if (result.status === 201 && result.data?.id) {
+  // 200: this exact reading was already stored (e.g. a stream that did end).
+  if ((result.status === 201 || result.status === 200) && result.data?.id) {
     ui.progress.value = 100;
     ui.uploadStatus.textContent = t("uploaded");
     ui.review.hidden = true;
@@ -325,6 +392,56 @@ async function upload() {
   ui.redo.disabled = false;
   setState("stopped");
   warn(result.status === 0 ? t("upload_gave_up") : t("upload_failed", { detail: errorDetail(result.data, String(result.status)) }));
+}
+
+// Ends the stream; true when the server took the reading (or refused it for good),
+// false when the page should upload the file instead.
+async function finishLive() {
+  const live = state.live;
+  ui.uploadStatus.textContent = live.ready ? liveText.saving : liveText.reconnecting;
+  let ended;
+  try {
+    ended = await live.end();
+  } catch (failure) {
+    if (failure.code !== 4422) return false;
+    ui.review.hidden = true;
+    ui.uploadBox.hidden = true;
+    ui.result.hidden = false;
+    setState("rejected");
+    ui.resultStatus.textContent = t("status_rejected", { reason: failure.detail });
+    return true;
+  }
+  ui.progress.value = 100;
+  ui.uploadStatus.textContent = t("uploaded");
+  ui.review.hidden = true;
+  ui.result.hidden = false;
+  root.dataset.recording = ended.recording;
+  live.onAfterEnd = () => {
+    // The socket closed before the last status: ask over HTTP instead.
+    if (!TERMINAL.has(root.dataset.state)) poll(ended.recording);
+  };
+  live.close();
+  return true;
+}
+
+function showLiveStatus(message) {
+  setState(message.status);
+  showStatus(message);
+  if (TERMINAL.has(message.status)) {
+    ui.uploadBox.hidden = true;
+    poll(message.recording); // one request: the quality figures of the finished recording
+  }
+}
+
+function showStatus(recording) {
+  const message = {
+    uploaded: t("status_uploaded"),
+    processing: t("status_processing"),
+    chunked: t("status_chunked", { count: recording.chunk_count }),
+    rejected: t("status_rejected", { reason: recording.rejection_reason }),
+    failed: t("status_failed"),
+  }[recording.status];
+  ui.resultStatus.textContent = message || recording.status;
 }
 
 function number(value, digits) {
@@ -358,14 +475,7 @@ async function poll(id) {
     if (response.ok) {
       const recording = response.data;
       setState(recording.status);
-      const message = {
-        uploaded: t("status_uploaded"),
-        processing: t("status_processing"),
-        chunked: t("status_chunked", { count: recording.chunk_count }),
-        rejected: t("status_rejected", { reason: recording.rejection_reason }),
-        failed: t("status_failed"),
-      }[recording.status];
-      ui.resultStatus.textContent = message || recording.status;
+      showStatus(recording);
       if (TERMINAL.has(recording.status)) {
         ui.uploadBox.hidden = true;
         if (recording.status === "chunked") showQuality(recording);

@@ -1,4 +1,4 @@
-"""Run the embedded shape: one web server and one Celery worker (with beat).
+"""Run the embedded shape: one web server (HTTP and WebSocket) and one Celery worker (with beat).
 
 Both are real processes, supervised together: if either dies the other is
 stopped and the command exits non-zero, so a broken worker is never hidden
@@ -33,8 +33,11 @@ class Command(BaseCommand):
             "--concurrency", str(concurrency), "--loglevel", "INFO",
             "--hostname", "embedded@%h",
         ]  # fmt: skip
+        # ASGI under gunicorn's supervision: the same server answers pages and
+        # the live recording WebSocket (/ws/record/).
         web_cmd = [
-            sys.executable, "-m", "gunicorn", "shrutik.wsgi:application",
+            sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
+            "-k", "uvicorn_worker.UvicornWorker",
             "--bind", f"{host}:{port}", "--workers", str(web_workers),
             "--timeout", "300", "--access-logfile", "-",
         ]  # fmt: skip

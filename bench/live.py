@@ -1,0 +1,260 @@
+"""Live recording under load: N readers streaming at once, at real-time pace.
+
+Starts the ASGI app (one uvicorn process, the embedded shape in a scratch
+directory: SQLite, filesystem staging, in-memory channel layer) on loopback, then
+for N = 1, 2, 4, ... runs N WebSocket clients that each stream the shared Bangla
+reading in 1-second MediaRecorder-sized frames, one per second. For every frame
+it measures the feedback latency: from sending the frame to receiving the first
+feedback computed from its audio. After each round it checks in the database
+that every frame of every stream was staged (none lost), and reads the server's
+CPU time (the web process and its ffmpeg decoders).
+
+Prints, per N: feedback p50/p99 latency (also without each stream's first
+frame, which waits for its decoder process to start), frames lost, server CPU
+per stream (% of one core); then the largest N with p99 < 300 ms (all frames)
+and no lost frame.
+
+    .venv/bin/python bench/live.py [--max-streams 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+READING = [
+    ROOT.parent / "shared" / "data" / "speech" / "bn_read_fluent.webm",
+    ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm",
+]
+P99_LIMIT = 0.300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def setup(env: dict, users: int, script_text: str) -> tuple[int, list[str]]:
+    """Migrate the scratch database; create a script and one reader per stream."""
+    code = f"""
+import json
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+from contributors.models import User
+from recordings.models import Language
+from recordings.scripts import script_build
+lang, _ = Language.objects.get_or_create(
+    code="bn", defaults={{"name": "Bangla", "native_name": "বাংলা"}}
+)
+script = script_build(language=lang, text={script_text!r}); script.save()
+tokens = []
+for i in range({users}):
+    u = User.objects.create(username=f"reader{{i}}", consent_version="x", consent_at=timezone.now())
+    tokens.append(str(AccessToken.for_user(u)))
+print(json.dumps({{"script": script.pk, "tokens": tokens}}))
+"""
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", *a], cwd=ROOT, env=env, check=True, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    run("migrate", "--noinput")
+    out = json.loads(run("shell", "-c", code).stdout.strip().splitlines()[-1])
+    return out["script"], out["tokens"]
+
+
+def staged_frames(env: dict) -> dict[str, tuple[int, int]]:
+    code = (
+        "import json; from live.models import LiveSession; "
+        "print(json.dumps({str(s.pk): [s.next_seq, s.staged_bytes] "
+        "for s in LiveSession.objects.all()}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return {k: tuple(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = sum(proc.cpu_times()[:2])
+    children = proc.cpu_times()
+    # Decoders that already exited are counted in the children's times.
+    total += children.children_user + children.children_system
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
+async def stream(url: str, origin: str, token: str, frames: list[bytes], pace: float):
+    from websockets.asyncio.client import connect
+
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    acked = -1
+    seen = -1
+    async with connect(f"{url}&token={token}", origin=origin, open_timeout=60) as ws:
+
+        async def receive():
+            nonlocal acked, seen
+            async for raw in ws:
+                message = json.loads(raw)
+                now = time.perf_counter()
+                if message["type"] == "ack":
+                    acked = max(acked, message["seq"])
+                elif message["type"] == "feedback":
+                    seq = message["seq"]
+                    # The first feedback carrying a frame's audio, for each frame.
+                    for s in range(seen + 1, seq + 1):
+                        if s in sent:
+                            latencies.append((s, now - sent[s]))
+                    seen = max(seen, seq)
+                elif message["type"] == "started":
+                    started.set()
+                elif message["type"] == "error":
+                    raise RuntimeError(message)
+
+        started = asyncio.Event()
+        reader = asyncio.create_task(receive())
+        await ws.send(json.dumps({"type": "start"}))
+        await asyncio.wait_for(started.wait(), 60)
+        begin = time.perf_counter()
+        for seq, payload in enumerate(frames):
+            # Real-time pace: frame n leaves n seconds after the first.
+            await asyncio.sleep(max(0.0, begin + seq * pace - time.perf_counter()))
+            sent[seq] = time.perf_counter()
+            await ws.send(seq.to_bytes(4, "big") + payload)
+        deadline = time.perf_counter() + 10
+        while (
+            acked < len(frames) - 1 or seen < len(frames) - 1
+        ) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        reader.cancel()
+    return latencies, acked + 1
+
+
+async def round_of(n: int, url: str, origin: str, tokens: list[str], frames, pace):
+    # Readers do not start in lockstep: spread the starts over one frame.
+    async def one(i):
+        await asyncio.sleep(i * pace / max(1, n))
+        return await stream(url, origin, tokens[i], frames, pace)
+
+    return await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-streams", type=int, default=64)
+    parser.add_argument("--pace", type=float, default=1.0, help="seconds between frames")
+    args = parser.parse_args()
+
+    source = next(p for p in READING if p.exists())
+    meta = json.loads(source.with_suffix(".json").read_text())
+    data = source.read_bytes()
+    size = max(1, round(len(data) / meta["duration"]))  # about one second per frame
+    frames = [data[i : i + size] for i in range(0, len(data), size)]
+
+    tmp = tempfile.TemporaryDirectory(prefix="shrutik-bench-live-")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
+    }
+    env.update(
+        SHRUTIK_VAR_DIR=tmp.name,
+        DJANGO_SETTINGS_MODULE="shrutik.settings",
+        LIVE_MAX_SESSIONS_PER_USER="1000",
+        LOG_LEVEL="WARNING",
+    )
+    script_id, tokens = setup(env, args.max_streams, meta["script"])
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "shrutik.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    origin = f"http://127.0.0.1:{port}"
+    url = f"ws://127.0.0.1:{port}/ws/record/?script={script_id}"
+    try:
+        import httpx
+
+        for _ in range(100):
+            try:
+                httpx.get(f"{origin}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with os.popen("uptime") as up:
+            print(f"machine: {os.cpu_count()} cores, {up.read().strip()}")
+        print(f"{len(frames)} frames of ~{size} B per stream, one every {args.pace:.1f} s\n")
+        print(
+            f"{'N':>4} {'p50 ms':>8} {'p99 ms':>8} {'p99 ms (n>0)':>14} {'lost':>6}"
+            f" {'CPU/stream':>11}"
+        )
+        best = 0
+        n = 1
+        done_sessions: set[str] = set()
+        while n <= args.max_streams:
+            cpu_before, wall_before = cpu_seconds(server.pid), time.perf_counter()
+            results = asyncio.run(round_of(n, url, origin, tokens, frames, args.pace))
+            cpu = cpu_seconds(server.pid) - cpu_before
+            wall = time.perf_counter() - wall_before
+            errors = [r for r in results if isinstance(r, BaseException)]
+            pairs = [x for r in results if not isinstance(r, BaseException) for x in r[0]]
+            latencies = [lat for _, lat in pairs]
+            # Frame 0 also waits for the connection's decoder process to start.
+            steady = [lat for seq, lat in pairs if seq > 0]
+            staged = staged_frames(env)
+            new = {k: v for k, v in staged.items() if k not in done_sessions}
+            done_sessions |= set(new)
+            lost = n * len(frames) - sum(v[0] for v in new.values())
+            lost += sum(1 for v in new.values() if v[1] != len(data) and v[0] == len(frames))
+            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+            p99_steady = percentile(steady, 99) * 1000
+            per_stream = 100 * cpu / wall / n
+            print(
+                f"{n:>4} {p50:>8.1f} {p99:>8.1f} {p99_steady:>14.1f} {lost + len(errors):>6}"
+                f" {per_stream:>10.1f}%"
+            )
+            if errors:
+                print(f"     {len(errors)} streams failed: {errors[0]!r}"[:200])
+            if p99 >= P99_LIMIT * 1000 or lost or errors:
+                break
+            best = n
+            n *= 2
+        print(
+            f"\nlargest N with feedback p99 < {P99_LIMIT * 1000:.0f} ms and no lost frame: {best}"
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Who is on the socket: the session cookie (AuthMiddlewareStack) or a JWT access token."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+
+def user_from_token(token: str):
+    """The active user a JWT access token names, or None if it is not valid."""
+    auth = JWTAuthentication()
+    try:
+        validated = auth.get_validated_token(token.encode())
+        return auth.get_user(validated)
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        return None
+
+
+def user_from_scope(scope):
+    user = scope.get("user") or AnonymousUser()
+    return user if user.is_authenticated and user.is_active else None

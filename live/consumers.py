@@ -1,0 +1,330 @@
+"""The live recording socket: ``/ws/record/?script=<id>`` (protocol in docs/live-recording.md).
+
+Thin: every decision about sessions and frames is in ``live.services``; this
+class moves bytes and messages, runs the feedback decoder and follows the
+recording's processing once the reading ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from live import services
+from live.auth import user_from_scope, user_from_token
+from live.decoder import StreamDecoder
+from live.feedback import FeedbackAnalyser
+from live.models import LiveStatus
+from live.services import LiveRefused
+
+logger = logging.getLogger(__name__)
+
+TERMINAL = {"chunked", "rejected", "failed"}
+TEXT_MAX_BYTES = 4096
+FEEDBACK_MIN_INTERVAL = 0.2  # seconds between feedback messages for the same frame
+
+
+def db(func):
+    # Not thread-sensitive: the default would run every socket's database and
+    # storage calls on one shared thread, so one slow end would stall all streams.
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+class RecordConsumer(AsyncWebsocketConsumer):
+    user = None
+    script = None
+    session = None
+    decoder: StreamDecoder | None = None
+    analyser: FeedbackAnalyser | None = None
+    follow_task: asyncio.Task | None = None
+
+    # --- connection -------------------------------------------------------------
+
+    async def connect(self):
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.script_id = (query.get("script") or [None])[0]
+        self.fed_seq = -1
+        self.sent_seq = -1
+        self.sent_at = 0.0
+        self.closing = False
+        token = (query.get("token") or [None])[0]
+        user = user_from_scope(self.scope)
+        if user is None and token:
+            user = await db(user_from_token)(token)
+            if user is None:
+                return await self.refuse(
+                    LiveRefused(services.UNAUTHENTICATED, "The access token is not valid.")
+                )
+        if user is not None:
+            await self.authenticated(user)
+        # Otherwise the first message must be {"type": "auth", "token": ...}.
+
+    async def authenticated(self, user):
+        self.user = user
+        try:
+            self.script = await db(services.script_for_live)(self.script_id)
+        except LiveRefused as exc:
+            await self.refuse(exc)
+            return
+        await self.send_json({"type": "ready", "user": user.get_username()})
+
+    async def disconnect(self, code):
+        self.closing = True
+        if self.follow_task is not None:
+            self.follow_task.cancel()
+        await self.stop_decoder()
+        if self.session is not None:
+            if self.channel_layer is not None:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            await db(services.session_disconnected)(
+                session_id=self.session.pk, connection=self.channel_name
+            )
+
+    async def refuse(self, exc: LiveRefused):
+        """Say why, then close with the code; the session itself is untouched."""
+        if self.closing:
+            return
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.send_json({"type": "error", "code": exc.code, "detail": exc.reason})
+        await self.close(code=exc.code, reason=exc.reason[:120])
+
+    async def send_json(self, message: dict):
+        await self.send(text_data=json.dumps(message, ensure_ascii=False))
+
+    # --- messages --------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
+        try:
+            if self.user is None:
+                await self.receive_auth(text_data)
+            elif bytes_data is not None:
+                await self.receive_frame(bytes_data)
+            else:
+                await self.receive_control(text_data or "")
+        except LiveRefused as exc:
+            await self.refuse(exc)
+
+    async def receive_auth(self, text_data):
+        message = self.parse(text_data) if text_data is not None else {}
+        if message.get("type") != "auth" or not isinstance(message.get("token"), str):
+            raise LiveRefused(
+                services.UNAUTHENTICATED,
+                'Sign in: send {"type": "auth", "token": <access token>} first.',
+            )
+        user = await db(user_from_token)(message["token"])
+        if user is None:
+            raise LiveRefused(services.UNAUTHENTICATED, "The access token is not valid.")
+        await self.authenticated(user)
+
+    def parse(self, text: str) -> dict:
+        if len(text.encode()) > TEXT_MAX_BYTES:
+            raise LiveRefused(services.TOO_LARGE, "Control messages are at most 4 KiB.")
+        try:
+            message = json.loads(text)
+        except ValueError:
+            raise LiveRefused(services.BAD_REQUEST, "Control messages are JSON objects.") from None
+        if not isinstance(message, dict):
+            raise LiveRefused(services.BAD_REQUEST, "Control messages are JSON objects.")
+        return message
+
+    async def receive_control(self, text: str):
+        message = self.parse(text)
+        kind = message.get("type")
+        if kind == "start":
+            await self.start_session()
+        elif kind == "resume":
+            await self.resume_session(message.get("session"))
+        elif kind == "end":
+            await self.end_session()
+        elif kind == "cancel":
+            session = self.require_session()
+            await db(services.session_cancel)(session=session)
+            await self.send_json({"type": "cancelled", "session": str(session.pk)})
+            await self.close(code=1000)
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            raise LiveRefused(
+                services.BAD_REQUEST,
+                f"Unknown message type {kind!r}; use start, resume, end, cancel or ping.",
+            )
+
+    def require_session(self):
+        if self.session is None:
+            raise LiveRefused(services.BAD_REQUEST, "Send start or resume before audio.")
+        return self.session
+
+    async def start_session(self):
+        if self.session is not None:
+            raise LiveRefused(services.BAD_REQUEST, "This connection already has a session.")
+        self.session = await db(services.session_start)(
+            user=self.user, script=self.script, connection=self.channel_name
+        )
+        await self.attach()
+        await self.send_json(
+            {
+                "type": "started",
+                "session": str(self.session.pk),
+                "next_seq": 0,
+                "expires_at": self.session.expires_at.isoformat(),
+            }
+        )
+
+    async def resume_session(self, session_id):
+        if self.session is not None:
+            raise LiveRefused(services.BAD_REQUEST, "This connection already has a session.")
+        session = await db(services.session_resume)(
+            user=self.user, session_id=session_id, connection=self.channel_name
+        )
+        if session.script_id != self.script.pk:
+            raise LiveRefused(services.BAD_REQUEST, "That session reads another script.")
+        self.session = session
+        await self.attach()
+        await self.send_json(
+            {
+                "type": "resumed",
+                "session": str(session.pk),
+                "status": session.status,
+                "next_seq": session.next_seq,
+                "last_ack": session.last_acked,
+            }
+        )
+        if session.status == LiveStatus.ENDED and session.recording_id:
+            # The answer to "end" may be what the dropped connection lost.
+            await self.send_json(
+                {
+                    "type": "ended",
+                    "session": str(session.pk),
+                    "recording": str(session.recording_id),
+                    "duplicate": False,
+                }
+            )
+            self.follow(session.recording_id)
+        elif session.status == LiveStatus.REJECTED:
+            raise LiveRefused(services.UNPROCESSABLE, session.detail or "The reading was refused.")
+        elif session.status == LiveStatus.CANCELLED:
+            raise LiveRefused(services.GONE, "The reading was cancelled.")
+        elif session.status == LiveStatus.ACTIVE and session.next_seq:
+            # Feedback continues where it was: the new decoder catches up on
+            # what is staged (seconds of CPU for a long reading, once per resume).
+            staged = await db(services.staged_bytes)(session=session)
+            await self.feed_decoder(staged, session.next_seq - 1)
+
+    @property
+    def group(self) -> str:
+        return f"live-{self.session.pk}"
+
+    async def attach(self):
+        """Take the session over: an older socket still open for it is closed."""
+        if self.channel_layer is None:
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_send(
+            self.group, {"type": "live.takeover", "channel": self.channel_name}
+        )
+
+    async def live_takeover(self, event):
+        if event["channel"] != self.channel_name and not self.closing:
+            await self.refuse(
+                LiveRefused(services.OUT_OF_ORDER, "The reading continues on another connection.")
+            )
+
+    async def receive_frame(self, data: bytes):
+        session = self.require_session()
+        if len(data) <= services.SEQ_BYTES:
+            raise LiveRefused(
+                services.BAD_REQUEST, "A frame is a 4-byte sequence number, then audio."
+            )
+        seq = int.from_bytes(data[: services.SEQ_BYTES], "big")
+        payload = data[services.SEQ_BYTES :]
+        next_seq, appended = await db(services.session_append)(
+            session=session, seq=seq, payload=payload
+        )
+        await self.send_json({"type": "ack", "seq": next_seq - 1})
+        if appended:
+            await self.feed_decoder(payload, seq)
+
+    # --- feedback ---------------------------------------------------------------
+
+    async def feed_decoder(self, data: bytes, seq: int):
+        if self.decoder is None:
+            container = "ogg" if data[:4] == b"OggS" else "webm"
+            self.analyser = FeedbackAnalyser(services.expected_sentence_seconds(self.script))
+            self.max_seconds = services.max_seconds(self.script)
+            self.decoder = StreamDecoder(self.on_pcm, container=container)
+            await self.decoder.start()
+        self.fed_seq = seq
+        await self.decoder.feed(data)
+
+    async def on_pcm(self, block):
+        feedback = self.analyser.feed(block)
+        if feedback is None or self.closing:
+            return
+        if feedback.position > self.max_seconds:
+            await self.refuse(
+                LiveRefused(
+                    services.TOO_LARGE,
+                    f"The reading is longer than {self.max_seconds:.0f} s, the most this "
+                    "script allows; end it now.",
+                )
+            )
+            return
+        now = time.monotonic()
+        if self.fed_seq == self.sent_seq and now - self.sent_at < FEEDBACK_MIN_INTERVAL:
+            return
+        self.sent_seq, self.sent_at = self.fed_seq, now
+        await self.send_json({"type": "feedback", "seq": self.fed_seq, **feedback.as_dict()})
+
+    async def stop_decoder(self):
+        decoder, self.decoder = self.decoder, None
+        if decoder is not None:
+            await decoder.close()
+
+    # --- end and processing status -------------------------------------------------
+
+    async def end_session(self):
+        session = self.require_session()
+        await self.stop_decoder()
+        recording = await db(services.session_end)(session=session)
+        await self.send_json(
+            {
+                "type": "ended",
+                "session": str(session.pk),
+                "recording": str(recording.pk),
+                "duplicate": bool(getattr(recording, "duplicate", False)),
+            }
+        )
+        self.follow(recording.pk)
+
+    def follow(self, recording_id):
+        self.follow_task = asyncio.create_task(self.follow_processing(recording_id))
+
+    async def follow_processing(self, recording_id):
+        """Push uploaded → processing → chunked (with the chunk count), then close."""
+        last = None
+        deadline = time.monotonic() + settings.LIVE_STATUS_FOLLOW_SECONDS
+        while time.monotonic() < deadline and not self.closing:
+            progress = await db(services.recording_progress)(recording_id=recording_id)
+            if progress is None:
+                break
+            if progress != last:
+                await self.send_json(progress)
+                last = progress
+            if progress["status"] in TERMINAL:
+                break
+            await asyncio.sleep(settings.LIVE_STATUS_POLL_SECONDS)
+        if not self.closing:
+            self.closing = True
+            await self.close(code=1000)

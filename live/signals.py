@@ -1,0 +1,10 @@
+"""Receivers for other apps' signals (connected in LiveConfig.ready)."""
+
+from __future__ import annotations
+
+
+def on_user_erased(sender, *, user_id: int, **kwargs) -> None:
+    # Staged audio is not a recording yet: erasing the account always removes it.
+    from live.services import sessions_cancel_for_user
+
+    sessions_cancel_for_user(user_id=user_id)

@@ -1,0 +1,92 @@
+"""Session rules without a socket: expiry and its clean-up, staging limits, erasure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import override_settings
+from django.utils import timezone
+
+from live import services, staging
+from live.models import LiveSession, LiveStatus
+from live.services import LiveRefused
+from live.tasks import sessions_expire
+from live.tests.conftest import frames_of, reading_source
+from recordings.tests.factories import LanguageFactory, make_script
+
+pytestmark = pytest.mark.django_db
+
+PIECES = frames_of(reading_source().read_bytes(), 15.0)
+
+
+def staged(session) -> list[str]:
+    try:
+        return default_storage.listdir(f"live/{session.pk}")[1]
+    except FileNotFoundError:
+        return []
+
+
+@pytest.fixture
+def session(contributor):
+    return services.session_start(user=contributor, script=make_script(LanguageFactory()))
+
+
+def test_idle_sessions_expire_and_lose_their_staging(session, contributor):
+    for seq in range(3):
+        services.session_append(session=session, seq=seq, payload=PIECES[seq])
+    assert len(staged(session)) == 3
+    busy = services.session_start(user=contributor, script=session.script)
+    services.session_append(session=busy, seq=0, payload=PIECES[0])
+    LiveSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert sessions_expire() == 1
+    assert LiveSession.objects.get(pk=session.pk).status == LiveStatus.EXPIRED
+    assert staged(session) == []
+    assert len(staged(busy)) == 1  # a session in use keeps its audio
+    with pytest.raises(LiveRefused) as refused:
+        services.session_resume(user=contributor, session_id=session.pk)
+    assert refused.value.code == services.EXPIRED
+
+
+def test_staging_left_by_a_session_that_is_over_is_swept(session):
+    services.session_append(session=session, seq=0, payload=PIECES[0])
+    LiveSession.objects.filter(pk=session.pk).update(status=LiveStatus.ENDED)
+    services.sessions_expire()
+    assert staged(session) == []
+
+
+def test_limits_refuse_without_changing_the_session(session, contributor):
+    services.session_append(session=session, seq=0, payload=PIECES[0])
+    limit = override_settings(LIVE_STAGING_MAX_BYTES=len(PIECES[0]) + 10)
+    with limit, pytest.raises(LiveRefused) as full:
+        services.session_append(session=session, seq=1, payload=PIECES[1])
+    assert full.value.code == services.STAGING_FULL
+    with override_settings(LIVE_MAX_SESSIONS_PER_USER=1), pytest.raises(LiveRefused) as many:
+        services.session_start(user=contributor, script=session.script)
+    assert many.value.code == services.TOO_MANY
+    fresh = services.session_start(user=contributor, script=session.script)
+    with pytest.raises(LiveRefused) as not_audio:
+        services.session_append(session=fresh, seq=0, payload=b"<html>not audio</html>")
+    assert not_audio.value.code == services.UNSUPPORTED
+    row = LiveSession.objects.get(pk=session.pk)
+    assert (row.next_seq, row.staged_bytes, row.status) == (1, len(PIECES[0]), "active")
+
+
+def test_a_retried_frame_write_keeps_one_object(session):
+    staging.put(session.pk, 0, b"first attempt")
+    staging.put(session.pk, 0, PIECES[0])
+    assert staged(session) == ["0000000.part"]
+    assert staging.read_all(session.pk, 1) == PIECES[0]
+
+
+def test_erasing_the_account_removes_staged_audio(session, contributor):
+    from contributors.signals import user_erased
+
+    services.session_append(session=session, seq=0, payload=PIECES[0])
+    user_erased.send(sender=None, user_id=contributor.pk, delete_recordings=False)
+    assert LiveSession.objects.get(pk=session.pk).status == LiveStatus.CANCELLED
+    assert staged(session) == []

@@ -1,0 +1,239 @@
+"""The live recording socket against a real uvicorn server, real storage and a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.test import override_settings
+
+from live.models import LiveSession, LiveStatus
+from live.tests.conftest import Client, access_token, connect, frame, frames_of, reading_source
+from recordings.audio import decode
+from recordings.models import Recording
+from recordings.tests.factories import LanguageFactory, make_script
+from shrutik.storage import sha256_file, storage_copy_to_temp
+from shrutik.testing import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SOURCE = reading_source()
+META = json.loads(SOURCE.with_suffix(".json").read_text())
+
+
+@pytest.fixture
+def script():
+    return make_script(LanguageFactory(), META["script"])
+
+
+@pytest.fixture
+def pieces():
+    return frames_of(SOURCE.read_bytes(), META["duration"])
+
+
+def staged_keys(session_id) -> list[str]:
+    try:
+        return default_storage.listdir(f"live/{session_id}")[1]
+    except FileNotFoundError:
+        return []
+
+
+def decoded_seconds(key: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = storage_copy_to_temp(key, directory=tmp)
+        return decode.measure_duration(path, max_seconds=600)
+
+
+@pytest.mark.e2e
+def test_stream_drop_resume_and_end_chunks_like_an_upload(
+    asgi_server, worker, script, pieces, make_user, api_client
+):
+    reader = make_user()
+    token = access_token(reader)
+    half = len(pieces) // 2
+
+    async def stream():
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            first = Client(ws)
+            assert (await first.recv("ready"))["user"] == reader.username
+            await first.send({"type": "start"})
+            session_id = (await first.recv("started"))["session"]
+            for seq in range(half):
+                await ws.send(frame(seq, pieces[seq]))
+                assert (await first.recv("ack"))["seq"] == seq
+                await asyncio.sleep(0.05)
+            # The next frame leaves, then the network drops: no close handshake.
+            await ws.send(frame(half, pieces[half]))
+            ws.transport.abort()
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            second = Client(ws)
+            await second.recv("ready")
+            await second.send({"type": "resume", "session": session_id, "last_ack": half - 1})
+            resumed = await second.recv("resumed")
+            # Whether the frame in flight landed or not, resending from next_seq
+            # (and one frame before it) neither loses nor duplicates audio.
+            start = resumed["next_seq"] - 1
+            assert start in (half - 1, half)
+            for seq in range(start, len(pieces)):
+                await ws.send(frame(seq, pieces[seq]))
+                # A resent frame is acknowledged with the position, not stored
+                # again (the old socket's last frame may still land meanwhile).
+                assert (await second.recv("ack"))["seq"] >= seq
+                await asyncio.sleep(0.05)
+            await second.send({"type": "end"})
+            ended = await second.recv("ended")
+            statuses = []
+            while not statuses or statuses[-1]["status"] not in {"chunked", "rejected", "failed"}:
+                statuses.append(await second.recv("status", timeout=120))
+            code, _ = await second.closed()
+        return session_id, ended, statuses, first.feedback + second.feedback, code
+
+    session_id, ended, statuses, feedback, code = asyncio.run(stream())
+
+    assert statuses[-1]["status"] == "chunked", statuses
+    assert statuses[-1]["chunk_count"] == len(META["sentences"])
+    assert code == 1000
+    recording = Recording.objects.get(pk=ended["recording"])
+    assert recording.contributor == reader
+    assert recording.size_bytes == len(SOURCE.read_bytes())
+    assert (
+        abs(
+            decoded_seconds(recording.audio.name) - decode.measure_duration(SOURCE, max_seconds=600)
+        )
+        <= 0.05
+    )
+    session = LiveSession.objects.get(pk=session_id)
+    assert session.status == LiveStatus.ENDED and session.recording_id == recording.pk
+    assert staged_keys(session_id) == []
+
+    # Feedback arrived while streaming, and followed the reader through the script.
+    assert len({f["seq"] for f in feedback}) >= len(pieces) // 2
+    assert {"level_dbfs", "clipping", "speech", "sentence", "warnings"} <= feedback[-1].keys()
+    # (How exactly it follows is tested on PCM in test_feedback.py; frames here
+    # come 20 times faster than real time, so the last ones may end unanalysed.)
+    assert max(f["sentence"] for f in feedback) >= 2
+    assert any(f["speech"] for f in feedback)
+
+    # The same file uploaded over HTTP is cut into the same chunks.
+    uploader = make_user()
+    api_client.force_authenticate(uploader)
+    with open(SOURCE, "rb") as audio:
+        created = api_client.post(
+            "/api/recordings/", {"script": script.pk, "audio": audio}, format="multipart"
+        )
+    assert created.status_code == 201, created.content
+    uploaded = wait_until(
+        lambda: Recording.objects.filter(pk=created.json()["id"], status="chunked").first(),
+        timeout=120,
+        what="the upload to be chunked",
+    )
+    assert uploaded.sha256 == recording.sha256
+    spans = lambda rec: [(c.start, c.end) for c in rec.chunks.order_by("index")]  # noqa: E731
+    assert spans(recording) == spans(uploaded)
+
+
+def test_bad_frames_tokens_and_sessions_are_refused_without_harm(
+    asgi_server, script, pieces, make_user
+):
+    reader, other = make_user(), make_user()
+    token, other_token = access_token(reader), access_token(other)
+
+    async def scenario():
+        results = {}
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await c.send({"type": "start"})
+            session_id = (await c.recv("started"))["session"]
+            for seq in range(3):
+                await ws.send(frame(seq, pieces[seq]))
+                await c.recv("ack")
+            await ws.send(frame(5, pieces[5]))  # a gap
+            results["gap"] = await c.closed()
+
+        async def resume(tok, *, then=None):
+            async with connect(asgi_server, script.pk, token=tok) as ws:
+                c = Client(ws)
+                await c.recv("ready")
+                await c.send({"type": "resume", "session": session_id})
+                if then is None:
+                    return await c.closed()
+                await c.recv("resumed")
+                return await then(ws, c)
+
+        async def duplicate(ws, c):
+            await ws.send(frame(1, b"not the same audio at all"))
+            ack = await c.recv("ack")
+            await ws.send(frame(3, b"\0" * (settings.LIVE_FRAME_MAX_BYTES + 1)))
+            return ack, await c.closed()
+
+        results["duplicate"], results["oversized"] = await resume(token, then=duplicate)
+        results["other_user"] = await resume(other_token)
+        async with connect(asgi_server, script.pk, token="not-a-token") as ws:
+            results["bad_token"] = await Client(ws).closed()
+        async with connect(asgi_server, script.pk) as ws:
+            await ws.send(json.dumps({"type": "resume", "session": session_id}))
+            results["anonymous"] = await Client(ws).closed()
+
+        async def finish(ws, c):
+            for seq in range(3, len(pieces)):
+                await ws.send(frame(seq, pieces[seq]))
+                assert (await c.recv("ack"))["seq"] == seq
+            await c.send({"type": "end"})
+            return await c.recv("ended")
+
+        results["ended"] = await resume(token, then=finish)
+        return session_id, results
+
+    session_id, results = asyncio.run(scenario())
+
+    assert results["gap"][0] == 4409 and "resume from 3" in results["gap"][1]
+    assert results["duplicate"]["seq"] == 2
+    assert results["oversized"][0] == 4413
+    assert results["other_user"][0] == 4403
+    assert results["bad_token"][0] == 4401
+    assert results["anonymous"][0] == 4401
+    # None of that touched the reading: it ends as exactly the source file.
+    recording = Recording.objects.get(pk=results["ended"]["recording"])
+    assert recording.sha256 == sha256_file(SOURCE)
+    assert LiveSession.objects.get(pk=session_id).staged_bytes == SOURCE.stat().st_size
+
+
+def test_a_socket_from_another_site_is_refused(asgi_server, script, make_user):
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import InvalidStatus
+
+    async def attempt():
+        url = f"{asgi_server.ws_url}/ws/record/?script={script.pk}"
+        with pytest.raises(InvalidStatus) as refused:
+            async with ws_connect(url, origin="https://evil.example"):
+                pass
+        return refused.value.response.status_code
+
+    assert asyncio.run(attempt()) == 403
+
+
+@override_settings(LIVE_MAX_SESSIONS_PER_USER=1)
+def test_limits_on_sessions_per_reader(asgi_server, script, make_user):
+    token = access_token(make_user())
+
+    async def scenario():
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await c.send({"type": "start"})
+            await c.recv("started")
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await c.send({"type": "start"})
+            return await c.closed()
+
+    code, reason = asyncio.run(scenario())
+    assert code == 4429 and "in progress" in reason
+    assert Path(SOURCE).exists()
