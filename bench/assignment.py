@@ -23,24 +23,16 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import psycopg
+from common import ROOT, admin_conn, manage, start_server, summarise
 
-ROOT = Path(__file__).resolve().parent.parent
 DB = "shrutik_bench_assignment"
 PASSWORD = "bench-password-123"
-
-
-def admin_conn():
-    return psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
 
 
 def bench_env(redis_db: int = 13) -> dict[str, str]:
@@ -54,12 +46,9 @@ def bench_env(redis_db: int = 13) -> dict[str, str]:
         "THROTTLE_LOGIN": "100000/min",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
+        "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
     }
-
-
-def manage(env, *args):
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
 def build_database(env, chunks: int, transcriptions: int, users: int) -> None:
@@ -167,37 +156,6 @@ def build_database(env, chunks: int, transcriptions: int, users: int) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code in (200, 503):
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise SystemExit("server did not start")
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
 async def login(client: httpx.AsyncClient, username: str) -> str:
     response = await client.post(
         "/api/auth/token/", json={"username": username, "password": PASSWORD}
@@ -256,19 +214,6 @@ def make_transcribe(accepted: list[int]):
                 accepted.append(1)
 
     return transcribe
-
-
-def summarise(stats, elapsed) -> dict:
-    return {
-        name: {
-            "requests": len(v),
-            "rps": round(len(v) / elapsed, 1),
-            "p50_ms": round(pct(v, 0.50), 2),
-            "p99_ms": round(pct(v, 0.99), 2),
-            "mean_ms": round(statistics.fmean(v), 2),
-        }
-        for name, v in stats.items()
-    }
 
 
 def checks(before_transcriptions: int, accepted: int) -> dict:

@@ -88,3 +88,28 @@ def worker_status() -> dict:
 
 def record_heartbeat(hostname: str) -> None:
     cache.set(HEARTBEAT_KEY, {"at": time.time(), "hostname": hostname}, timeout=3600)
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """Name the dependency ``exc`` says is unreachable, or None for other errors.
+
+    These failures are the server's, not the client's, and usually pass: the API
+    answers 503 with ``Retry-After`` instead of a 500.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    from shrutik.storage import transient_errors
+
+    if isinstance(exc, transient_errors()):
+        return "file storage"
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database"
+    try:
+        from kombu.exceptions import OperationalError as BrokerError
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - both ship with the base requirements
+        return None
+    if isinstance(exc, BrokerError | RedisConnectionError | RedisTimeoutError):
+        return "task queue"
+    return None

@@ -67,16 +67,24 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "storages",
+    "django_prometheus",
+    "axes",
+    "csp",
     "shrutik",
     "contributors",
     "recordings",
     "transcriptions",
     "consensus",
     "exports",
+    "live",
 ]
 
 MIDDLEWARE = [
+    # First and last: request metrics time everything in between.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "shrutik.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "shrutik.csp.ShrutikCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -85,6 +93,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout flagged during authentication into its response.
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "shrutik.urls"
@@ -129,9 +140,18 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contributors.User"
 
+# Lockout check first: a locked-out username and address never reach the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -145,9 +165,12 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Degrades to misses while Redis is down (shrutik/cache.py).
+            "BACKEND": "shrutik.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shrutik"),
+            # Bounded: a hung Redis must not hang requests.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -241,6 +264,9 @@ else:
         # Longer than the longest task time limit, so a task still running is not
         # redelivered to a second worker while acks_late holds it unacknowledged.
         "visibility_timeout": 3 * 3600,
+        # An unreachable broker fails an enqueue in seconds (the upload is kept
+        # and the sweeper enqueues it later) instead of holding the request.
+        "socket_connect_timeout": 5,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_SERIALIZER = "json"
@@ -275,7 +301,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shrutik.api.AutoSchema",
     "EXCEPTION_HANDLER": "shrutik.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
@@ -321,26 +347,100 @@ CONSENT_VERSION = env.str("CONSENT_VERSION", default="2026-11")
 ROLE_GROUPS = ("contributor", "reviewer", "researcher")
 
 # --- Security -------------------------------------------------------------------
+# A deployment is served over HTTPS, usually by a proxy that terminates TLS and
+# says so in X-Forwarded-Proto (deploy/nginx.conf sets it). Plain-HTTP setups
+# (the local docker compose) opt out explicitly; the embedded shape is local only.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not EMBEDDED)
+# Load balancers probe the health check, and Prometheus scrapes metrics, over
+# plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not EMBEDDED)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+# Sent on HTTPS responses only, so it never affects a plain-HTTP setup.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if EMBEDDED else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy for every page: scripts, styles and fonts from this
+# site only (no inline code), audio from this site, recorder blobs and the
+# object store (added per request by ShrutikCSPMiddleware, with the WebSocket
+# origin of live recording).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "media-src": ["'self'", "blob:", *env.list("CSP_MEDIA_ORIGINS", default=[])],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Login protection (django-axes): this many failed logins for one username from
+# one address locks that pair out for AXES_COOLOFF_MINUTES, on the web login, the
+# admin login and the token API alike. Admins lift a lockout early in the admin
+# ("Access attempts") or with `manage.py axes_reset_username <name>`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "contributors.lockout.lockout_response"
+# The client address is the one the nearest trusted proxy appended to
+# X-Forwarded-For (one proxy in front by default when deployed, as
+# SECURE_PROXY_SSL_HEADER assumes). Without a proxy the header is the client's
+# own say-so and is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if EMBEDDED else 1)
+AXES_CLIENT_IP_CALLABLE = "contributors.lockout.client_ip"
+# The username tried, not the password, goes to the log.
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Failed attempts are kept (until the cool-off ends) to decide lockouts; a
+# history of every successful login would be personal data with no use here.
+AXES_DISABLE_ACCESS_LOG = True
+
+# --- Logs and metrics -----------------------------------------------------------
+# JSON lines (one object per record, with the request id) where logs are collected
+# by machines; readable text on the embedded default. shrutik/logging.py.
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if EMBEDDED else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "shrutik.logging.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Workers log through the same handlers (JSON, request ids) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# GET /metrics (shrutik/metrics.py): a bearer token for Prometheus, addresses
+# allowed without one, or a staff login. Nothing else can read it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 # --- Recordings -----------------------------------------------------------------
 RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=200 * 1024 * 1024)
@@ -355,6 +455,39 @@ RECORDING_MAX_ATTEMPTS = env.int("RECORDING_MAX_ATTEMPTS", default=5)
 CHUNK_TRANSCRIPTIONS_REQUIRED = env.int("CHUNK_TRANSCRIPTIONS_REQUIRED", default=2)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE["recordings-sweep"] = {"task": "recordings.sweep", "schedule": 300.0}
+# An erased contributor's audio is deleted this many days after the erasure
+# (at once if they ask); the hourly sweep does it, and is safe to repeat.
+ERASURE_GRACE_DAYS = env.int("ERASURE_GRACE_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["recordings-erased-audio-sweep"] = {
+    "task": "recordings.erased_audio_sweep",
+    "schedule": 3600.0,
+}
+
+# --- Live recording (WebSocket) ---------------------------------------------------
+# Sockets share a Redis channel layer across web processes when Redis is there;
+# the embedded shape keeps it in memory (one machine, and a session taken over
+# from another process is still safe: appends are conditional on the sequence).
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # Longer than the layer's 5 s blocking pop: redis-py's default read
+                # timeout (5 s) would otherwise break every idle socket's receive.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": env.str("CACHE_KEY_PREFIX", default="shrutik") + ":asgi",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+LIVE_FRAME_MAX_BYTES = env.int("LIVE_FRAME_MAX_BYTES", default=256 * 1024)
+LIVE_IDLE_SECONDS = env.int("LIVE_IDLE_SECONDS", default=30 * 60)
+LIVE_MAX_SESSIONS_PER_USER = env.int("LIVE_MAX_SESSIONS_PER_USER", default=2)
+LIVE_STAGING_MAX_BYTES = env.int("LIVE_STAGING_MAX_BYTES", default=2 * 1024**3)
+LIVE_STATUS_POLL_SECONDS = env.float("LIVE_STATUS_POLL_SECONDS", default=1.0)
+LIVE_STATUS_FOLLOW_SECONDS = env.int("LIVE_STATUS_FOLLOW_SECONDS", default=15 * 60)
+CELERY_BEAT_SCHEDULE["live-expire"] = {"task": "live.expire", "schedule": 300.0}
 
 # --- Transcription tasks --------------------------------------------------------
 LEASE_SECONDS = env.int("LEASE_SECONDS", default=600)
@@ -386,6 +519,10 @@ EXPORT_DOWNLOAD_URL_SECONDS = env.int("EXPORT_DOWNLOAD_URL_SECONDS", default=900
 # redelivered to a second worker while the first still holds it.
 EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=10000)
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
+# An export with no progress for this long has no live attempt (its worker was
+# killed or its message lost); the sweeper starts it again.
+EXPORT_STALL_SECONDS = env.int("EXPORT_STALL_SECONDS", default=1800)
+CELERY_BEAT_SCHEDULE["exports-sweep"] = {"task": "exports.sweep", "schedule": 300.0}
 EXPORT_LICENCE = env.str("EXPORT_LICENCE", default="CC-BY-4.0")
 # Empty: "Shrutik contributors (<year>). Shrutik speech dataset, version <label>."
 EXPORT_CITATION = env.str("EXPORT_CITATION", default="")
@@ -397,6 +534,9 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "GenderEnum": "contributors.models.Gender",
         "AgeRangeEnum": "contributors.models.AgeRange",
         "ExportStatusEnum": "exports.models.ExportStatus",
+        "NoiseSourceEnum": "exports.processing.NOISE_SOURCES",
+        # Keeps its name now that export noise options also have a "source".
+        "SourceEnum": "transcriptions.models.TranscriptionSource",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "TranscriptionFlagEnum": "transcriptions.models.Flag",
     }

@@ -40,6 +40,9 @@ REST_FRAMEWORK = {
 }
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# The test client and the browser tests' live server speak plain HTTP;
+# shrutik/tests/test_security.py checks the deployed HTTPS settings.
+SECURE_SSL_REDIRECT = False
 # Tests render templates without running collectstatic first.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from contributors.views import home
+from shrutik.metrics import metrics_view
 from shrutik.views import healthz, signed_media
 
 api_patterns = [
@@ -12,12 +13,14 @@ api_patterns = [
     path("", include("consensus.api_urls")),
     path("", include("exports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its start-up script as a file: no inline script for the CSP.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),

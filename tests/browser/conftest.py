@@ -96,6 +96,35 @@ def login(live_server, context):
 
 
 @pytest.fixture
+def asgi_server(transactional_db):
+    """The ASGI app (HTTP and WebSocket) on a free port: what live recording needs."""
+    from live.tests.conftest import run_asgi_server
+
+    with run_asgi_server() as server:
+        yield server
+
+
+@pytest.fixture
+def asgi_login(asgi_server, context):
+    """``login`` for pages served by ``asgi_server``."""
+    from django.conf import settings
+    from django.test import Client
+
+    def sign_in(user, *, language: str = "en") -> None:
+        client = Client()
+        client.force_login(user)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        context.add_cookies(
+            [
+                {"name": settings.SESSION_COOKIE_NAME, "value": session, "url": asgi_server.url},
+                {"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": asgi_server.url},
+            ]
+        )
+
+    return sign_in
+
+
+@pytest.fixture
 def chunks_with_audio(make_user, tmp_path):
     """Open chunks recorded by someone else, with real FLAC audio in storage."""
 
@@ -184,3 +213,15 @@ def screenshot(request):
         return path
 
     return save
+
+
+@pytest.fixture(autouse=True)
+def _playwright_can_poll(settings):
+    """Playwright's wait_for_function evaluates its predicate with eval() inside the
+    page, which the Content-Security-Policy forbids. The pages run under the real
+    policy otherwise (shrutik/tests/test_security.py checks that our own scripts
+    never evaluate strings)."""
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**directives, "script-src": [*directives["script-src"], "'unsafe-eval'"]}
+    }

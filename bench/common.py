@@ -1,0 +1,185 @@
+"""What the load benchmarks share: scratch services, a server, percentiles.
+
+Everything listens on loopback and is started and stopped by the benchmark
+itself, so a run never touches the machine's shared databases or queues.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def admin_conn():
+    return psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+
+
+def recreate_database(name: str) -> None:
+    with admin_conn() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+
+
+def drop_database(name: str) -> None:
+    with admin_conn() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def manage(env, *args):
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def spawn(args: list[str], env, *, log_prefix: str) -> subprocess.Popen:
+    """A child in its own process group, logging to a temporary file."""
+    log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    proc.log_path = log.name
+    return proc
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def start_server(env, workers: int, *, log_level: str = "warning") -> tuple[subprocess.Popen, str]:
+    """gunicorn serving the real app; returns once /healthz answers."""
+    port = free_port()
+    proc = spawn(
+        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120",
+         "--log-level", log_level],
+        env, log_prefix="bench-web-",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            raise SystemExit("server exited:\n" + Path(proc.log_path).read_text()[-3000:])
+        try:
+            return httpx.get(f"{base}/healthz", timeout=5).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=90, what="the server")
+    return proc, base
+
+
+def start_redis() -> tuple[subprocess.Popen, str]:
+    """A private redis-server: the bench may flood it without disturbing anyone."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+    def pong():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_for(pong, timeout=15, what="redis-server")
+    return proc, f"redis://127.0.0.1:{port}"
+
+
+def start_s3(bucket: str) -> tuple[subprocess.Popen, str]:
+    """moto's S3 server in its own process (not a thread of the load client)."""
+    import boto3
+
+    port = free_port()
+    proc = spawn(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        {**os.environ}, log_prefix="bench-s3-",
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return httpx.get(endpoint, timeout=2).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout=60, what="the S3 endpoint")
+    s3_client(endpoint).create_bucket(Bucket=bucket)
+    del boto3
+    return proc, endpoint
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def list_keys(endpoint: str, bucket: str, prefix: str) -> list[str]:
+    paginator = s3_client(endpoint).get_paginator("list_objects_v2")
+    return [
+        obj["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def summarise(stats: dict[str, list[float]], elapsed: float) -> dict:
+    return {
+        name: {
+            "requests": len(v),
+            "rps": round(len(v) / elapsed, 1),
+            "p50_ms": round(pct(v, 0.50), 2),
+            "p99_ms": round(pct(v, 0.99), 2),
+            "mean_ms": round(statistics.fmean(v), 2),
+        }
+        for name, v in stats.items()
+    }

@@ -1,0 +1,97 @@
+"""Request ids: one id per request, in its response header, its logs and its tasks.
+
+A support question ("my upload failed at 10:42") is answered by grepping one id
+across the web and worker logs. The id comes from the client or proxy
+(``X-Request-ID``) when it is sane, otherwise it is generated; it is echoed in
+the response, added to every log record by ``RequestIdFilter``, and carried in
+the headers of Celery tasks published while handling the request, so the
+worker's log lines for that task carry it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+
+HEADER = "X-Request-ID"
+TASK_HEADER = "request_id"
+# Anything else (spaces, newlines, quotes, very long values) could forge or
+# break log lines, so it is replaced rather than trusted.
+SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def set_request_id(value: str | None):
+    return _request_id.set(value)
+
+
+def request_id_from_header(value: str | None) -> str:
+    if value and SANE_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (``-`` outside requests and tasks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = _request_id.get() or "-"
+        return True
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_from_header(request.headers.get(HEADER))
+        request.request_id = request_id
+        # Cleared on request_finished rather than here: Django logs the
+        # response (4xx/5xx warnings) after the middleware chain has returned.
+        set_request_id(request_id)
+        response = self.get_response(request)
+        response[HEADER] = request_id
+        return response
+
+
+def _clear_request_id(**kwargs) -> None:
+    set_request_id(None)
+
+
+def _add_request_id_to_task(headers=None, **kwargs) -> None:
+    request_id = _request_id.get()
+    if request_id and headers is not None and TASK_HEADER not in headers:
+        headers[TASK_HEADER] = request_id
+
+
+def _task_started(task=None, **kwargs) -> None:
+    request = getattr(task, "request", None)
+    # A worker exposes custom message headers as request attributes and under
+    # ``request.headers``; eager ``apply(headers=...)`` only under the latter.
+    value = getattr(request, TASK_HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        TASK_HEADER
+    )
+    set_request_id(value if isinstance(value, str) and SANE_ID.match(value) else None)
+
+
+def _task_finished(**kwargs) -> None:
+    set_request_id(None)
+
+
+def connect_signals() -> None:
+    """Wire the id into Django's request cycle and Celery's publish/run cycle."""
+    from celery.signals import before_task_publish, task_postrun, task_prerun
+    from django.core.signals import request_finished
+
+    request_finished.connect(_clear_request_id, dispatch_uid="shrutik-request-id-clear")
+    before_task_publish.connect(_add_request_id_to_task, dispatch_uid="shrutik-request-id-task")
+    task_prerun.connect(_task_started, dispatch_uid="shrutik-request-id-task-start")
+    task_postrun.connect(_task_finished, dispatch_uid="shrutik-request-id-task-end")

@@ -1,0 +1,346 @@
+"""Faults with real processes: a killed worker, Redis, storage and PostgreSQL going away.
+
+Each test drives the product the way a deployment runs it (gunicorn, a Celery
+worker process, the S3 endpoint, PostgreSQL) and checks that nothing is lost
+or duplicated and that clients get an answer they can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from recordings import services
+from recordings.models import Chunk, Recording, RecordingStatus
+from recordings.tests import audio_files
+from recordings.tests.factories import LanguageFactory, make_script
+from recordings.tests.test_upload_api import stored_keys, upload
+from shrutik.testing import ROOT, wait_until, worker_process
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def app_env(s3_server, **overrides: str) -> dict[str, str]:
+    """What a web or worker process of this test run needs to share its state."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shrutik.settings_test",
+        "DATABASE_URL": database_url(),
+        "AWS_STORAGE_BUCKET_NAME": s3_server["bucket"],
+        "AWS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
+@contextmanager
+def gunicorn(env: dict[str, str]):
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="web-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError("gunicorn exited:\n" + Path(log.name).read_text()[-4000:])
+        try:
+            return httpx.get(f"{base}/healthz", timeout=5).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, timeout=60, what="gunicorn to answer")
+        with httpx.Client(base_url=base, timeout=60) as client:
+            client.log_path = log.name
+            yield client
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def celery_worker(env: dict[str, str]):
+    """A worker on a broker the test process does not use: ready when it says so."""
+    log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel", "INFO",
+         "--queues", "default,audio", "--concurrency", "1", "--without-gossip",
+         "--without-mingle", "--hostname", f"faults-{os.getpid()}@%h"],
+        cwd=ROOT, env={**env, "LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+    def ready():
+        text = Path(log.name).read_text()
+        if proc.poll() is not None:
+            raise AssertionError("worker exited:\n" + text[-4000:])
+        return " ready." in text
+
+    try:
+        wait_until(ready, timeout=60, what="the worker to start")
+        proc.log_path = log.name
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        log.close()
+
+
+class RedisServer:
+    """A private redis-server that a test can stop and restart on the same port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+        def pong():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+        wait_until(pong, timeout=15, what="redis-server to start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+@pytest.fixture
+def private_redis():
+    server = RedisServer()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def reading():
+    meta = json.loads(audio_files.READING_JSON.read_text())
+    return make_script(LanguageFactory(), meta["script"]), meta
+
+
+def login(client: httpx.Client, user) -> dict[str, str]:
+    response = client.post(
+        "/api/auth/token/", json={"username": user.username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access']}"}
+
+
+def http_upload(client: httpx.Client, headers, script) -> httpx.Response:
+    return client.post(
+        "/api/recordings/",
+        headers=headers,
+        data={"script": str(script.pk)},
+        files={"audio": ("reading.webm", audio_files.READING.read_bytes(), "audio/webm")},
+    )
+
+
+def chunk_keys_match_rows(s3_server, recording_id, n: int) -> None:
+    rows = list(
+        Chunk.objects.filter(recording_id=recording_id)
+        .order_by("index")
+        .values_list("index", "audio")
+    )
+    assert [index for index, _ in rows] == list(range(n))
+    expected = sorted(f"chunks/{recording_id}/{i}.flac" for i in range(n))
+    assert sorted(audio for _, audio in rows) == expected
+    assert sorted(stored_keys(s3_server, f"chunks/{recording_id}/")) == expected
+
+
+def backends_waiting_on_a_lock(db_name: str) -> int:
+    with psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:5432/{db_name}", autocommit=True
+    ) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_chunking_leaves_one_set_of_chunks(
+    api_client, contributor, reading, s3_server
+):
+    """kill -9 after the chunk objects are written, before their rows commit."""
+    script, meta = reading
+    n = len(meta["sentences"])
+    api_client.force_authenticate(contributor)
+    env = app_env(s3_server)
+    db_name = connection.settings_dict["NAME"]
+    with worker_process({k: env[k] for k in env if k.startswith(("AWS_", "DATABASE_"))}) as proc:
+        response = upload(api_client, script, audio_files.READING)
+        assert response.status_code == 201, response.content
+        recording_id = response.json()["id"]
+
+        def status():
+            return Recording.objects.values_list("status", flat=True).get(pk=recording_id)
+
+        wait_until(lambda: status() == RecordingStatus.PROCESSING, timeout=60,
+                   what="the worker to claim the recording", interval=0.02)  # fmt: skip
+        # Holding the recording's row lock stops the worker exactly where it
+        # writes the chunk rows: every object is stored, no row is committed.
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db_name}") as lock:
+            lock.execute(
+                "SELECT 1 FROM recordings_recording WHERE id = %s FOR UPDATE", (recording_id,)
+            )
+            wait_until(lambda: backends_waiting_on_a_lock(db_name) >= 1, timeout=120,
+                       what="the worker to reach the chunk transaction")  # fmt: skip
+            assert len(stored_keys(s3_server, f"chunks/{recording_id}/")) == n
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            lock.rollback()
+    assert status() == RecordingStatus.PROCESSING
+    assert not Chunk.objects.filter(recording_id=recording_id).exists()
+
+    with worker_process({k: env[k] for k in env if k.startswith(("AWS_", "DATABASE_"))}):
+        # What beat's sweep does once the attempt is stale.
+        assert services.recording_sweep(now=timezone.now() + timedelta(hours=1)) == 1
+        wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=120,
+                   what="a fresh worker to finish the recording")  # fmt: skip
+    recording = Recording.objects.get(pk=recording_id)
+    assert recording.processing_attempts == 2
+    chunk_keys_match_rows(s3_server, recording_id, n)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_while_redis_is_down_is_kept_and_processed_once_it_is_back(
+    make_user, reading, s3_server, private_redis
+):
+    script, meta = reading
+    user = make_user()
+    env = app_env(
+        s3_server,
+        REDIS_URL=private_redis.url(0),
+        CELERY_BROKER_URL=private_redis.url(1),
+        RECORDING_STUCK_AFTER_SECONDS="0",
+    )
+    with gunicorn(env) as web:
+        headers = login(web, user)
+        private_redis.stop()
+        response = http_upload(web, headers, script)
+        assert response.status_code == 201, response.text + Path(web.log_path).read_text()[-3000:]
+        recording_id = response.json()["id"]
+        assert response.json()["status"] == "uploaded"
+        recording = Recording.objects.get(pk=recording_id)
+        assert recording.audio.name in stored_keys(s3_server)
+        # Status polls keep working with the cache gone.
+        assert web.get(f"/api/recordings/{recording_id}/", headers=headers).status_code == 200
+
+    private_redis.start()
+    with celery_worker(env) as worker:
+        from celery import Celery
+
+        # Not the current app: shared tasks used by later tests must stay bound
+        # to the project's app.
+        beat = Celery(set_as_current=False)
+        beat.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        # What beat sends every few minutes. The URL is passed explicitly because
+        # Celery prefers $CELERY_BROKER_URL (this test run's own broker) to its config.
+        with beat.connection_for_write(private_redis.url(1)) as conn:
+            beat.send_task("recordings.sweep", queue="audio", connection=conn)
+
+        def status():
+            return Recording.objects.values_list("status", flat=True).get(pk=recording_id)
+
+        try:
+            wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=60,
+                       what="the recording to be processed after Redis came back")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(Path(worker.log_path).read_text()[-4000:]) from exc
+    assert Recording.objects.count() == 1
+    chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))
+
+
+@pytest.mark.django_db
+def test_upload_while_storage_is_down_is_a_503_and_leaves_nothing(auth_client, reading, s3_server):
+    from botocore.config import Config
+    from django.test.utils import override_settings
+
+    script, _ = reading
+    dead = f"http://127.0.0.1:{free_port()}"
+    storages = {**settings.STORAGES, "default": dict(settings.STORAGES["default"])}
+    storages["default"]["OPTIONS"] = {
+        **storages["default"]["OPTIONS"],
+        "endpoint_url": dead,
+        "client_config": Config(connect_timeout=1, retries={"max_attempts": 1}),
+    }
+    before = set(stored_keys(s3_server))
+    with override_settings(STORAGES=storages):
+        response = upload(auth_client, script, audio_files.READING)
+    assert response.status_code == 503, response.content
+    assert "storage" in response.json()["detail"]
+    assert response["Retry-After"]
+    assert not Recording.objects.exists()
+    assert set(stored_keys(s3_server)) == before
+
+    # Storage back: the same upload goes through.
+    assert upload(auth_client, script, audio_files.READING).status_code == 201
+    assert len(set(stored_keys(s3_server)) - before) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_process_recovers_when_its_database_connections_are_dropped(make_user, s3_server):
+    user = make_user()
+    with gunicorn(app_env(s3_server)) as web:
+        headers = login(web, user)
+        assert web.get("/api/me/", headers=headers).status_code == 200
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1  # the web process's persistent connection
+        time.sleep(0.2)
+        answers = [web.get("/api/me/", headers=headers).status_code for _ in range(5)]
+        assert answers == [200] * 5, Path(web.log_path).read_text()[-3000:]
