@@ -470,7 +470,19 @@ def _describe(exc: Exception) -> str:
     return f"The export failed ({type(exc).__name__}: {exc}); the error has been logged."
 
 
-def _build(export: Export, token, workdir: Path) -> None:
+@dataclasses.dataclass
+class _Planned:
+    spec: splits.SplitSpec
+    snapshot: object
+    qs: object
+    speakers: dict[str, _Speaker]
+    total: int
+    owners: dict[str, str] | None
+    per_split: dict[str, int]
+
+
+def _plan(export: Export, token) -> _Planned:
+    """What both build paths start from: the snapshot, speakers' splits, sentence owners."""
     spec = _spec(export)
     snapshot = timezone.now()
     qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
@@ -479,6 +491,13 @@ def _build(export: Export, token, workdir: Path) -> None:
     if not total:
         raise ExportEmptyError("No clips match these filters; nothing to export.")
     owners, per_split = _plan_sentences(qs, spec, speakers)
+    return _Planned(spec, snapshot, qs, speakers, total, owners, per_split)
+
+
+def _build(export: Export, token, workdir: Path) -> None:
+    planned = _plan(export, token)
+    spec, qs, speakers, total = planned.spec, planned.qs, planned.speakers, planned.total
+    owners, per_split = planned.owners, planned.per_split
     small_cohorts = _small_cohorts(qs)
     _progress(export.id, token, items_total=total, step="Writing audio and manifests")
 
@@ -701,14 +720,8 @@ def _uses_clips(export: Export) -> bool:
 
 
 def _plan_batches(export: Export, token) -> None:
-    spec = _spec(export)
-    snapshot = timezone.now()
-    qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
-    _progress(export.id, token, step="Planning splits")
-    speakers, total = _plan_speakers(qs, spec)
-    if not total:
-        raise ExportEmptyError("No clips match these filters; nothing to export.")
-    owners, _ = _plan_sentences(qs, spec, speakers)
+    planned = _plan(export, token)
+    qs, owners, snapshot, total = planned.qs, planned.owners, planned.snapshot, planned.total
     if owners is not None:
         with tempfile.TemporaryDirectory(prefix="shrutik-export-") as tmp:
             sink = ExportSink(prefix=export.prefix, workdir=Path(tmp), threads=1)

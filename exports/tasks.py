@@ -4,9 +4,9 @@ from django.conf import settings
 from exports import services
 from shrutik.storage import transient_errors
 
-
-@shared_task(
-    name="exports.build",
+# Every step of an export: a worker killed mid-task has its message
+# redelivered (acks_late), and storage hiccups are retried with backoff.
+_STEP_OPTIONS = dict(
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -18,6 +18,9 @@ from shrutik.storage import transient_errors
     time_limit=settings.EXPORT_TIME_LIMIT_SECONDS + 120,
     ignore_result=True,
 )
+
+
+@shared_task(name="exports.build", **_STEP_OPTIONS)
 def export_build(self, export_id: str) -> None:
     """Idempotent: a done or failed export is left alone; a running one is
     restarted cleanly (its message only comes back when its attempt died).
@@ -33,20 +36,7 @@ def export_build(self, export_id: str) -> None:
 
 # The two steps of a processed export. No result backend is needed: the batch
 # tasks count themselves done in the database and the last one queues the final
-# step. Same delivery guarantees as exports.build: a worker killed mid-task has
-# its message redelivered, and the task simply does its batch again.
-_STEP_OPTIONS = dict(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=transient_errors(),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    max_retries=5,
-    soft_time_limit=settings.EXPORT_TIME_LIMIT_SECONDS,
-    time_limit=settings.EXPORT_TIME_LIMIT_SECONDS + 120,
-    ignore_result=True,
-)
+# step. A redelivered batch task simply does its batch again.
 
 
 def _give_up(self, export_id: str, token: str, exc: Exception) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "AudioDecodeTimeoutError",
     "AudioInfo",
     "AudioTooLongError",
+    "BlockStream",
     "PcmStream",
     "UnsupportedAudioError",
     "check_codec",
@@ -394,7 +395,45 @@ def _too_long(seconds: float, max_seconds: float, info: AudioInfo | None) -> Aud
     )
 
 
-class PcmStream(Iterator[np.ndarray]):
+class BlockStream(Iterator[np.ndarray]):
+    """What every decoder's stream of mono float32 blocks shares: the block
+    size, the count of decoded samples against the cap, and closing on exit."""
+
+    def __init__(
+        self, *, sample_rate: int, block_seconds: float, max_seconds: float | None, timeout: float
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.samples = 0
+        self._timeout = timeout
+        self._max_seconds = max_seconds
+        self._limit = None if max_seconds is None else round(max_seconds * sample_rate)
+        self._block = max(1, round(block_seconds * sample_rate))
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate
+
+    def _counted(self, block: np.ndarray) -> np.ndarray:
+        """Count ``block`` as decoded; past the cap, raise ``AudioTooLongError``."""
+        self.samples += block.size
+        if self._limit is not None and self.samples > self._limit:
+            raise _too_long(self.seconds, float(self._max_seconds or 0.0), None)
+        return block
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __iter__(self) -> BlockStream:
+        return self
+
+    def __enter__(self) -> BlockStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PcmStream(BlockStream):
     """Blocks of mono float32 PCM decoded by an ffmpeg child; see ``iter_pcm``.
 
     A context manager and an iterator: leaving the ``with`` block, exhausting it
@@ -410,6 +449,12 @@ class PcmStream(Iterator[np.ndarray]):
         max_seconds: float | None,
         timeout: float,
     ) -> None:
+        super().__init__(
+            sample_rate=sample_rate,
+            block_seconds=block_seconds,
+            max_seconds=max_seconds,
+            timeout=timeout,
+        )
         container = _container_of(path)
         args = _input_args(path, container)
         if max_seconds is not None:
@@ -419,12 +464,7 @@ class PcmStream(Iterator[np.ndarray]):
         # 16-bit samples through the pipe: half the bytes of float32, and ffmpeg
         # clips overshooting samples itself; numpy widens them to float32 here.
         args += ["-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "pipe:1"]
-        self.sample_rate = sample_rate
-        self.samples = 0
-        self._timeout = timeout
-        self._max_seconds = max_seconds
-        self._limit = None if max_seconds is None else round(max_seconds * sample_rate)
-        self._block_bytes = max(1, round(block_seconds * sample_rate)) * 2
+        self._block_bytes = self._block * 2
         self._pending = b""
         self._done = False
         self._child = _Child(args, timeout, True)
@@ -435,16 +475,9 @@ class PcmStream(Iterator[np.ndarray]):
         return self._child.stderr
 
     @property
-    def seconds(self) -> float:
-        return self.samples / self.sample_rate
-
-    @property
     def running(self) -> bool:
         """Whether the ffmpeg child is still alive (False once closed: reaped)."""
         return self._child.proc.poll() is None
-
-    def __iter__(self) -> PcmStream:
-        return self
 
     def __next__(self) -> np.ndarray:
         if self._done:
@@ -461,10 +494,7 @@ class PcmStream(Iterator[np.ndarray]):
             self._pending = data[usable:]
             block = np.frombuffer(data, dtype="<i2", count=usable // 2).astype(np.float32)
             block *= 1.0 / 32768.0
-            self.samples += block.size
-            if self._limit is not None and self.samples > self._limit:
-                raise _too_long(self.seconds, float(self._max_seconds or 0.0), None)
-            return block
+            return self._counted(block)
         except BaseException:
             self.close()
             raise
@@ -482,12 +512,6 @@ class PcmStream(Iterator[np.ndarray]):
     def close(self) -> None:
         self._done = True
         self._child.finish()
-
-    def __enter__(self) -> PcmStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         # Last resort for a caller that dropped the stream half-read.

@@ -31,7 +31,7 @@ from .decode import (
     MAX_STREAMS,
     AudioCorruptError,
     AudioDecodeTimeoutError,
-    AudioTooLongError,
+    BlockStream,
     UnsupportedAudioError,
     check_codec,
     demuxer_of,
@@ -40,7 +40,7 @@ from .decode import (
 __all__ = ["LibavStream", "iter_pcm"]
 
 
-class LibavStream(Iterator[np.ndarray]):
+class LibavStream(BlockStream):
     """Blocks of mono float32 PCM at ``sample_rate``; see ``iter_pcm``.
 
     Use it as a context manager (or exhaust it): leaving the block closes the
@@ -58,14 +58,14 @@ class LibavStream(Iterator[np.ndarray]):
     ) -> None:
         import av
 
+        super().__init__(
+            sample_rate=sample_rate,
+            block_seconds=block_seconds,
+            max_seconds=max_seconds,
+            timeout=timeout,
+        )
         container, demuxer = demuxer_of(path)
-        self.sample_rate = sample_rate
-        self.samples = 0
-        self._max_seconds = max_seconds
-        self._limit = None if max_seconds is None else round(max_seconds * sample_rate)
-        self._block = max(1, round(block_seconds * sample_rate))
         self._deadline = time.monotonic() + timeout
-        self._timeout = timeout
         try:
             # The same stream cap as the ffmpeg binary's checks: a container
             # declaring hundreds of streams is refused before any is set up.
@@ -86,10 +86,6 @@ class LibavStream(Iterator[np.ndarray]):
         self._pending: list[np.ndarray] = []
         self._pending_samples = 0
         self._done = False
-
-    @property
-    def seconds(self) -> float:
-        return self.samples / self.sample_rate
 
     def _decoded_frames(self) -> Iterator:
         import av
@@ -137,9 +133,6 @@ class LibavStream(Iterator[np.ndarray]):
         if shape is not None:
             yield _pcm16(_resample(resampler, _mono(gathered, frame), last=True))
 
-    def __iter__(self) -> LibavStream:
-        return self
-
     def __next__(self) -> np.ndarray:
         import av
 
@@ -173,25 +166,11 @@ class LibavStream(Iterator[np.ndarray]):
         self._pending, self._pending_samples = ([rest], rest.size) if rest.size else ([], 0)
         block = data[: self._block].astype(np.float32)
         block *= 1.0 / 32768.0
-        self.samples += block.size
-        if self._limit is not None and self.samples > self._limit:
-            raise AudioTooLongError(
-                f"the recording is longer than the {self._max_seconds:g} s limit "
-                f"(more than {self.seconds:.1f} s decoded)",
-                seconds=self.seconds,
-                max_seconds=float(self._max_seconds or 0.0),
-            )
-        return block
+        return self._counted(block)
 
     def close(self) -> None:
         self._done = True
         self._input.close()
-
-    def __enter__(self) -> LibavStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # Full scale of each integer sample format, to bring samples to [-1, 1).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recordings.tests.audio_files import tone
+from recordings.tests.audio_files import ffmpeg, tone
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +24,17 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "stereo96k": tone(d / "s96.wav", rate=96000, channels=2),
         "mono8k": tone(d / "m8.wav", rate=8000),
     }
+
+
+@pytest.fixture(scope="module")
+def hour_of_silence(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("hour")
+    ten = d / "ten.opus"
+    ffmpeg(
+        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "10",
+        "-c:a", "libopus", "-b:a", "6k", str(ten),
+    )  # fmt: skip
+    hour = d / "hour.opus"
+    # Stream-copy the 10 s file 360 times: an hour of audio in ~1 MB, in a second.
+    ffmpeg("-stream_loop", "359", "-i", str(ten), "-c", "copy", str(hour))
+    return hour

@@ -108,20 +108,6 @@ def test_a_wav_header_claiming_hours_decodes_only_what_is_there(tmp_path: Path) 
     assert time.monotonic() - started < 10
 
 
-@pytest.fixture(scope="module")
-def hour_of_silence(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("hour")
-    ten = d / "ten.opus"
-    ffmpeg(
-        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "10",
-        "-c:a", "libopus", "-b:a", "6k", str(ten),
-    )  # fmt: skip
-    hour = d / "hour.opus"
-    # Stream-copy the 10 s file 360 times: an hour of audio in ~1 MB, in a second.
-    ffmpeg("-stream_loop", "359", "-i", str(ten), "-c", "copy", str(hour))
-    return hour
-
-
 def test_an_hour_of_silence_in_a_tiny_opus_file_stops_at_the_cap(hour_of_silence: Path) -> None:
     assert hour_of_silence.stat().st_size < 3_000_000
     started = time.monotonic()
