@@ -82,6 +82,26 @@ def broker_queue_lengths() -> dict[str, int]:
 # --- Collector --------------------------------------------------------------------
 
 
+def _aggregate(name: str, compute):
+    """A database aggregate, computed at most once per ``METRICS_CACHE_SECONDS``.
+
+    Counting chunks by status scans millions of rows; Prometheus scrapes every
+    few seconds, from every replica. The figures are gauges of slow-moving
+    queues, so a short-lived cached value serves them as well.
+    """
+    from django.conf import settings
+
+    seconds = settings.METRICS_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    key = f"metrics:{name}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=seconds)
+    return value
+
+
 class ShrutikCollector:
     """Reads the product's state at scrape time; one failing source skips only itself."""
 
@@ -100,7 +120,12 @@ class ShrutikCollector:
         family = GaugeMetricFamily(
             "shrutik_recordings", "Recordings by processing status.", labels=["status"]
         )
-        counts = dict(Recording.objects.values_list("status").annotate(n=Count("id")).order_by())
+        counts = _aggregate(
+            "recordings",
+            lambda: dict(
+                Recording.objects.values_list("status").annotate(n=Count("id")).order_by()
+            ),
+        )
         for status in RecordingStatus.values:
             family.add_metric([status], counts.get(status, 0))
         yield family
@@ -111,13 +136,19 @@ class ShrutikCollector:
         from recordings.models import Chunk, ChunkStatus
 
         family = GaugeMetricFamily("shrutik_chunks", "Chunks by status.", labels=["status"])
-        counts = dict(Chunk.objects.values_list("status").annotate(n=Count("id")).order_by())
+        counts = _aggregate(
+            "chunks",
+            lambda: dict(Chunk.objects.values_list("status").annotate(n=Count("id")).order_by()),
+        )
         for status in ChunkStatus.values:
             family.add_metric([status], counts.get(status, 0))
         yield family
-        depth = Chunk.objects.filter(
-            status=ChunkStatus.OPEN, transcriptions_received__lt=F("transcriptions_required")
-        ).count()
+        depth = _aggregate(
+            "chunk_queue",
+            lambda: Chunk.objects.filter(
+                status=ChunkStatus.OPEN, transcriptions_received__lt=F("transcriptions_required")
+            ).count(),
+        )
         yield GaugeMetricFamily(
             "shrutik_chunk_queue_depth",
             "Open chunks still waiting for transcriptions.",
@@ -139,10 +170,15 @@ class ShrutikCollector:
             "Consensus decisions recorded, by outcome and by who decided.",
             labels=["outcome", "decided_by"],
         )
-        rows = ConsensusDecision.objects.values_list("outcome", "decided_by").annotate(
-            n=Count("id")
+        rows = _aggregate(
+            "decisions",
+            lambda: list(
+                ConsensusDecision.objects.values_list("outcome", "decided_by")
+                .annotate(n=Count("id"))
+                .order_by()
+            ),
         )
-        for outcome, decided_by, n in rows.order_by():
+        for outcome, decided_by, n in rows:
             family.add_metric([outcome, decided_by], n)
         yield family
 

@@ -441,6 +441,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # allowed without one, or a staff login. Nothing else can read it.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+# Database aggregates behind the product metrics are recomputed at most this often.
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=30)
 
 # --- Recordings -----------------------------------------------------------------
 RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=200 * 1024 * 1024)

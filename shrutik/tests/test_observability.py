@@ -68,7 +68,8 @@ def test_metrics_from_an_allowed_address(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
 
 
-def test_metrics_follow_recordings_chunks_and_decisions(scrape, contributor):
+def test_metrics_follow_recordings_chunks_and_decisions(scrape, contributor, settings):
+    settings.METRICS_CACHE_SECONDS = 0
     before = scrape()
     assert sample(before, "shrutik_recordings", status="chunked") == 0
     assert sample(before, "django_http_requests_before_middlewares_total") is not None
@@ -92,6 +93,16 @@ def test_metrics_follow_recordings_chunks_and_decisions(scrape, contributor):
         == 1
     )
     assert sample(after, "shrutik_task_queue_length", queue="audio") is not None
+
+
+def test_database_aggregates_are_cached_between_scrapes(scrape, contributor, settings):
+    settings.METRICS_CACHE_SECONDS = 60
+    make_chunks(2, contributor=contributor)
+    assert sample(scrape(), "shrutik_chunks", status="open") == 2
+    make_chunks(1, contributor=contributor)
+    assert sample(scrape(), "shrutik_chunks", status="open") == 2  # within the period
+    settings.METRICS_CACHE_SECONDS = 0
+    assert sample(scrape(), "shrutik_chunks", status="open") == 3
 
 
 def test_task_failures_are_counted_across_processes(scrape):
