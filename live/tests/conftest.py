@@ -50,7 +50,15 @@ def run_asgi_server():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
-        uvicorn.Config(application, lifespan="off", log_level="warning", ws_ping_interval=None)
+        uvicorn.Config(
+            application,
+            lifespan="off",
+            log_level="warning",
+            ws_ping_interval=None,
+            # Sockets a test left open (a refused client, a status follower)
+            # must not hold the shutdown for uvicorn's default wait.
+            timeout_graceful_shutdown=2,
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
