@@ -148,6 +148,14 @@ def test_exports_page_is_for_researchers(client, researcher, contributor):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="export-form"' in html and "js/exports.js" in html
+    assert 'href="/exports/" aria-current="page"' in html  # in the navigation
+
+
+def test_only_researchers_see_the_exports_link(client, researcher, contributor):
+    client.force_login(contributor)
+    assert 'href="/exports/"' not in client.get("/dashboard/").content.decode()
+    client.force_login(researcher)
+    assert 'href="/exports/"' in client.get("/dashboard/").content.decode()
 
 
 def test_admin_lists_exports_with_download_links(client, make_user, corpus, build):
