@@ -21,7 +21,13 @@ from django.utils import timezone
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script
-from shrutik.storage import COPY_BUFFER, sha256_file, storage_copy_to_temp, storage_put
+from shrutik.storage import (
+    COPY_BUFFER,
+    sha256_file,
+    storage_copy_to_temp,
+    storage_keys,
+    storage_put,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -311,10 +317,15 @@ def recording_process(*, recording_id) -> None:
             )
             return
 
+        # One listing instead of existence checks per chunk: usually empty (a
+        # first run); a re-run overwrites what an earlier attempt left.
+        existing = storage_keys(f"chunks/{recording.id}")
+
         def write_chunk(index_and_segment) -> str:
             index, seg = index_and_segment
             key = f"chunks/{recording.id}/{index}.flac"
-            storage_put(key, encode.flac_slice(wav, seg.start, seg.end))
+            flac = encode.flac_slice(wav, seg.start, seg.end)
+            storage_put(key, flac, absent=key not in existing)
             return key
 
         # Encoding (libsndfile) and uploading release the GIL: a few threads
@@ -358,15 +369,10 @@ def recording_process(*, recording_id) -> None:
 
 def _delete_stale_chunk_objects(*, recording_id, keep: int) -> None:
     """Remove chunk objects beyond ``keep`` left by an earlier, different run."""
-    prefix = f"chunks/{recording_id}"
-    try:
-        _, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return
-    for name in files:
-        stem = name.rsplit(".", 1)[0]
+    for key in storage_keys(f"chunks/{recording_id}"):
+        stem = key.rsplit("/", 1)[1].rsplit(".", 1)[0]
         if stem.isdigit() and int(stem) >= keep:
-            default_storage.delete(f"{prefix}/{name}")
+            default_storage.delete(key)
 
 
 def recording_reject(*, recording_id, reason: str, metrics=None) -> None:

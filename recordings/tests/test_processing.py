@@ -54,11 +54,11 @@ def test_a_rerun_after_a_crash_at_any_point_leaves_exactly_one_set(
     real_put = services.storage_put
     calls = {"n": 0}
 
-    def crashing_put(key, fileobj):
+    def crashing_put(key, fileobj, **kwargs):
         if calls["n"] == crash_after_puts:
             raise Crash(key)
         calls["n"] += 1
-        return real_put(key, fileobj)
+        return real_put(key, fileobj, **kwargs)
 
     monkeypatch.setattr(services, "storage_put", crashing_put)
     with pytest.raises(Crash):
