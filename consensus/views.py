@@ -14,13 +14,13 @@ from pathlib import PurePosixPath
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from consensus import selectors
 from shrutik.storage import COPY_BUFFER
+from shrutik.streaming import streaming_response
 
 # Drawn for a phone's width: the SVG scales, and its text with it.
 CHART_WIDTH, CHART_HEIGHT = 400, 220
@@ -257,7 +257,9 @@ def _my_data_zip(user) -> Iterator[bytes]:
 @require_GET
 def my_data_download(request):
     """A zip of the user's recordings (original audio), transcriptions and metadata."""
-    response = StreamingHttpResponse(_my_data_zip(request.user), content_type="application/zip")
+    response = streaming_response(
+        request, _my_data_zip(request.user), content_type="application/zip"
+    )
     filename = f"shrutik-my-data-{timezone.now():%Y%m%d}.zip"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tarfile
 
 from django.conf import settings
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -22,6 +21,7 @@ from recordings.models import ChunkStatus, Language
 from shrutik.api import api_error
 from shrutik.permissions import IsResearcher
 from shrutik.storage import signed_url
+from shrutik.streaming import streaming_response
 
 
 class ExportFiltersInput(serializers.Serializer):
@@ -427,7 +427,7 @@ class ExportArchiveApi(APIView):
                 "This export is too large for a single archive; download its files.",
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        response = StreamingHttpResponse(tar_stream(export), content_type="application/x-tar")
+        response = streaming_response(request, tar_stream(export), content_type="application/x-tar")
         name = f"shrutik-{export.version}-{str(export.id)[:8]}.tar"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "private, no-store"

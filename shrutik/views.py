@@ -1,12 +1,13 @@
 import mimetypes
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from shrutik.health import run_checks
 from shrutik.storage import signed_media_key
+from shrutik.streaming import FilePieces, streaming_response
 
 
 @never_cache
@@ -34,6 +35,7 @@ def signed_media(request, token: str):
     except FileNotFoundError:
         return JsonResponse({"detail": "Not found."}, status=404)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    response = FileResponse(fh, content_type=content_type)
+    response = streaming_response(request, FilePieces(fh), content_type=content_type)
+    response["Content-Length"] = str(fh.size)
     response["Cache-Control"] = "private, max-age=300"
     return response
