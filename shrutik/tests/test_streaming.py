@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import AsyncRequestFactory, RequestFactory
 
 from shrutik.streaming import FilePieces, streaming_response
@@ -30,9 +31,15 @@ def test_under_asgi_pieces_are_pulled_one_at_a_time():
         rest = [part async for part in iterator]
         return piece, seen, rest
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # Django warns when it buffers a whole iterator
-        piece, seen, rest = async_to_sync(first_piece)()
+    def run_in_own_loop():
+        # A thread of its own: other tests (Playwright) may leave an event loop
+        # running in this one.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # Django warns when it buffers a whole iterator
+            return asyncio.run(first_piece())
+
+    with ThreadPoolExecutor(1) as pool:
+        piece, seen, rest = pool.submit(run_in_own_loop).result()
     assert piece == b"\0" * 4 and seen == [0]  # nothing read ahead
     assert rest == [b"\1" * 4, b"\2" * 4]
 
