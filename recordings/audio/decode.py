@@ -272,9 +272,10 @@ class _Child:
 
 def _ffmpeg_failure(stderr: str, fallback: str, code: int | None = None) -> AudioDecodeError:
     """Turn ffmpeg's complaint about a sniffed-as-supported file into an error."""
-    if code is not None and code < 0:
-        # Killed by a signal we did not send (the watchdog's is reported as a
-        # timeout): out of its address space, or crashed on the file.
+    # Killed by a signal we did not send (the watchdog's is reported as a
+    # timeout): out of its address space, or crashed on the file. Under the
+    # address-space cap the loader itself can fail too, before ffmpeg runs.
+    if (code is not None and code < 0) or "error while loading shared libraries" in stderr:
         return AudioCorruptError(
             "decoding the file ran out of memory or crashed the decoder; it is not usable audio"
         )

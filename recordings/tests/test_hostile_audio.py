@@ -237,6 +237,17 @@ def test_a_decoder_out_of_memory_is_a_clear_error(corpus, monkeypatch):
     assert not out.exists()
 
 
+def test_a_decoder_that_cannot_even_load_under_the_cap_is_out_of_memory():
+    # Depending on where the cap bites, the dynamic loader fails before ffmpeg
+    # runs (exit 127) instead of ffmpeg dying of a signal: the same cause.
+    stderr = (
+        "ffmpeg: error while loading shared libraries: libdl.so.2: "
+        "failed to map segment from shared object"
+    )
+    error = decode._ffmpeg_failure(stderr, "ffmpeg exit code 127", 127)
+    assert "ran out of memory or crashed" in error.reason
+
+
 def test_worker_decoder_refuses_a_format_change_mid_stream(corpus):
     """Garbage after real MP3 frames parses as frames of another rate: a clear error."""
     from recordings.audio import libav
