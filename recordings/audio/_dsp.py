@@ -30,7 +30,8 @@ def highpass_coefficients(cutoff_hz: float, sample_rate: int) -> np.ndarray:
     return np.array([b0, b1, b2, a1, a2])
 
 
-@njit(cache=True)
+# nogil: the worker's decoder thread keeps running while a block is filtered.
+@njit(cache=True, nogil=True)
 def biquad(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> np.ndarray:
     """Filter ``x`` (transposed direct form II); ``state`` (2 values) carries over."""
     b0, b1, b2, a1, a2 = coef[0], coef[1], coef[2], coef[3], coef[4]

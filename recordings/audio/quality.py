@@ -60,6 +60,10 @@ class QualityMetrics:
         return {k: round(v, 4) for k, v in asdict(self).items()}
 
 
+# Runs of identical samples count as clipping only at or above this level.
+_FLAT_MIN_LEVEL = 0.5
+
+
 class QualityMeter:
     """Accumulates quality figures over a stream of mono float blocks.
 
@@ -96,8 +100,14 @@ class QualityMeter:
         # Sums of squares in float64: float32 accumulation drifts over an hour.
         self._sum_sq += float(np.einsum("i,i->", x, x, dtype=np.float64))
         ax = np.abs(x)
-        self._peak = max(self._peak, float(ax.max()))
-        self._clipped += self._count_clipped(x, ax)
+        block_peak = float(ax.max())
+        self._peak = max(self._peak, block_peak)
+        if block_peak >= min(_FLAT_MIN_LEVEL, self.clip_level):
+            self._clipped += self._count_clipped(x, ax)
+        else:
+            # Nothing loud enough to be clipped: most blocks of a recording,
+            # and the run search below is the costliest part of the meter.
+            self._last = float(x[-1])
         frames = np.concatenate([self._carry, x])
         n = frames.size // self._frame
         self._carry = frames[n * self._frame :].copy()
@@ -116,7 +126,7 @@ class QualityMeter:
         hard = ax >= self.clip_level
         prev = np.concatenate([np.array([self._last], dtype=np.float32), x])
         self._last = float(x[-1])
-        equal_prev = (prev[1:] == prev[:-1]) & (ax >= 0.5)
+        equal_prev = (prev[1:] == prev[:-1]) & (ax >= _FLAT_MIN_LEVEL)
         member = equal_prev.copy()
         member[:-1] |= equal_prev[1:]
         edges = np.diff(np.concatenate([[0], member.astype(np.int8), [0]]))
@@ -306,7 +316,7 @@ def decode_and_analyse(
     sample_rate: int = 16000,
     max_seconds: float | None = None,
     timeout: float = 600.0,
-    block_seconds: float = 2.0,
+    block_seconds: float = 8.0,
 ) -> Analysis:
     """Decode ``source`` once: write the 16-bit WAV the chunks are cut from and
     measure quality and the envelope from the same blocks as they stream in.
@@ -324,7 +334,9 @@ def decode_and_analyse(
     meter = QualityMeter(sample_rate)
     builder = EnvelopeBuilder(sample_rate)
     # A reader thread decodes into a short queue, so decoding and analysing
-    # overlap instead of taking turns. The queue bounds memory to a few blocks.
+    # overlap instead of taking turns. The queue bounds memory to a few blocks
+    # (8 s each, 512 kB): long blocks keep this thread's per-block Python work,
+    # which competes with the decoder for the GIL, small.
     blocks: queue.Queue = queue.Queue(maxsize=8)
     stop = threading.Event()
     done = object()
