@@ -494,6 +494,20 @@ def _plan(export: Export, token) -> _Planned:
     return _Planned(spec, snapshot, qs, speakers, total, owners, per_split)
 
 
+def _writer_plan(
+    export: Export, spec: splits.SplitSpec, per_split, *, augmented: bool = False
+) -> Plan:
+    """What the format writers need to know before the first row."""
+    return Plan(
+        splits=spec.active,
+        clips_per_split={s: per_split.get(s, 0) for s in spec.active},
+        sample_rate=export.sample_rate,
+        audio_format=export.audio_format,
+        statuses=export.filters.get("statuses") or ["validated"],
+        augmented=augmented,
+    )
+
+
 def _build(export: Export, token, workdir: Path) -> None:
     planned = _plan(export, token)
     spec, qs, speakers, total = planned.spec, planned.qs, planned.speakers, planned.total
@@ -502,13 +516,7 @@ def _build(export: Export, token, workdir: Path) -> None:
     _progress(export.id, token, items_total=total, step="Writing audio and manifests")
 
     ext = clip_audio.EXTENSIONS[export.audio_format]
-    plan = Plan(
-        splits=spec.active,
-        clips_per_split={s: per_split.get(s, 0) for s in spec.active},
-        sample_rate=export.sample_rate,
-        audio_format=export.audio_format,
-        statuses=export.filters.get("statuses") or ["validated"],
-    )
+    plan = _writer_plan(export, spec, per_split)
     sink = ExportSink(prefix=export.prefix, workdir=workdir, threads=settings.EXPORT_IO_THREADS)
     try:
         classes = writer_classes()
@@ -1022,14 +1030,7 @@ def _finish_batches(export: Export, token, batches: list[ExportBatch], workdir: 
             for code, people in cohorts.items()
             if len(people) < datasheet.MIN_SPEAKERS_FOR_DEMOGRAPHICS
         }
-        plan = Plan(
-            splits=spec.active,
-            clips_per_split={s: per_split.get(s, 0) for s in spec.active},
-            sample_rate=export.sample_rate,
-            audio_format=export.audio_format,
-            statuses=export.filters.get("statuses") or ["validated"],
-            augmented=options.augments,
-        )
+        plan = _writer_plan(export, spec, per_split, augmented=options.augments)
         classes = writer_classes()
         writers = [classes[name](sink=sink, workdir=workdir, plan=plan) for name in export.formats]
         needs_bytes = any(not w.uses_clips for w in writers)

@@ -20,6 +20,7 @@ import re
 import resource
 import subprocess
 import threading
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -421,8 +422,9 @@ class BlockStream(Iterator[np.ndarray]):
             raise _too_long(self.seconds, float(self._max_seconds or 0.0), None)
         return block
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the decoder (a child process, an open container)."""
 
     def __iter__(self) -> BlockStream:
         return self
