@@ -43,11 +43,23 @@ class Slot:
 
     __slots__ = ("best", "entries", "null_weight", "word_weight")
 
-    def __init__(self, entries: list[str | None], null_weight: float = 0.0) -> None:
+    def __init__(
+        self,
+        entries: list[str | None],
+        null_weight: float = 0.0,
+        word: str = "",
+        weight: float = 0.0,
+    ) -> None:
+        """A slot holding ``entries`` (already counted in ``null_weight``) and,
+        when ``word`` is given, one more voter of ``weight`` who wrote it."""
         self.entries = entries
-        self.word_weight: dict[str, float] = {}
         self.null_weight = null_weight
-        self.best = ""
+        if word:
+            entries.append(word)
+            self.word_weight: dict[str, float] = {word: weight}
+        else:
+            self.word_weight = {}
+        self.best = word
 
     def __repr__(self) -> str:
         return f"Slot({self.entries!r})"
@@ -154,11 +166,9 @@ def _merge(
     ``merged`` voters of total weight ``merged_weight`` are already in; a new
     slot gives each of them a NULL.
     """
-    out: list[Slot] = []
     if not slots:
-        for token in tokens:
-            out.append(_new_slot(token, weight, merged, merged_weight))
-        return out
+        return [Slot([None] * merged, merged_weight, token, weight) for token in tokens]
+    out: list[Slot] = []
 
     # Consecutive non-equal opcodes form one window: an insert next to a
     # replace (``airtight`` vs ``air tight``) must be solved together.
@@ -185,7 +195,8 @@ def _merge(
                 )
             for i, j in pairs:
                 if i < 0:
-                    out.append(_new_slot(tokens[j], weight, merged, merged_weight))
+                    # A slot opened by this token: every voter merged before gets NULL.
+                    out.append(Slot([None] * merged, merged_weight, tokens[j], weight))
                 else:
                     slot = slots[i]
                     slot.add(tokens[j] if j >= 0 else None, weight)
@@ -196,15 +207,6 @@ def _merge(
             slot.word_weight[slot.best] += weight
             out.append(slot)
     return out
-
-
-def _new_slot(token: str, weight: float, merged: int, merged_weight: float) -> Slot:
-    """A slot opened by ``token``: every voter merged before gets NULL there."""
-    slot = Slot([None] * merged, merged_weight)
-    slot.entries.append(token)
-    slot.word_weight[token] = weight
-    slot.best = token
-    return slot
 
 
 def align(sequences: Sequence[Sequence[str]], weights: Sequence[float]) -> list[Slot]:
