@@ -202,10 +202,12 @@ def _merge(
                     slot.add(tokens[j] if j >= 0 else None, weight)
                     out.append(slot)
         # Anchored words equal their slot's heaviest word: the best cannot change.
-        for slot in slots[i1:i2]:
-            slot.entries.append(slot.best)
-            slot.word_weight[slot.best] += weight
-            out.append(slot)
+        anchored = slots[i1:i2]
+        for slot in anchored:
+            best = slot.best
+            slot.entries.append(best)
+            slot.word_weight[best] += weight
+        out.extend(anchored)
     return out
 
 
@@ -243,6 +245,8 @@ def align(sequences: Sequence[Sequence[str]], weights: Sequence[float]) -> list[
     for position, group in enumerate(order):
         rank[group] = position
     columns = [rank[group] for group in group_of]
+    if columns == list(range(len(columns))):
+        return slots  # merged in input order, no duplicates: entries already follow it
     for slot in slots:
         merged_entries = slot.entries
         slot.entries = [merged_entries[column] for column in columns]
