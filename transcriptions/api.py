@@ -13,19 +13,26 @@ from rest_framework.views import APIView
 from recordings.api import ActiveLanguageField, require_consent
 from shrutik.storage import signed_url
 from transcriptions import services
-from transcriptions.models import Flag, SkipReason, TaskLease, TaskMode, Transcription
+from transcriptions.models import (
+    Flag,
+    SkipReason,
+    TaskLease,
+    TaskMode,
+    Transcription,
+    TranscriptionSource,
+)
 
 
-class TaskOutput(serializers.ModelSerializer):
+# The two outputs below are plain serializers, not ModelSerializers: they are
+# rendered on every lease and submit, and building fields from the model on
+# each instantiation cost more than the rest of the rendering.
+class TaskOutput(serializers.Serializer):
     chunk = serializers.UUIDField(source="chunk_id")
+    mode = serializers.ChoiceField(choices=TaskMode.choices)
     audio_url = serializers.SerializerMethodField()
     duration = serializers.FloatField(source="chunk.duration")
     expected_text = serializers.SerializerMethodField()
     lease_expires_at = serializers.DateTimeField(source="expires_at")
-
-    class Meta:
-        model = TaskLease
-        fields = ["chunk", "mode", "audio_url", "duration", "expected_text", "lease_expires_at"]
 
     def get_audio_url(self, lease: TaskLease) -> str:
         return signed_url(lease.chunk.audio.name, expires=settings.LEASE_SECONDS + 60)
@@ -80,12 +87,14 @@ class TranscriptionInput(serializers.Serializer):
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False)
 
 
-class TranscriptionOutput(serializers.ModelSerializer):
+class TranscriptionOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
     chunk = serializers.UUIDField(source="chunk_id")
-
-    class Meta:
-        model = Transcription
-        fields = ["id", "chunk", "text", "normalized_text", "flags", "source", "created_at"]
+    text = serializers.CharField()
+    normalized_text = serializers.CharField()
+    flags = serializers.JSONField()
+    source = serializers.ChoiceField(choices=TranscriptionSource.choices)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class TranscriptionListCreateApi(ListAPIView):

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from recordings.models import Chunk, Language
@@ -24,6 +23,8 @@ from transcriptions.models import (
     Transcription,
     TranscriptionSource,
 )
+
+_FLAGS_FIELD = Transcription._meta.get_field("flags")
 
 NO_LEASE = (
     "You have no live lease on this chunk (it expired or was never yours); "
@@ -105,6 +106,81 @@ def _lock_candidates(*, user, language: Language, mode: str, limit: int, now) ->
     ]
 
 
+def _held_leases(*, user, language: Language, mode: str, now) -> list[TaskLease]:
+    """The user's live leases of this language and mode, chunk fields included.
+
+    A raw query (through ``TaskLease.objects.raw``, which still applies the
+    field converters) because it runs on every task request, mostly to find
+    nothing; compiling it through the ORM cost more than running it.
+    """
+    lease, chunk = TaskLease._meta.db_table, Chunk._meta.db_table
+    held = TaskLease.objects.raw(
+        f"""
+        SELECT l.id, l.chunk_id, l.user_id, l.mode, l.verify_rejected, l.created_at,
+               l.expires_at, c.audio AS chunk_audio, c.duration AS chunk_duration,
+               c.expected_text AS chunk_expected_text
+        FROM {lease} l JOIN {chunk} c ON c.id = l.chunk_id
+        WHERE l.user_id = %s AND l.expires_at > %s AND l.mode = %s AND c.language_id = %s
+        ORDER BY l.id
+        """,
+        [user.pk, connection.ops.adapt_datetimefield_value(now), mode, language.pk],
+    )
+    out = []
+    for item in held:
+        item.chunk = Chunk(
+            id=item.chunk_id,
+            language=language,
+            audio=item.chunk_audio,
+            duration=item.chunk_duration,
+            expected_text=item.chunk_expected_text,
+        )
+        item.user = user
+        out.append(item)
+    return out
+
+
+def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now, expires):
+    """Lease the first ``wanted`` candidates that still need work; one statement.
+
+    It re-counts live leases in a statement of its own, after the candidate
+    rows are locked: under READ COMMITTED each statement takes a new snapshot,
+    so this one sees leases other transactions committed after the candidate
+    query's snapshot, and a chunk is never leased beyond what it still needs.
+    An expired lease of this user on a chosen chunk is renewed in place (the
+    upsert), never duplicated. Returns ``{chunk id: lease id}``.
+    """
+    lease, chunk = TaskLease._meta.db_table, Chunk._meta.db_table
+    pk = Chunk._meta.pk
+    ids = {f"c{k}": pk.get_db_prep_value(c.id, connection) for k, c in enumerate(candidates)}
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = f"""
+        INSERT INTO {lease} (chunk_id, user_id, mode, verify_rejected, created_at, expires_at)
+        SELECT c.id, %(user)s, %(mode)s, %(no)s, %(now)s, %(expires)s
+        FROM {chunk} c
+        WHERE c.id IN ({", ".join(f"%({name})s" for name in ids)})
+          AND c.transcriptions_received + (SELECT count(*) FROM {lease} l
+                WHERE l.chunk_id = c.id AND l.expires_at > %(now)s) < c.transcriptions_required
+        ORDER BY c.transcriptions_received, c.created_at
+        LIMIT %(wanted)s
+        ON CONFLICT (chunk_id, user_id) DO UPDATE SET mode = excluded.mode,
+            verify_rejected = excluded.verify_rejected, created_at = excluded.created_at,
+            expires_at = excluded.expires_at
+        RETURNING chunk_id, id
+    """
+    params = {
+        **ids,
+        "user": user.pk,
+        "mode": mode,
+        "no": False,
+        "now": adapt(now),
+        "expires": adapt(expires),
+        "wanted": wanted,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {uuid.UUID(str(chunk_id)): lease_id for chunk_id, lease_id in cursor.fetchall()}
+
+
 def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list[TaskLease]:
     """Lease up to ``count`` chunks to ``user``; returns all their live leases there.
 
@@ -116,11 +192,7 @@ def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list
     now = timezone.now()
     expires = now + timedelta(seconds=settings.LEASE_SECONDS)
     with transaction.atomic():
-        held = list(
-            TaskLease.objects.filter(
-                user=user, expires_at__gt=now, chunk__language=language, mode=mode
-            ).select_related("chunk")
-        )
+        held = _held_leases(user=user, language=language, mode=mode, now=now)
         wanted = count - len(held)
         if wanted <= 0:
             return held[:count]
@@ -131,30 +203,22 @@ def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list
         )
         if not candidates:
             return held
-        # Re-count live leases now that the rows are locked: this statement sees
-        # leases committed after the candidate query's snapshot was taken.
-        live = dict(
-            TaskLease.objects.filter(chunk__in=candidates, expires_at__gt=now)
-            .values_list("chunk")
-            .annotate(n=Count("id"))
+        leased = _insert_leases(
+            user=user, candidates=candidates, wanted=wanted, mode=mode, now=now, expires=expires
         )
-        chosen = [
-            c
-            for c in candidates
-            if c.transcriptions_received + live.get(c.id, 0) < c.transcriptions_required
-        ][:wanted]
-        # An expired lease of this user on a chosen chunk is renewed in place
-        # (one upsert), never duplicated.
-        new = TaskLease.objects.bulk_create(
-            [
-                TaskLease(chunk=c, user=user, mode=mode, expires_at=expires, created_at=now)
-                for c in chosen
-            ],
-            update_conflicts=True,
-            unique_fields=["chunk", "user"],
-            update_fields=["mode", "expires_at", "created_at", "verify_rejected"],
+    return held + [
+        TaskLease(
+            id=leased[c.id],
+            chunk=c,
+            user=user,
+            mode=mode,
+            verify_rejected=False,
+            created_at=now,
+            expires_at=expires,
         )
-    return held + new
+        for c in candidates
+        if c.id in leased
+    ]
 
 
 def _live_lease(*, user, chunk_id, lock: bool = False) -> TaskLease:
@@ -191,13 +255,16 @@ def transcription_submit(
             400, "Type what you hear, or flag the audio (noise, unintelligible, wrong_language)."
         )
     chunk_db_id = Chunk._meta.pk.get_db_prep_value(chunk_id, connection)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    created_at = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(created_at)
     lease_table, chunk_table = TaskLease._meta.db_table, Chunk._meta.db_table
+    transcription_table = Transcription._meta.db_table
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # Consuming the lease is the claim: of two concurrent submits for one
             # lease only one deletes it. Plain SQL because this is the hottest
-            # write path and the ORM would need a SELECT before each change.
+            # write path: the ORM would need a SELECT before each change, and
+            # compiling its INSERT cost as much as running it.
             cursor.execute(
                 f"DELETE FROM {lease_table} WHERE user_id = %s AND chunk_id = %s"
                 " AND expires_at > %s RETURNING verify_rejected",
@@ -215,7 +282,7 @@ def transcription_submit(
             )
             (language_id,) = cursor.fetchone()
             code = language_code_by_id(language_id)
-            transcription = Transcription.objects.create(
+            transcription = Transcription(
                 chunk_id=chunk_id,
                 user=user,
                 text=text,
@@ -223,7 +290,26 @@ def transcription_submit(
                 flags=flags,
                 source=source,
                 time_spent_ms=time_spent_ms,
+                created_at=created_at,
             )
+            cursor.execute(
+                f"INSERT INTO {transcription_table} (chunk_id, user_id, text, normalized_text,"
+                " flags, source, time_spent_ms, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                [
+                    chunk_db_id,
+                    user.pk,
+                    transcription.text,
+                    transcription.normalized_text,
+                    _FLAGS_FIELD.get_db_prep_save(flags, connection),
+                    source,
+                    time_spent_ms,
+                    now,
+                ],
+            )
+            (transcription.id,) = cursor.fetchone()
+            transcription._state.adding = False
+            transcription._state.db = connection.alias
             transaction.on_commit(lambda: hooks.chunk_transcribed(str(chunk_id)))
     except IntegrityError as exc:
         raise TaskError(409, "You have already transcribed this chunk.") from exc

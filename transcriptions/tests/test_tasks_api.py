@@ -47,8 +47,11 @@ def test_never_leases_own_chunks_or_done_or_skipped_ones(auth_client, make_user)
 
 def test_asking_again_returns_the_same_live_leases(auth_client):
     make_chunks(3)
-    first = [t["chunk"] for t in lease(auth_client, count=2).json()]
-    again = [t["chunk"] for t in lease(auth_client, count=2).json()]
+    first = lease(auth_client, count=2).json()
+    again = lease(auth_client, count=2).json()
+    assert len(first) == 2
+    for item in (*first, *again):
+        item["audio_url"] = bool(item["audio_url"])  # signed anew on each answer
     assert first == again
     assert TaskLease.objects.count() == 2
 
@@ -136,6 +139,11 @@ def test_flag_only_submission_is_accepted(auth_client):
     response = submit(auth_client, chunk.id, text="", flags=["unintelligible"])
     assert response.status_code == 201
     assert response.json()["flags"] == ["unintelligible"]
+    # What the API answered is what the database holds.
+    stored = Transcription.objects.get(pk=response.json()["id"])
+    assert stored.flags == ["unintelligible"]
+    assert stored.chunk_id == chunk.id
+    assert stored.created_at.isoformat().replace("+00:00", "Z") == response.json()["created_at"]
 
 
 def test_skip_and_report_release_the_lease_for_good(auth_client):
