@@ -89,15 +89,18 @@ def _substitution_costs(slots: Sequence[Slot], tokens: list[str]) -> list[list[f
     """1 − the best similarity between each slot's words and each token."""
     if len(slots) * len(tokens) < _CDIST_MIN_CELLS:
         similarity = Indel.normalized_similarity
-        return [
-            [
-                0.0
-                if token in slot.word_weight
-                else 1.0 - max([similarity(word, token) for word in slot.word_weight])
-                for token in tokens
-            ]
-            for slot in slots
-        ]
+        costs = []
+        for slot in slots:
+            words = slot.word_weight
+            if len(words) == 1:
+                # Most slots hold one spelling (similarity 1 to itself: cost 0).
+                (word,) = words
+                costs.append([1.0 - similarity(word, token) for token in tokens])
+            else:
+                costs.append(
+                    [1.0 - max([similarity(word, token) for word in words]) for token in tokens]
+                )
+        return costs
     words: list[str] = []
     offsets: list[int] = []
     for slot in slots:
