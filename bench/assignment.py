@@ -27,12 +27,13 @@ import os
 import random
 import signal
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from common import ROOT, admin_conn, manage, start_server, summarise
+from common import ROOT, admin_conn, manage, server_times, start_server, summarise
 
 DB = "shrutik_bench_assignment"
 PASSWORD = "bench-password-123"
@@ -292,7 +293,9 @@ def main() -> None:
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    server, base = start_server(env, args.workers)
+    handle, access_log = tempfile.mkstemp(prefix="bench-access-", suffix=".log")
+    os.close(handle)
+    server, base = start_server(env, args.workers, access_log=access_log)
     try:
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as c:
             before = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
@@ -315,6 +318,7 @@ def main() -> None:
             # Latency at half the saturated throughput, the load a service is
             # sized for: at saturation, latency only measures the queue.
             cycles = len(work[0].get("transcribe", [])) / work[2]
+            paced_from = os.path.getsize(access_log)
             paced = await run_phase(
                 base, tokens, args.seconds, make_transcribe(accepted),
                 cycles_per_second=cycles / 2,
@@ -327,12 +331,15 @@ def main() -> None:
             paced[0].update(paced_bare[0])
             bare_stats = {"me": bare_a[0]["me"] + bare_b[0]["me"]}
             bare_errors = {**bare_a[1], **bare_b[1]}
-            return bare_stats, bare_errors, bare_a[2] + bare_b[2], work, paced, len(accepted)
+            server_side = server_times(access_log, paced_from)
+            return (bare_stats, bare_errors, bare_a[2] + bare_b[2], work, paced, server_side,
+                    len(accepted))  # fmt: skip
 
-        bare_stats, bare_errors, bare_elapsed, work, paced, n_ok = asyncio.run(go())
+        bare_stats, bare_errors, bare_elapsed, work, paced, paced_server, n_ok = asyncio.run(go())
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        os.unlink(access_log)
     bare_summary = summarise(bare_stats, bare_elapsed)
     work_stats, work_errors, work_elapsed = work
     work_summary = summarise(work_stats, work_elapsed)
@@ -351,7 +358,10 @@ def main() -> None:
         # endpoint's, both saturating the same server: the mean cost of a
         # bare request over the mean cost of a workload request.
         "throughput_ratio_to_bare": round(workload_rps / bare_summary["me"]["rps"], 3),
+        # Seen by the clients, and the server's own share (gunicorn's request
+        # time, without the listen queue and the load generator's delays).
         "paced_at_half_throughput": paced_summary,
+        "paced_server_side": paced_server,
         "errors_bare": bare_errors,
         "errors_workload": {**work_errors, **paced[1]},
         "checks": checks(before, n_ok),

@@ -77,13 +77,21 @@ def stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
         proc.wait()
 
 
-def start_server(env, workers: int, *, log_level: str = "warning") -> tuple[subprocess.Popen, str]:
-    """gunicorn serving the real app; returns once /healthz answers."""
+def start_server(
+    env, workers: int, *, log_level: str = "warning", access_log: str | None = None
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn serving the real app; returns once /healthz answers.
+
+    With ``access_log``, gunicorn writes one line per request there: the path
+    and the time the worker spent on it in microseconds (see
+    :func:`server_times`).
+    """
     port = free_port()
+    logging = ["--access-logfile", access_log, "--access-logformat", "%(U)s %(D)s"]
     proc = spawn(
         [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
          f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120",
-         "--log-level", log_level],
+         "--log-level", log_level, *(logging if access_log else [])],
         env, log_prefix="bench-web-",
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -170,6 +178,30 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def server_times(access_log: str, offset: int = 0) -> dict[str, dict]:
+    """p50/p99 per path of the request times gunicorn logged after ``offset``.
+
+    They run from the worker reading the request to its sending the answer:
+    the server's own share of the latency, without the listen queue or the
+    load generator, which shares the machine's cores with the server.
+    """
+    times: dict[str, list[float]] = {}
+    with open(access_log, encoding="utf-8") as handle:
+        handle.seek(offset)
+        for line in handle:
+            path, _, micros = line.rpartition(" ")
+            if path and micros.strip().isdigit():
+                times.setdefault(path, []).append(int(micros) / 1000)
+    return {
+        path: {
+            "requests": len(v),
+            "p50_ms": round(pct(v, 0.50), 2),
+            "p99_ms": round(pct(v, 0.99), 2),
+        }
+        for path, v in times.items()
+    }
 
 
 def summarise(stats: dict[str, list[float]], elapsed: float) -> dict:
