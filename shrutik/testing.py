@@ -28,41 +28,36 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, in
 
 
 @contextmanager
-def worker_process(
-    env_overrides: dict[str, str], *, queues: str = "default,audio,consensus,exports"
+def celery_worker(
+    env: dict[str, str],
+    *,
+    queues: str,
+    hostname: str,
+    ready: Callable[[subprocess.Popen, str], object],
 ) -> Iterator[subprocess.Popen]:
-    """Run ``celery worker`` against the test database, broker and S3 endpoint.
+    """Run ``celery worker`` with ``env`` (the whole environment) in a process group
+    of its own, and yield once ``ready(proc, log_text)`` is truthy.
 
-    Yields once the worker has executed a heartbeat task, so tests never race
-    its start-up. The log is printed if the worker dies early.
+    The log is printed if the worker dies before it is ready; ``proc.log_path``
+    names it. The worker is stopped (SIGTERM, then SIGKILL) on the way out.
     """
-    from django.core.cache import cache
-
-    from shrutik.celery import app
-    from shrutik.health import HEARTBEAT_KEY
-    from shrutik.tasks import heartbeat
-
-    # Messages left by earlier tests name rows that were rolled back long ago.
-    app.control.purge()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shrutik.settings_test", **env_overrides}
     log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel", "INFO",
          "--queues", queues, "--concurrency", "1", "--without-gossip", "--without-mingle",
-         "--hostname", f"test-{os.getpid()}@%h"],
+         "--hostname", hostname],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    proc.log_path = log.name
+
+    def started():
+        text = Path(log.name).read_text()
+        if proc.poll() is not None:
+            raise AssertionError("worker exited:\n" + text[-4000:])
+        return ready(proc, text)
+
     try:
-        cache.delete(HEARTBEAT_KEY)
-        heartbeat.delay()
-
-        def ready():
-            if proc.poll() is not None:
-                raise AssertionError("worker exited:\n" + Path(log.name).read_text()[-4000:])
-            return cache.get(HEARTBEAT_KEY)
-
-        wait_until(ready, timeout=60, what="the worker to start")
-        proc.log_path = log.name
+        wait_until(started, timeout=60, what="the worker to start")
         yield proc
     finally:
         if proc.poll() is None:
@@ -73,3 +68,32 @@ def worker_process(
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
+
+
+@contextmanager
+def worker_process(
+    env_overrides: dict[str, str], *, queues: str = "default,audio,consensus,exports"
+) -> Iterator[subprocess.Popen]:
+    """Run ``celery worker`` against the test database, broker and S3 endpoint.
+
+    Yields once the worker has executed a heartbeat task, so tests never race
+    its start-up.
+    """
+    from django.core.cache import cache
+
+    from shrutik.celery import app
+    from shrutik.health import HEARTBEAT_KEY
+    from shrutik.tasks import heartbeat
+
+    # Messages left by earlier tests name rows that were rolled back long ago.
+    app.control.purge()
+    cache.delete(HEARTBEAT_KEY)
+    heartbeat.delay()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shrutik.settings_test", **env_overrides}
+    with celery_worker(
+        env,
+        queues=queues,
+        hostname=f"test-{os.getpid()}@%h",
+        ready=lambda proc, log: cache.get(HEARTBEAT_KEY),
+    ) as proc:
+        yield proc

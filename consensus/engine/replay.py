@@ -132,9 +132,10 @@ def replay(
         )
     if batch_reestimation:
         # The last batch job, then every clip's text re-scored with the
-        # weights it produced: the platform re-scores stored chunks after each
-        # batch job (no new transcripts, statuses unchanged). Clips were
-        # decided with the weights of their day; this is what they end up as.
+        # weights it produced (no new transcripts, statuses unchanged). Clips
+        # were decided with the weights of their day; this measures what a
+        # periodic re-score of stored chunks would add (the platform's batch
+        # job re-estimates weights but leaves stored texts as decided).
         state = reestimate(decided, language=language, config=config, start=state)
         for position, chunk, result in zip(order, decided, results, strict=True):
             rescored = decide(

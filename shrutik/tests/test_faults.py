@@ -31,7 +31,7 @@ from recordings.models import Chunk, Recording, RecordingStatus
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
 from recordings.tests.test_upload_api import stored_keys, upload
-from shrutik.testing import ROOT, wait_until, worker_process
+from shrutik.testing import ROOT, celery_worker, wait_until, worker_process
 
 PASSWORD = "correct horse battery staple"
 
@@ -93,33 +93,14 @@ def gunicorn(env: dict[str, str]):
         log.close()
 
 
-@contextmanager
-def celery_worker(env: dict[str, str]):
+def faults_worker(env: dict[str, str]):
     """A worker on a broker the test process does not use: ready when it says so."""
-    log = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel", "INFO",
-         "--queues", "default,audio", "--concurrency", "1", "--without-gossip",
-         "--without-mingle", "--hostname", f"faults-{os.getpid()}@%h"],
-        cwd=ROOT, env={**env, "LOG_LEVEL": "INFO"}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-
-    def ready():
-        text = Path(log.name).read_text()
-        if proc.poll() is not None:
-            raise AssertionError("worker exited:\n" + text[-4000:])
-        return " ready." in text
-
-    try:
-        wait_until(ready, timeout=60, what="the worker to start")
-        proc.log_path = log.name
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        log.close()
+    return celery_worker(
+        {**env, "LOG_LEVEL": "INFO"},
+        queues="default,audio",
+        hostname=f"faults-{os.getpid()}@%h",
+        ready=lambda proc, log: " ready." in log,
+    )
 
 
 class RedisServer:
@@ -278,7 +259,7 @@ def test_upload_while_redis_is_down_is_kept_and_processed_once_it_is_back(
         assert web.get(f"/api/recordings/{recording_id}/", headers=headers).status_code == 200
 
     private_redis.start()
-    with celery_worker(env) as worker:
+    with faults_worker(env) as worker:
         from celery import Celery
 
         # Not the current app: shared tasks used by later tests must stay bound
