@@ -6,3 +6,9 @@ class ShrutikConfig(AppConfig):
 
     name = "shrutik"
     verbose_name = "Shrutik"
+
+    def ready(self) -> None:
+        from shrutik.logging import redact_server_logs
+
+        # Runs after Django has configured logging, in every web process.
+        redact_server_logs()

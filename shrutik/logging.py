@@ -86,6 +86,49 @@ def _task_finished(**kwargs) -> None:
     set_request_id(None)
 
 
+# Credentials a client may put in a URL's query string: the live-recording
+# WebSocket accepts ``?token=<access token>``, and the ASGI server logs every
+# socket's path with its query.
+_SECRET_IN_QUERY = re.compile(r"([?&](?:token|access|refresh)=)[^&\s\"']+", re.IGNORECASE)
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error", "gunicorn.access", "gunicorn.error")
+
+
+def redact_query_secrets(text: str) -> str:
+    return _SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+
+
+def _redacted(value):
+    return redact_query_secrets(value) if isinstance(value, str) and "=" in value else value
+
+
+class SecretQueryFilter(logging.Filter):
+    """Replaces query-string credentials in a record's message and arguments.
+
+    Attached to the servers' own loggers, whose access lines carry the raw
+    path and query (``"WebSocket /ws/live/?token=..." [accepted]``).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = redact_query_secrets(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            # gunicorn's access line: a format of named atoms (%(r)s, %(q)s...).
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
+        return True
+
+
+def redact_server_logs() -> None:
+    """Filter the web servers' loggers. A filter on the logger, not a handler:
+    the uvicorn worker hands its loggers gunicorn's handlers, which Django's
+    logging configuration must not replace."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretQueryFilter) for f in logger.filters):
+            logger.addFilter(SecretQueryFilter())
+
+
 def connect_signals() -> None:
     """Wire the id into Django's request cycle and Celery's publish/run cycle."""
     from celery.signals import before_task_publish, task_postrun, task_prerun

@@ -230,3 +230,56 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies()
         assert depends["redis"]["condition"] == "service_healthy", name
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
     assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize(
+    ("logger_name", "message", "args"),
+    [
+        # uvicorn, accepting a live-recording socket authenticated by query string.
+        (
+            "uvicorn.error",
+            '%s - "WebSocket %s" [accepted]',
+            ("127.0.0.1:50000", "/ws/record/?script=3&token=eyJhbGciOi.payload.sig"),
+        ),
+        # uvicorn's access line for a plain request.
+        (
+            "uvicorn.access",
+            '%s - "%s %s HTTP/%s" %d',
+            (
+                "127.0.0.1:50000",
+                "GET",
+                "/ws/record/?token=eyJhbGciOi.payload.sig&script=3",
+                "1.1",
+                101,
+            ),
+        ),
+        # gunicorn's access line: named atoms, the request line among them.
+        (
+            "gunicorn.access",
+            '%(h)s "%(r)s" %(s)s',
+            (
+                {
+                    "h": "127.0.0.1",
+                    "r": "GET /ws/record/?TOKEN=eyJhbGciOi.payload.sig HTTP/1.1",
+                    "s": "101",
+                },
+            ),
+        ),
+    ],
+)
+def test_query_string_tokens_never_reach_the_server_logs(logger_name, message, args):
+    logger = logging.getLogger(logger_name)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info(message, *args)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    line = stream.getvalue()
+    assert "eyJhbGciOi" not in line
+    assert "=[redacted]" in line
+    assert "/ws/record/" in line

@@ -102,5 +102,9 @@ def test_docker_compose_defines_the_deployed_shape():
     assert "web" in services["nginx"]["depends_on"]
     nginx_conf = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "proxy_pass http://web:8000" in nginx_conf
+    # The live socket may carry ?token=: nginx logs its path without the query.
+    websocket_block = nginx_conf.split("location /ws/ {", 1)[1].split("}", 1)[0]
+    assert "access_log /var/log/nginx/access.log without_query;" in websocket_block
+    assert "$uri" in nginx_conf.split("log_format without_query", 1)[1].split(";", 1)[0]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "requirements.txt" in dockerfile and "collectstatic" in dockerfile
