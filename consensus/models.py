@@ -47,3 +47,19 @@ class ReviewChunk(Chunk):
         proxy = True
         verbose_name = _("chunk to review")
         verbose_name_plural = _("review queue")
+
+
+class StoppingThreshold(models.Model):
+    """The engine's stopping threshold for one language (expected wrong words at
+    which an unvalidated chunk stops asking for transcripts). Moved after every
+    finished chunk so the mean transcripts per chunk hold the configured budget
+    (``engine.budget_threshold``)."""
+
+    language = models.CharField(max_length=35, unique=True)
+    value = models.FloatField()
+    # Finished chunks that have moved it.
+    chunks = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.language}: stop at {self.value:.2f} expected wrong words"

@@ -8,9 +8,11 @@ from functools import cache
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
 
 from consensus import engine
-from consensus.models import ConsensusDecision, DecidedBy
+from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
 from contributors.models import ReliabilityScore
 from recordings.models import Chunk, ChunkStatus
 from transcriptions.models import SkipReason, TaskSkip, Transcription
@@ -24,6 +26,38 @@ def engine_config() -> engine.EngineConfig:
     if unknown:
         raise ValueError(f"Unknown CONSENSUS_CONFIG keys: {', '.join(sorted(unknown))}")
     return engine.EngineConfig(**overrides)
+
+
+def stop_threshold(language: str, config: engine.EngineConfig) -> float:
+    """The stopping threshold in force for ``language`` (the configured start
+    until the first chunk of the language finishes)."""
+    value = (
+        StoppingThreshold.objects.filter(language=language).values_list("value", flat=True).first()
+    )
+    return config.stop_expected_errors if value is None else value
+
+
+def _advance_stop_threshold(
+    language: str, transcripts_used: int, config: engine.EngineConfig
+) -> None:
+    """Move the threshold as ``engine.budget_threshold`` does, in one atomic
+    UPDATE: concurrent decisions each apply their factor, none is lost."""
+    low, high = engine.STOP_THRESHOLD_RANGE
+    factor = engine.budget_factor(transcripts_used, config)
+    updated = StoppingThreshold.objects.filter(language=language).update(
+        value=Greatest(Value(low), Least(Value(high), F("value") * Value(factor))),
+        chunks=F("chunks") + 1,
+    )
+    if not updated:
+        StoppingThreshold.objects.get_or_create(
+            language=language,
+            defaults={
+                "value": engine.budget_threshold(
+                    config.stop_expected_errors, transcripts_used, config
+                ),
+                "chunks": 1,
+            },
+        )
 
 
 def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
@@ -87,7 +121,7 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
     transcriptions. A chunk already decided (validated, in review or rejected)
     is left alone; a decision identical to the last one is not recorded twice.
     """
-    config = engine_config()
+    base = engine_config()
     with transaction.atomic():
         chunk = (
             Chunk.objects.select_for_update(of=("self",))
@@ -97,6 +131,9 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
         )
         if chunk is None or chunk.status != ChunkStatus.OPEN:
             return None
+        config = dataclasses.replace(
+            base, stop_expected_errors=stop_threshold(chunk.language.code, base)
+        )
         transcripts = _transcripts(chunk, config)
         if not transcripts:
             return None
@@ -134,6 +171,9 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
         chunk.consensus_text = decision.text
         chunk.confidence = confidence
         chunk.word_confidence = record.word_confidence
+        if decision.status != "need_more":
+            # The chunk is finished: what it cost steers the next ones.
+            _advance_stop_threshold(language, chunk.transcriptions_received, config)
         if decision.status == "validated":
             chunk.status = ChunkStatus.NEEDS_REVIEW if decision.audit else ChunkStatus.VALIDATED
             evidence = engine.reliability_evidence(

@@ -21,16 +21,20 @@ from .reliability import (
 from .schema import (
     METHOD_VERSION,
     REVIEW_FLAGS,
+    STOP_THRESHOLD_RANGE,
     Decision,
     EngineConfig,
     Status,
     Transcript,
+    budget_factor,
+    budget_threshold,
     weight_from_accuracy,
 )
 
 __all__ = [
     "METHOD_VERSION",
     "REVIEW_FLAGS",
+    "STOP_THRESHOLD_RANGE",
     "DecidedChunk",
     "Decision",
     "EngineConfig",
@@ -40,6 +44,8 @@ __all__ = [
     "Status",
     "Transcript",
     "audit_draw",
+    "budget_factor",
+    "budget_threshold",
     "decide",
     "normalize",
     "reestimate",

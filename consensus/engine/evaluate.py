@@ -16,7 +16,6 @@ import argparse
 import csv
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from .replay import LANGUAGE_EN, Clip, replay
@@ -61,7 +60,7 @@ def evaluate_crowd(
     """Replay a CrowdSpeech-format split (no script prior exists there)."""
     config = config or EngineConfig()
     if max_transcripts is not None:
-        config = replace(config, max_transcripts=max_transcripts)
+        config = config.capped(max_transcripts)
     clips = load_crowdspeech(crowd_path, gt_path)
     if limit is not None:
         clips = clips[:limit]

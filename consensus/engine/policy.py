@@ -81,28 +81,23 @@ def _status(
         return "needs_review", "the transcripts agree on no words"
 
     if consensus.min_margin >= config.margin and consensus.estimated_wer <= config.wer_threshold:
-        return "validated", "every word clearly agreed"
+        if count >= config.validate_from:
+            return "validated", "every word clearly agreed"
+        # Two people who agree on every word can still share a mishearing
+        # (hard audio breeds the same wrong word); one more confirms it.
+        return "need_more", "every word agreed; one more transcript to confirm"
 
     if len(own) >= config.wild_min_transcripts and cer > config.wild_cer:
         return "needs_review", f"transcripts disagree wildly (mean CER {cer:.2f})"
 
     estimated = consensus.estimated_wer
-    hopeless_from = config.hopeless_from or config.max_transcripts - 1
-    if count >= hopeless_from and estimated > config.hopeless_wer:
-        # One more transcript almost never brings a chunk this far off to
-        # validation (on the dev splits it mostly lowered the WER of text
-        # that went to review anyway); a reviewer is the cheaper path.
-        return "needs_review", f"too uncertain to settle by voting (estimated WER {estimated:.1%})"
-
-    if (
-        config.settled_from
-        and config.settled_from <= count < config.max_transcripts
-        and estimated <= config.settled_wer
-    ):
-        # Not clear enough to validate, but the vote is settled enough that
-        # one more transcript would rarely change the text: the transcript
-        # budget goes further on the hard chunks.
-        return "needs_review", f"settled but not validated (estimated WER {estimated:.1%})"
+    if consensus.expected_errors <= config.stop_expected_errors:
+        # Not clear enough to validate, but few enough words in doubt that
+        # the transcript budget does more good on chunks with more of them.
+        return "needs_review", (
+            f"settled: {consensus.expected_errors:.2f} expected wrong words "
+            f"(estimated WER {estimated:.1%})"
+        )
 
     if count >= config.max_transcripts:
         return (
@@ -138,12 +133,11 @@ def decide(
     5. Transcripts are wildly different (mean pairwise CER over the voting
        transcripts above ``wild_cer``, from ``wild_min_transcripts`` on)
        → needs_review.
-    6. From ``hopeless_from`` transcripts (default one before
-       ``max_transcripts``), an estimated WER above ``hopeless_wer``
-       → needs_review.
-    7. From ``settled_from`` transcripts, an estimated WER at most
-       ``settled_wer`` → needs_review (settled; more votes rarely help).
-    8. ``max_transcripts`` reached → needs_review; otherwise need_more.
+    6. The expected number of wrong words is at most
+       ``stop_expected_errors`` → needs_review (settled: one more transcript
+       would fix less here than elsewhere; the platform steers that threshold
+       to the transcript budget).
+    7. ``max_transcripts`` reached → needs_review; otherwise need_more.
 
     A validated decision is marked for audit with probability ``audit_rate``;
     the caller sends it to review as well and keeps the status.

@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
 from .normalize import tokenize
 from .policy import decide
 from .reliability import DecidedChunk, ReliabilityState, reestimate, reliability_evidence
-from .schema import METHOD_VERSION, Decision, EngineConfig, Transcript
+from .schema import METHOD_VERSION, Decision, EngineConfig, Transcript, budget_threshold
 
 LANGUAGE_EN = "en"
 LANGUAGE_BN = "bn"
@@ -90,6 +90,7 @@ def replay(
     # here it runs whenever the number of decided clips has doubled, which
     # costs about as much as running it once at the end.
     next_batch = 64
+    threshold = config.stop_expected_errors
     results: list[ClipResult] = []
     single_errors = single_words = 0
     for position in order:
@@ -103,13 +104,16 @@ def replay(
         prior = clip.prior_text if use_prior else None
         used: list[Transcript] = []
         decision: Decision | None = None
+        # The stopping threshold of the day, as the platform holds it.
+        today = replace(config, stop_expected_errors=threshold)
         for worker, text, flags in pool[: config.max_transcripts]:
             used.append(Transcript(worker, text, flags, weight=state.weight(worker, language)))
             decision = decide(
-                used, prior_text=prior, language=language, config=config, audit_key=clip.clip_id
+                used, prior_text=prior, language=language, config=today, audit_key=clip.clip_id
             )
             if decision.status != "need_more":
                 break
+        threshold = budget_threshold(threshold, len(used), config)
         assert decision is not None
         # A clip that ran out of transcripts before a decision goes to review.
         status = "needs_review" if decision.status == "need_more" else decision.status
@@ -156,7 +160,9 @@ def replay(
             result.rescored_expected_errors = rescored.expected_errors
     if on_finish is not None:
         on_finish(state)
-    return _metrics(results, single_errors, single_words)
+    report = _metrics(results, single_errors, single_words)
+    report["stop_expected_errors_final"] = round(threshold, 3)
+    return report
 
 
 def _metrics(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # Bumped whenever a change could alter a decision for the same inputs, so a
 # stored decision can always be traced to the rules that produced it.
-METHOD_VERSION = "rover-loo-3"
+METHOD_VERSION = "rover-loo-4"
 
 Status = Literal["validated", "need_more", "needs_review"]
 
@@ -22,7 +22,7 @@ class EngineConfig:
 
     # Stopping rule.
     start_transcripts: int = 2
-    max_transcripts: int = 6
+    max_transcripts: int = 7
     # Log-odds lead every slot's winner needs over its runner-up (the runner-up
     # may be "a word nobody wrote", scored 0). Two agreeing workers of
     # accuracy 0.85 lead by 2 × logit(0.85) ≈ 3.47, which is not enough: on
@@ -30,26 +30,34 @@ class EngineConfig:
     # ones (≥ 0.87 each) are; newcomers (prior mean 0.7) need proven company.
     margin: float = 3.8
     wer_threshold: float = 0.04
+    # Transcripts a chunk needs before it can be validated by agreement alone:
+    # two people who agree on every word can still share a mishearing (on
+    # CrowdSpeech dev-other, pairs of proven transcribers typing the same
+    # text were wrong on 7.6% of words), so an agreeing pair asks for a third.
+    validate_from: int = 3
     # Mean pairwise character error rate above which transcripts are "wildly
-    # different": nobody heard the same thing, so more votes will not help.
-    wild_cer: float = 0.5
+    # different": they share almost nothing, the audio is likely unusable. High
+    # on purpose: on the dev splits, chunks at CER 0.5–0.8 still gained from
+    # more transcripts (the disagreement is often one spammer or one lost
+    # half-sentence), and stopping them early cost accuracy.
+    wild_cer: float = 0.9
     # With two transcripts one spammer is enough to look wild; a third decides.
     wild_min_transcripts: int = 3
-    # One transcript before the maximum, a chunk whose estimated WER is still
-    # above this goes to review instead of costing one more transcript.
-    hopeless_wer: float = 0.07
-    # Transcripts from which ``hopeless_wer`` applies (0 = one before the maximum).
-    hopeless_from: int = 0
-    # From ``settled_from`` transcripts (0 = never), a chunk that is not
-    # validated but whose estimated WER is at most ``settled_wer`` goes to
-    # review without asking for more: another vote rarely changes its text,
-    # and the transcripts saved pay for a 6th one on the disputed chunks
-    # (together with max_transcripts 6 and hopeless_wer 0.07, chosen on both
-    # dev splits, seeds 0 and 1; see docs/consensus.md). 0.08 since the
-    # newcomer prior went down to 0.7: newcomers' slots look less certain,
-    # and at 0.065 dev-other went over its transcript budget.
-    settled_from: int = 4
-    settled_wer: float = 0.08
+    # A chunk that is not validated stops asking for transcripts (and goes to
+    # review) once the expected number of wrong words in its text is at most
+    # this. A count, not a rate: one more transcript fixes words, so a long
+    # chunk with the same error rate as a short one gains more from it. The
+    # platform moves this threshold after every finished chunk to hold the
+    # mean transcripts per chunk at ``transcript_budget`` (see
+    # :func:`budget_threshold`); this is the starting point.
+    stop_expected_errors: float = 1.0
+    # Mean transcripts per chunk the stopping threshold steers to. 4.4 keeps
+    # the CrowdSpeech dev splits under a budget of 4.5 with room for the
+    # controller's wander.
+    transcript_budget: float = 4.4
+    # How fast the threshold follows: after each finished chunk it is
+    # multiplied by exp(budget_step × (transcripts used − budget)).
+    budget_step: float = 0.01
     flags_for_review: int = 2
     review_flags: frozenset[str] = REVIEW_FLAGS
     # Weight of the script sentence as a voter (log-odds units): one reader
@@ -89,6 +97,17 @@ class EngineConfig:
     # looks, they never validate a chunk alone (e.g. beside a silenced spammer).
     max_accuracy: float = 0.97
 
+    def capped(self, max_transcripts: int) -> EngineConfig:
+        """The same rules with at most ``max_transcripts`` per chunk; the counts
+        that must not exceed it (start, validation, budget) come down with it."""
+        return replace(
+            self,
+            max_transcripts=max_transcripts,
+            start_transcripts=min(self.start_transcripts, max_transcripts),
+            validate_from=min(self.validate_from, max_transcripts),
+            transcript_budget=min(self.transcript_budget, float(max_transcripts)),
+        )
+
     def __post_init__(self) -> None:
         if not 1 <= self.start_transcripts <= self.max_transcripts:
             raise ValueError("need 1 <= start_transcripts <= max_transcripts")
@@ -96,6 +115,10 @@ class EngineConfig:
             raise ValueError("prior_mean must be in (0.5, 1)")
         if not 0.0 <= self.audit_rate <= 1.0:
             raise ValueError("audit_rate must be in [0, 1]")
+        if not self.start_transcripts <= self.validate_from <= self.max_transcripts:
+            raise ValueError("need start_transcripts <= validate_from <= max_transcripts")
+        if not self.start_transcripts <= self.transcript_budget <= self.max_transcripts:
+            raise ValueError("need start_transcripts <= transcript_budget <= max_transcripts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +175,26 @@ class Decision:
     mean_pairwise_cer: float
     # Contributors whose vote counted for nothing, shown to reviewers.
     silenced_contributors: tuple[str, ...] = field(default=())
+
+
+# The stopping threshold stays in this range whatever the controller does: at
+# the bottom a chunk needs near-certainty to stop early, at the top almost
+# every chunk stops at ``start_transcripts``.
+STOP_THRESHOLD_RANGE = (0.05, 20.0)
+
+
+def budget_threshold(current: float, transcripts_used: int, config: EngineConfig) -> float:
+    """The stopping threshold after a chunk finished with ``transcripts_used``.
+
+    A multiplicative integral controller: every chunk that used more than the
+    budget raises the threshold a little (later chunks stop earlier), every
+    chunk under it lowers it, so over many chunks the mean settles at the
+    budget while the transcripts go where the expected errors are highest.
+    """
+    low, high = STOP_THRESHOLD_RANGE
+    return min(high, max(low, current * budget_factor(transcripts_used, config)))
+
+
+def budget_factor(transcripts_used: int, config: EngineConfig) -> float:
+    """What one finished chunk multiplies the stopping threshold by."""
+    return math.exp(config.budget_step * (transcripts_used - config.transcript_budget))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
@@ -249,7 +249,7 @@ def simulate_bangla(
     """
     config = config or EngineConfig()
     if max_transcripts is not None:
-        config = replace(config, max_transcripts=max_transcripts)
+        config = config.capped(max_transcripts)
     simulated = simulate_clips(seed=seed, clips=clips)
     replayable = [
         Clip(

@@ -3,7 +3,7 @@
 import pytest
 
 from consensus import services
-from consensus.models import ConsensusDecision
+from consensus.models import ConsensusDecision, StoppingThreshold
 from contributors.models import ReliabilityScore
 from recordings.models import Chunk, ChunkStatus
 from recordings.tests.factories import make_chunks
@@ -40,11 +40,15 @@ def transcribe(chunk, texts, make_user, flags=None, reliable=False):
     return users
 
 
-def test_two_agreeing_transcriptions_validate_the_chunk(make_user):
+def test_three_agreeing_transcriptions_validate_the_chunk(make_user):
     (chunk,) = make_chunks(1)
     transcribe(
         chunk,
-        ["the kettle began to whistle", "The kettle began to whistle."],
+        [
+            "the kettle began to whistle",
+            "The kettle began to whistle.",
+            "the kettle began to whistle",
+        ],
         make_user,
         reliable=True,
     )
@@ -72,7 +76,15 @@ def test_reaching_the_maximum_without_agreement_sends_to_review(make_user):
     (chunk,) = make_chunks(1)
     transcribe(
         chunk,
-        ["one two three", "four five six", "seven eight nine", "ten eleven", "twelve"],
+        [
+            "one two three",
+            "four five six",
+            "seven eight nine",
+            "ten eleven",
+            "twelve",
+            "thirteen fourteen",
+            "fifteen",
+        ],
         make_user,
     )
     services.consensus_decide(chunk_id=chunk.id)
@@ -158,7 +170,7 @@ def test_audit_sends_some_validated_chunks_to_review(make_user, settings):
     settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
     services.engine_config.cache_clear()
     (chunk,) = make_chunks(1)
-    transcribe(chunk, ["the kettle began", "the kettle began"], make_user, reliable=True)
+    transcribe(chunk, ["the kettle began"] * 3, make_user, reliable=True)
     decision = services.consensus_decide(chunk_id=chunk.id)
     chunk.refresh_from_db()
     assert decision.audit is True
@@ -187,3 +199,25 @@ def test_joint_reestimation_silences_a_contributor_who_disagrees_with_everyone(m
     scores = {s.user_id: s.accuracy for s in ReliabilityScore.objects.all()}
     assert min(scores[u.id] for u in honest) > 0.9
     assert scores[spammer.id] < 0.5
+
+
+def test_finished_chunks_steer_the_stopping_threshold(make_user):
+    start = services.engine_config().stop_expected_errors
+    cheap, costly, disputed = make_chunks(3)
+    transcribe(cheap, ["the kettle began"] * 3, make_user, reliable=True)
+    assert services.consensus_decide(chunk_id=cheap.id).outcome == "validated"
+    row = StoppingThreshold.objects.get(language="bn")
+    # Three transcripts, under the budget: later chunks may take more.
+    assert row.value < start and row.chunks == 1
+    transcribe(costly, [f"word{k} other{k}" for k in range(7)], make_user)
+    assert services.consensus_decide(chunk_id=costly.id).outcome == "needs_review"
+    row.refresh_from_db()
+    assert row.chunks == 2 and row.value > start * 0.99  # seven: over the budget, back up
+    # Decisions use the stored threshold: the same disputed pair asks for more
+    # under a low one and settles (to review) under a high one.
+    transcribe(disputed, ["the kettle began", "the cattle began"], make_user)
+    StoppingThreshold.objects.filter(language="bn").update(value=0.05)
+    assert services.consensus_decide(chunk_id=disputed.id).outcome == "need_more"
+    StoppingThreshold.objects.filter(language="bn").update(value=5.0)
+    decision = services.consensus_decide(chunk_id=disputed.id)
+    assert decision.outcome == "needs_review" and "settled" in decision.reason

@@ -10,15 +10,28 @@ from shrutik.testing import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def test_two_agreeing_transcribers_validate_a_chunk_through_the_worker(
+def test_three_agreeing_transcribers_validate_a_chunk_through_the_worker(
     worker, api_client, make_user
 ):
     (chunk,) = make_chunks(1)
-    for text in ("The kettle began to whistle.", "the kettle began to whistle"):
+    texts = (
+        "The kettle began to whistle.",
+        "the kettle began to whistle",
+        "the kettle began to whistle",
+    )
+    for number, text in enumerate(texts, start=1):
         user = make_user()
-        # Two contributors with a proven record: two newcomers alone never
-        # validate a chunk without a script sentence to confirm.
+        # Contributors with a proven record: newcomers alone never validate a
+        # chunk without a script sentence to confirm.
         ReliabilityScore.objects.create(user=user, language="bn", alpha=95, beta=5)
+        if number == 3:
+            # An agreeing pair asks a third to confirm: the worker's decision
+            # after the second submission opens the chunk to one more.
+            wait_until(
+                lambda: Chunk.objects.filter(pk=chunk.pk, transcriptions_required=3).exists(),
+                timeout=60,
+                what="the pair's decision to ask for a third transcript",
+            )
         api_client.force_authenticate(user)
         leased = api_client.get("/api/tasks/next/", {"language": "bn"}).json()
         assert [t["chunk"] for t in leased] == [str(chunk.id)]

@@ -1,18 +1,23 @@
 """The stopping rule: every state decide() can return, and why."""
 
+import math
 from dataclasses import replace
 
 import pytest
 
 from consensus.engine import (
     METHOD_VERSION,
+    STOP_THRESHOLD_RANGE,
     EngineConfig,
     Transcript,
     audit_draw,
+    budget_threshold,
     decide,
 )
 
 CONFIG = EngineConfig()
+# A stopping threshold so low that no chunk settles: isolates the other rules.
+PATIENT = replace(CONFIG, stop_expected_errors=0.01)
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 
 
@@ -26,81 +31,104 @@ def test_one_transcript_needs_more():
     assert decision.text == SENTENCE
 
 
-def test_two_newcomers_agreeing_are_not_enough_but_two_proven_are():
-    newcomers = [t("a", SENTENCE), t("b", SENTENCE)]
-    assert decide(newcomers, language="en").status == "need_more"
-    proven = [t("a", SENTENCE, 0.9), t("b", SENTENCE, 0.9)]
+def test_newcomers_agreeing_are_not_enough_but_three_proven_are():
+    newcomers = [t(c, SENTENCE) for c in "abc"]
+    assert decide(newcomers, language="en", config=PATIENT).status == "need_more"
+    proven = [t(c, SENTENCE, 0.9) for c in "abc"]
     decision = decide(proven, language="en")
     assert decision.status == "validated"
     assert decision.estimated_wer < CONFIG.wer_threshold
     assert decision.min_margin >= CONFIG.margin
 
 
+def test_an_agreeing_pair_asks_a_third_to_confirm():
+    # Two proven transcribers typing the same words can share a mishearing.
+    pair = [t("a", SENTENCE, 0.9), t("b", SENTENCE, 0.9)]
+    decision = decide(pair, language="en")
+    assert decision.status == "need_more"
+    assert "one more transcript to confirm" in decision.reason
+    assert decision.min_margin >= CONFIG.margin
+    early = replace(CONFIG, validate_from=2)
+    assert decide(pair, language="en", config=early).status == "validated"
+
+
 def test_agreeing_newcomers_validate_only_with_proven_company():
     # A newcomer counts at the prior mean (0.7): crowds have a long tail of
     # people who do a few tasks badly, so agreement among them proves little.
-    assert decide([t(c, SENTENCE) for c in "abc"], language="en").status == "need_more"
-    decision = decide([t("a", SENTENCE), t("b", SENTENCE), t("c", SENTENCE, 0.9)], language="en")
+    newcomers = [t(c, SENTENCE) for c in "abcd"]
+    assert decide(newcomers[:3], language="en", config=PATIENT).status == "need_more"
+    decision = decide([*newcomers[:2], t("c", SENTENCE, 0.9)], language="en")
     assert decision.status == "validated"
     assert decision.reason == "every word clearly agreed"
 
 
 def test_a_disputed_word_asks_for_one_more_transcript():
     transcripts = [t("a", SENTENCE, 0.9), t("b", SENTENCE.replace("lazy", "hazy"), 0.9)]
-    decision = decide(transcripts, language="en")
+    decision = decide(transcripts, language="en", config=PATIENT)
     assert decision.status == "need_more"
     conf = dict(decision.words)
     assert conf["lazy"] < 0.6 < conf["quick"]
 
 
 def test_the_estimated_wer_threshold_alone_can_hold_back_validation():
-    proven = [t("a", SENTENCE, 0.9), t("b", SENTENCE, 0.9)]
-    strict = replace(CONFIG, wer_threshold=0.005)
+    proven = [t(c, SENTENCE, 0.9) for c in "abc"]
+    strict = replace(PATIENT, wer_threshold=0.001)
     assert decide(proven, language="en", config=strict).status == "need_more"
 
 
 def test_no_agreement_at_the_maximum_goes_to_review():
-    words = ("hazy", "crazy", "lacy", "lady", "lazy", "lazy")
+    words = ("hazy", "crazy", "lacy", "lady", "lazy", "lazy", "daisy")
     texts = [SENTENCE.replace("lazy", word) for word in words]
-    config = replace(CONFIG, hopeless_wer=1.0)  # isolate the rule from the hopeless rule
-    decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=config)
+    transcripts = [t(str(k), x) for k, x in enumerate(texts)]
+    decision = decide(transcripts, language="en", config=PATIENT)
     assert decision.status == "needs_review"
-    assert "no agreement after 6" in decision.reason
+    assert "no agreement after 7" in decision.reason
+    assert decide(transcripts[:6], language="en", config=PATIENT).status == "need_more"
 
 
-def test_settled_chunk_goes_to_review_without_more_transcripts():
+def test_a_chunk_with_few_words_in_doubt_settles_and_goes_to_review():
     texts = [SENTENCE] * 3 + [SENTENCE.replace("lazy", "hazy")]
-    decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en")
+    transcripts = [t(str(k), x) for k, x in enumerate(texts)]
+    decision = decide(transcripts, language="en")
     assert decision.status == "needs_review"
     assert "settled" in decision.reason
-    patient = replace(CONFIG, settled_from=0)
-    assert (
-        decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=patient).status
-        == "need_more"
-    )
+    assert decision.expected_errors <= CONFIG.stop_expected_errors
+    # The same chunk under a lower threshold (the budget allows more
+    # transcripts) asks for another one.
+    lower = replace(CONFIG, stop_expected_errors=decision.expected_errors / 2)
+    assert decide(transcripts, language="en", config=lower).status == "need_more"
 
 
-def test_hopeless_chunk_goes_to_review_one_transcript_early():
-    texts = ["one two three four", "five six seven eight", "one two nine ten", "eleven two three"]
-    texts.append("one five three ten")
-    config = replace(CONFIG, wild_cer=1.0)  # isolate the rule from the CER rule
-    decision = decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=config)
-    assert decision.status == "needs_review"
-    assert "too uncertain" in decision.reason
-    lenient = replace(config, hopeless_wer=1.0)
-    assert (
-        decide([t(str(k), x) for k, x in enumerate(texts)], language="en", config=lenient).status
-        == "need_more"
-    )
+def test_the_stopping_threshold_steers_to_the_transcript_budget():
+    config = replace(CONFIG, transcript_budget=4.0, budget_step=0.1)
+    assert budget_threshold(1.0, 6, config) == pytest.approx(math.exp(0.2))  # over: stop earlier
+    assert budget_threshold(1.0, 2, config) == pytest.approx(math.exp(-0.2))  # under: later
+    assert budget_threshold(1.0, 4, config) == pytest.approx(1.0)
+    low, high = STOP_THRESHOLD_RANGE
+    assert budget_threshold(low, 2, config) == low
+    assert budget_threshold(high, 7, config) == high
+    # Fed chunks that use what the threshold lets them, it settles where the
+    # mean meets the budget: here a chunk uses 7 − 2 × threshold transcripts
+    # (a higher threshold stops chunks earlier).
+    threshold, used = 0.3, []
+    for _ in range(2000):
+        n = min(7, max(2, round(7 - 2 * threshold)))
+        used.append(n)
+        threshold = budget_threshold(threshold, n, config)
+    assert sum(used[-500:]) / 500 == pytest.approx(4.0, abs=0.15)
 
 
 def test_wildly_different_transcripts_go_to_review_from_the_third():
     texts = ["completely unrelated words here", "nothing alike at all", "zebra xylophone quartz"]
-    assert decide([t("a", texts[0]), t("b", texts[1])], language="en").status == "need_more"
-    decision = decide([t(c, x) for c, x in zip("abc", texts, strict=True)], language="en")
+    config = replace(PATIENT, wild_cer=0.5)
+    pair = [t("a", texts[0]), t("b", texts[1])]
+    assert decide(pair, language="en", config=config).status == "need_more"
+    decision = decide(
+        [t(c, x) for c, x in zip("abc", texts, strict=True)], language="en", config=config
+    )
     assert decision.status == "needs_review"
     assert "disagree wildly" in decision.reason
-    assert decision.mean_pairwise_cer > CONFIG.wild_cer
+    assert decision.mean_pairwise_cer > config.wild_cer
 
 
 def test_two_flags_send_to_review_and_flagged_text_does_not_vote():
@@ -120,7 +148,7 @@ def test_two_flags_send_to_review_and_flagged_text_does_not_vote():
 
 
 def test_script_confirmed_by_two_reliable_readers_validates_without_the_margin():
-    config = replace(CONFIG, margin=50.0)  # the margin rule alone could never pass
+    config = replace(PATIENT, margin=50.0)  # the margin rule alone could never pass
     readers = [t("a", "আমি ভাত খাই।", 0.85), t("b", "আমি ভাত খাই", 0.85)]
     decision = decide(readers, prior_text="আমি ভাত খাই", language="bn", config=config)
     assert decision.status == "validated"
@@ -157,7 +185,7 @@ def test_decision_carries_text_confidences_and_version():
 
 
 def test_audit_is_reproducible_and_near_the_configured_rate():
-    agreed = [t("a", SENTENCE, 0.9), t("b", SENTENCE, 0.9)]
+    agreed = [t(c, SENTENCE, 0.9) for c in "abc"]
     config = replace(CONFIG, audit_rate=0.1)
     flags = [
         decide(agreed, language="en", config=config, audit_key=f"chunk-{k}").audit
@@ -181,11 +209,17 @@ def test_only_validated_chunks_are_audited():
 def test_config_rejects_inconsistent_counts():
     with pytest.raises(ValueError):
         EngineConfig(start_transcripts=6, max_transcripts=5)
+    with pytest.raises(ValueError):
+        EngineConfig(validate_from=8)
+    with pytest.raises(ValueError):
+        EngineConfig(transcript_budget=1.5)
 
 
 def test_nobody_validates_alone_however_reliable():
     transcripts = [t("star", SENTENCE, 0.999), t("spam", "buy cheap pills", weight=0.0)]
-    assert decide(transcripts, language="en").status == "need_more"
+    transcripts.append(t("spam2", "cheap pills now", weight=0.0))
+    decision = decide(transcripts, language="en", config=replace(PATIENT, validate_from=2))
+    assert decision.status == "need_more"
 
 
 def test_empty_transcripts_are_handled_and_an_empty_consensus_is_reviewed():
