@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from consensus import services
-from consensus.models import ConsensusDecision, ReviewChunk
+from consensus.models import ConsensusDecision, ReviewChunk, StoppingThreshold
 from recordings.admin import audio_player
 from recordings.models import ChunkStatus
 from transcriptions.models import Transcription
@@ -140,6 +140,19 @@ class ConsensusDecisionAdmin(admin.ModelAdmin):
     list_display = ["chunk", "outcome", "decided_by", "confidence", "method_version", "created_at"]
     list_filter = ["outcome", "decided_by", "audit", "method_version"]
     readonly_fields = [f.name for f in ConsensusDecision._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(StoppingThreshold)
+class StoppingThresholdAdmin(admin.ModelAdmin):
+    """Where each language's stopping threshold has drifted to. Editable: an
+    operator who changes the transcript budget can restart the threshold
+    near its new resting point instead of waiting for the controller."""
+
+    list_display = ["language", "value", "chunks", "updated_at"]
+    readonly_fields = ["language", "chunks", "updated_at"]
 
     def has_add_permission(self, request) -> bool:
         return False
