@@ -81,10 +81,13 @@ def _status(
         return "needs_review", "the transcripts agree on no words"
 
     if consensus.min_margin >= config.margin and consensus.estimated_wer <= config.wer_threshold:
-        if count >= config.validate_from:
-            return "validated", "every word clearly agreed"
         # Two people who agree on every word can still share a mishearing
-        # (hard audio breeds the same wrong word); one more confirms it.
+        # (hard audio breeds the same wrong word), so validation waits for
+        # ``validate_from`` voters at least as reliable as a newcomer: a
+        # silenced or floored voter confirms nothing.
+        reliable = weight_from_accuracy(config.reliable_accuracy)
+        if sum(1 for v in own if v.weight >= reliable) >= config.validate_from:
+            return "validated", "every word clearly agreed"
         return "need_more", "every word agreed; one more transcript to confirm"
 
     if len(own) >= config.wild_min_transcripts and cer > config.wild_cer:

@@ -33,7 +33,13 @@ def test_three_agreeing_transcribers_validate_a_chunk_through_the_worker(
                 what="the pair's decision to ask for a third transcript",
             )
         api_client.force_authenticate(user)
-        leased = api_client.get("/api/tasks/next/", {"language": "bn"}).json()
+
+        def lease():
+            # While the worker decides the chunk it holds the row lock, and
+            # leasing skips locked rows: a client asks again.
+            return api_client.get("/api/tasks/next/", {"language": "bn"}).json()
+
+        leased = wait_until(lease, timeout=30, what=f"transcriber {number} to get the chunk")
         assert [t["chunk"] for t in leased] == [str(chunk.id)]
         response = api_client.post(
             "/api/transcriptions/", {"chunk": str(chunk.id), "text": text}, format="json"

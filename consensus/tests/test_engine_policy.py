@@ -139,8 +139,12 @@ def test_two_flags_send_to_review_and_flagged_text_does_not_vote():
         t("c", SENTENCE, 0.9),
     ]
     decision = decide(one_flag, language="en")
-    assert decision.status == "validated"
+    # The flagged transcript neither votes nor confirms: two voters agree.
+    assert decision.status == "need_more"
+    assert "one more transcript to confirm" in decision.reason
     assert decision.text == SENTENCE
+    one_flag.append(t("e", SENTENCE, 0.9))
+    assert decide(one_flag, language="en").status == "validated"
     two_flags = [*one_flag, t("d", "", flags=frozenset({"wrong_language"}))]
     decision = decide(two_flags, language="en")
     assert decision.status == "needs_review"
@@ -213,6 +217,15 @@ def test_config_rejects_inconsistent_counts():
         EngineConfig(validate_from=8)
     with pytest.raises(ValueError):
         EngineConfig(transcript_budget=1.5)
+
+
+def test_silenced_or_shaky_voters_do_not_confirm_a_pair():
+    pair = [t("a", SENTENCE, 0.95), t("b", SENTENCE, 0.95)]
+    for third in (t("spam", SENTENCE, weight=0.0), t("shaky", SENTENCE, 0.6)):
+        decision = decide([*pair, third], language="en")
+        assert decision.status == "need_more"
+        assert "one more transcript to confirm" in decision.reason
+    assert decide([*pair, t("c", SENTENCE, 0.8)], language="en").status == "validated"
 
 
 def test_nobody_validates_alone_however_reliable():
