@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -47,11 +48,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+access_logger = logging.getLogger("shrutik.access")
+
+
 class RequestIdMiddleware:
+    """Gives the request its id and writes its access line.
+
+    The access line is written here rather than by the web server, so it goes
+    through the app's logging (JSON in the deployed shape) with the request
+    id, and it carries the path without its query string, where a client may
+    have put a token.
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        started = time.perf_counter()
         request_id = request_id_from_header(request.headers.get(HEADER))
         request.request_id = request_id
         # Cleared on request_finished rather than here: Django logs the
@@ -59,6 +72,22 @@ class RequestIdMiddleware:
         set_request_id(request_id)
         response = self.get_response(request)
         response[HEADER] = request_id
+        if access_logger.isEnabledFor(logging.INFO):
+            status = response.status_code
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                status,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "bytes": None if response.streaming else len(response.content),
+                    "remote": request.META.get("REMOTE_ADDR", ""),
+                },
+            )
         return response
 
 

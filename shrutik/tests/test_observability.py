@@ -283,3 +283,18 @@ def test_query_string_tokens_never_reach_the_server_logs(logger_name, message, a
     assert "eyJhbGciOi" not in line
     assert "=[redacted]" in line
     assert "/ws/record/" in line
+
+
+def test_every_request_has_a_json_access_line_without_its_query(client, json_log):
+    response = client.get(
+        "/healthz?token=eyJhbGciOi.payload.sig", HTTP_X_REQUEST_ID="trace-access-01"
+    )
+    records = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    access = [r for r in records if r["logger"] == "shrutik.access"]
+    assert len(access) == 1, records
+    line = access[0]
+    assert line["request_id"] == "trace-access-01"
+    assert line["method"] == "GET" and line["path"] == "/healthz"
+    assert line["status"] == response.status_code
+    assert line["duration_ms"] >= 0 and line["bytes"] == len(response.content)
+    assert "eyJhbGciOi" not in json_log.getvalue()

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
             "-k", "uvicorn_worker.UvicornWorker",
             "--bind", f"{host}:{port}", "--workers", str(web_workers),
-            "--timeout", "300", "--access-logfile", "-",
+            "--timeout", "300",
         ]  # fmt: skip
         procs = {
             "worker": subprocess.Popen(worker_cmd),
