@@ -44,20 +44,20 @@ def _advance_stop_threshold(
     UPDATE: concurrent decisions each apply their factor, none is lost."""
     low, high = engine.STOP_THRESHOLD_RANGE
     factor = engine.budget_factor(transcripts_used, config)
-    updated = StoppingThreshold.objects.filter(language=language).update(
-        value=Greatest(Value(low), Least(Value(high), F("value") * Value(factor))),
-        chunks=F("chunks") + 1,
+    rows = StoppingThreshold.objects.filter(language=language)
+    advance = {
+        "value": Greatest(Value(low), Least(Value(high), F("value") * Value(factor))),
+        "chunks": F("chunks") + 1,
+    }
+    if rows.update(**advance):
+        return
+    start = engine.budget_threshold(config.stop_expected_errors, transcripts_used, config)
+    _, created = StoppingThreshold.objects.get_or_create(
+        language=language, defaults={"value": start, "chunks": 1}
     )
-    if not updated:
-        StoppingThreshold.objects.get_or_create(
-            language=language,
-            defaults={
-                "value": engine.budget_threshold(
-                    config.stop_expected_errors, transcripts_used, config
-                ),
-                "chunks": 1,
-            },
-        )
+    if not created:
+        # Another decision created the row first: apply this chunk's factor to it.
+        rows.update(**advance)
 
 
 def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
@@ -131,13 +131,11 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
         )
         if chunk is None or chunk.status != ChunkStatus.OPEN:
             return None
-        config = dataclasses.replace(
-            base, stop_expected_errors=stop_threshold(chunk.language.code, base)
-        )
+        language = chunk.language.code
+        config = dataclasses.replace(base, stop_expected_errors=stop_threshold(language, base))
         transcripts = _transcripts(chunk, config)
         if not transcripts:
             return None
-        language = chunk.language.code
         decision = engine.decide(
             transcripts,
             prior_text=chunk.expected_text or None,

@@ -61,13 +61,15 @@ def _status(
 ) -> tuple[Status, str]:
     """The stopping rule proper (see :func:`decide`); first match wins."""
     count = len(transcripts)
+    # Voters at least as reliable as a newcomer: only they confirm a script or
+    # an agreement.
+    reliable = weight_from_accuracy(config.reliable_accuracy)
     flagged = sum(1 for t in transcripts if t.flags & config.review_flags)
     if flagged >= config.flags_for_review:
         return "needs_review", f"{flagged} transcribers flagged the audio"
 
     if prior_text is not None:
         prior_tokens = tokenize(prior_text)
-        reliable = weight_from_accuracy(config.reliable_accuracy)
         confirming = sum(1 for v in own if v.weight >= reliable and list(v.tokens) == prior_tokens)
         if prior_tokens and confirming >= 2:
             return "validated", "script confirmed word for word by 2 reliable transcribers"
@@ -83,9 +85,8 @@ def _status(
     if consensus.min_margin >= config.margin and consensus.estimated_wer <= config.wer_threshold:
         # Two people who agree on every word can still share a mishearing
         # (hard audio breeds the same wrong word), so validation waits for
-        # ``validate_from`` voters at least as reliable as a newcomer: a
-        # silenced or floored voter confirms nothing.
-        reliable = weight_from_accuracy(config.reliable_accuracy)
+        # ``validate_from`` reliable voters: a silenced or floored voter
+        # confirms nothing.
         if sum(1 for v in own if v.weight >= reliable) >= config.validate_from:
             return "validated", "every word clearly agreed"
         return "need_more", "every word agreed; one more transcript to confirm"

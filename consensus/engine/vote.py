@@ -14,7 +14,7 @@ Confidence = softmax of those scores; the winner's lead over the runner-up
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -153,26 +153,19 @@ def combine(voters: Sequence[Voter], *, null_factor: float = 1.0) -> Consensus:
             first = spellings[0]
             if spellings.count(first) == len(spellings):
                 pieces.append(first)
-                continue
-            tally: dict[str, tuple[int, float]] = {}
-            for k, form in enumerate(spellings):
-                count, weight = tally.get(form, (0, 0.0))
-                tally[form] = (count + 1, weight + weights[k])
-            pieces.append(max(tally, key=tally.__getitem__))
+            else:
+                pieces.append(_commonest(zip(spellings, weights, strict=True)))
             continue
-        forms: dict[str, tuple[int, float]] = {}
+        supporters: list[tuple[str, float]] = []
         for k, entry in enumerate(entries):
             if entry is None:
                 continue
             if entry == winner:
-                form = raws[k][pointers[k]]
-                count, weight = forms.get(form, (0, 0.0))
-                forms[form] = (count + 1, weight + weights[k])
+                supporters.append((raws[k][pointers[k]], weights[k]))
             pointers[k] += 1
         tokens.append(winner)
         confidences.append(vote.confidence)
-        # Most common raw spelling; ties to the heavier supporters.
-        pieces.append(next(iter(forms)) if len(forms) == 1 else max(forms, key=forms.__getitem__))
+        pieces.append(_commonest(supporters))
     return Consensus(
         slots=slots,
         votes=votes,
@@ -183,6 +176,16 @@ def combine(voters: Sequence[Voter], *, null_factor: float = 1.0) -> Consensus:
         estimated_wer=expected_errors / max(1, len(tokens)),
         min_margin=min((vote.margin for vote in votes), default=0.0),
     )
+
+
+def _commonest(spellings: Iterable[tuple[str, float]]) -> str:
+    """The most common raw spelling among (spelling, supporter weight) pairs;
+    ties to the heavier supporters, then to the spelling seen first."""
+    forms: dict[str, tuple[int, float]] = {}
+    for form, weight in spellings:
+        count, total = forms.get(form, (0, 0.0))
+        forms[form] = (count + 1, total + weight)
+    return next(iter(forms)) if len(forms) == 1 else max(forms, key=forms.__getitem__)
 
 
 def mean_pairwise_cer(texts: Sequence[str]) -> float:
