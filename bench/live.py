@@ -24,26 +24,18 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, free_port, stop
+
 READING = [
     ROOT.parent / "shared" / "data" / "speech" / "bn_read_fluent.webm",
     ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm",
 ]
 P99_LIMIT = 0.300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -248,11 +240,7 @@ def main() -> None:
             f"\nlargest N with feedback p99 < {P99_LIMIT * 1000:.0f} ms and no lost frame: {best}"
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop(server, timeout=20)
         tmp.cleanup()
 
 
