@@ -32,57 +32,36 @@ class ResilientRedisCache(RedisCache):
             ResilientRedisCache._last_warning = now
             logger.warning("Cache unavailable (%s skipped): %s", operation, exc)
 
-    def get(self, key, default=None, version=None):
+    def _guarded(self, operation: str, fallback, call, *args):
+        """``call(*args)``, or ``fallback`` (with a rate-limited warning) when
+        Redis cannot be reached."""
         try:
-            return super().get(key, default, version)
+            return call(*args)
         except UNAVAILABLE as exc:
-            self._unavailable("get", exc)
-            return default
+            self._unavailable(operation, exc)
+            return fallback
+
+    def get(self, key, default=None, version=None):
+        return self._guarded("get", default, super().get, key, default, version)
 
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("get_many", exc)
-            return {}
+        return self._guarded("get_many", {}, super().get_many, keys, version)
 
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("has_key", exc)
-            return False
+        return self._guarded("has_key", False, super().has_key, key, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("set", exc)
+        self._guarded("set", None, super().set, key, value, timeout, version)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("set_many", exc)
-            return list(data)
+        # On failure every key counts as not set, as Django's contract says.
+        return self._guarded("set_many", list(data), super().set_many, data, timeout, version)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("add", exc)
-            return False
+        return self._guarded("add", False, super().add, key, value, timeout, version)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("touch", exc)
-            return False
+        return self._guarded("touch", False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNAVAILABLE as exc:
-            self._unavailable("delete", exc)
-            return False
+        return self._guarded("delete", False, super().delete, key, version)
