@@ -81,16 +81,26 @@ class ReviewChunkAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("transcriptions"))
     def transcription_table(self, obj):
-        rows = Transcription.objects.filter(chunk=obj).select_related("user")
+        rows = list(Transcription.objects.filter(chunk=obj).select_related("user"))
+        standing = services.contributor_standing([t.user_id for t in rows], obj.language.code)
         return format_html(
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
             _("contributor"),
+            _("reliability"),
             _("text"),
             _("flags"),
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((t.user, t.text, ", ".join(t.flags)) for t in rows),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        t.user,
+                        standing[t.user_id],
+                        t.text,
+                        ", ".join(t.flags),
+                    )
+                    for t in rows
+                ),
             ),
         )
 
@@ -114,6 +124,8 @@ class ReviewChunkAdmin(admin.ModelAdmin):
                     reviewer=request.user,
                     action=action,
                     text=request.POST.get("corrected_text"),
+                    # What the page showed: accepting never accepts a newer text.
+                    proposal=request.POST.get("_proposal"),
                 )
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.ERROR)

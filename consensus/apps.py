@@ -22,6 +22,11 @@ class ConsensusConfig(AppConfig):
             transaction.on_commit(lambda: consensus_decide.delay(chunk_id))
 
         hooks.on_chunk_transcribed(enqueue)
+
+        from consensus.signals import on_user_blocked
+        from contributors.signals import user_blocked
+
+        user_blocked.connect(on_user_blocked, dispatch_uid="consensus.on_user_blocked")
         post_migrate.connect(grant_reviewer_permissions, sender=self)
 
 

@@ -13,7 +13,7 @@ from django.db.models.functions import Greatest, Least
 
 from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
-from contributors.models import ReliabilityScore
+from contributors.models import ReliabilityScore, blocked_user_ids
 from recordings.models import Chunk, ChunkStatus
 from transcriptions.models import SkipReason, TaskSkip, Transcription
 
@@ -65,19 +65,45 @@ def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
     return {r.user_id: engine.Reliability(alpha=r.alpha, beta=r.beta) for r in rows}
 
 
+def contributor_standing(user_ids, language: str) -> dict[int, str]:
+    """How much each contributor's vote counts in ``language``, for reviewers:
+    estimated word accuracy and voting weight, or why it counts for nothing."""
+    config = engine_config()
+    scores = _reliabilities(set(user_ids), language)
+    blocked = blocked_user_ids(set(user_ids))
+    prior = engine.reliability_prior(config)
+    standing = {}
+    for user_id in user_ids:
+        score = scores.get(user_id, prior)
+        weight = engine.reliability_weight(score, config)
+        if user_id in blocked:
+            standing[user_id] = "blocked: does not count"
+        elif weight <= 0.0:
+            standing[user_id] = f"{score.accuracy:.0%}, silenced: does not count"
+        else:
+            new = "" if user_id in scores else ", newcomer"
+            standing[user_id] = f"{score.accuracy:.0%} (weight {weight:.2f}{new})"
+    return standing
+
+
 def _transcripts(chunk: Chunk, config: engine.EngineConfig) -> list[engine.Transcript]:
     """Transcriptions, plus reports as flag-only transcripts (they never vote)."""
     language = chunk.language.code
     rows = list(Transcription.objects.filter(chunk=chunk).order_by("created_at", "id"))
     reports = list(TaskSkip.objects.filter(chunk=chunk, kind=SkipReason.REPORT).exclude(reason=""))
-    scores = _reliabilities({r.user_id for r in rows}, language)
+    users = {r.user_id for r in rows}
+    scores = _reliabilities(users, language)
+    blocked = blocked_user_ids(users)
     prior = engine.reliability_prior(config)
     transcripts = [
         engine.Transcript(
             contributor_id=str(r.user_id),
             raw_text=r.text,
             flags=frozenset(r.flags),
-            weight=engine.reliability_weight(scores.get(r.user_id, prior), config),
+            # A blocked contributor's text stays on record but no longer counts.
+            weight=0.0
+            if r.user_id in blocked
+            else engine.reliability_weight(scores.get(r.user_id, prior), config),
         )
         for r in rows
     ]
@@ -197,9 +223,23 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
     return record
 
 
-def chunk_review(*, chunk_id, reviewer, action: str, text: str | None = None) -> Chunk:
+class ProposalChanged(ValueError):
+    """The proposal a reviewer accepted is no longer the chunk's proposal."""
+
+
+def chunk_review(
+    *,
+    chunk_id,
+    reviewer,
+    action: str,
+    text: str | None = None,
+    proposal: str | None = None,
+) -> Chunk:
     """A reviewer's final word: ``accept`` the proposal, ``correct`` it, or ``reject``.
 
+    ``proposal`` is the text the reviewer was shown: the proposal can change
+    while they look at it (a re-score after re-estimation, a blocked
+    contributor), and accepting must never accept a text nobody saw.
     Accepted and corrected texts also teach reliabilities, with the reviewer's
     text as ground truth (counted ``reviewer_evidence_weight`` times).
     """
@@ -212,6 +252,11 @@ def chunk_review(*, chunk_id, reviewer, action: str, text: str | None = None) ->
             .select_related("language")
             .get(pk=chunk_id)
         )
+        if action == "accept" and proposal is not None and proposal != chunk.consensus_text:
+            raise ProposalChanged(
+                "The proposed text changed while you were reviewing it; "
+                "read the new proposal and decide again."
+            )
         final_text = chunk.consensus_text if action == "accept" else (text or "").strip()
         if action == "correct" and not final_text:
             raise ValueError("A correction needs the corrected text.")
@@ -245,6 +290,82 @@ def chunk_review(*, chunk_id, reviewer, action: str, text: str | None = None) ->
     return chunk
 
 
+# Finished chunks a re-score may revisit; a rejected chunk stays rejected.
+RESCORABLE = (ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW)
+
+
+def chunks_rescore(chunk_ids, *, reason: str) -> int:
+    """Decide finished chunks again with the reliabilities in force now.
+
+    Only chunks whose newest decision is the engine's: a reviewer's word is
+    final. The transcripts are the same, so only the text, its confidences and
+    whether it still counts as validated can change (``engine.rescored_status``);
+    the chunk never reopens. A chunk whose row is locked (a reviewer or a
+    decision is on it right now) is skipped; the next run takes it. Returns
+    the chunks whose text or status changed.
+    """
+    config = engine_config()
+    changed = 0
+    for chunk_id in chunk_ids:
+        with transaction.atomic():
+            chunk = (
+                Chunk.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("language")
+                .filter(pk=chunk_id, status__in=RESCORABLE)
+                .first()
+            )
+            last = chunk.decisions.first() if chunk is not None else None
+            if last is None or last.decided_by != DecidedBy.AUTO:
+                continue
+            transcripts = _transcripts(chunk, config)
+            decision = engine.decide(
+                transcripts,
+                prior_text=chunk.expected_text or None,
+                language=chunk.language.code,
+                config=config,
+                audit_key=str(chunk.pk),
+            )
+            previous = "validated" if last.outcome == "validated" else "needs_review"
+            outcome = engine.rescored_status(previous, decision)
+            if outcome == previous and decision.normalized_text == last.normalized_text:
+                continue
+            confidence = max(0.0, 1.0 - decision.estimated_wer)
+            record = ConsensusDecision.objects.create(
+                chunk=chunk,
+                outcome=outcome,
+                text=decision.text,
+                normalized_text=decision.normalized_text,
+                confidence=confidence,
+                word_confidence=[[w, round(c, 4)] for w, c in decision.words],
+                estimated_wer=decision.estimated_wer,
+                reason=f"{reason}; {decision.reason}"[:300],
+                audit=last.audit and outcome == "validated",
+                transcription_count=len(transcripts),
+                method_version=decision.method_version,
+                decided_by=DecidedBy.AUTO,
+            )
+            chunk.consensus_text = decision.text
+            chunk.confidence = confidence
+            chunk.word_confidence = record.word_confidence
+            if outcome != "validated":
+                chunk.status = ChunkStatus.NEEDS_REVIEW
+            chunk.save(update_fields=["status", "consensus_text", "confidence",
+                                      "word_confidence", "updated_at"])  # fmt: skip
+            changed += 1
+    return changed
+
+
+def chunks_rescore_for_contributors(user_ids, *, reason: str) -> int:
+    """Re-score the finished chunks these contributors transcribed (after they
+    were blocked or unblocked: their votes now count differently)."""
+    chunk_ids = (
+        Transcription.objects.filter(user_id__in=user_ids, chunk__status__in=RESCORABLE)
+        .values_list("chunk_id", flat=True)
+        .distinct()
+    )
+    return chunks_rescore(list(chunk_ids), reason=reason)
+
+
 def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
     """Re-estimate every contributor's reliability in ``language`` jointly (EM).
 
@@ -252,7 +373,8 @@ def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
     which for a newcomer's first chunks are only the prior. This batch job
     re-judges the most recent ``limit`` decided chunks with the current
     weights, rebuilds the posteriors in decision order and stores them, so
-    later decisions use the better estimates. Returns the contributors updated.
+    later decisions use the better estimates, then re-scores those chunks'
+    automatic texts with them. Returns the contributors updated.
     """
     config = engine_config()
     limit = limit or settings.RELIABILITY_REESTIMATE_CHUNKS
@@ -291,7 +413,13 @@ def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
         for chunk_id, expected, consensus in rows
         if texts.get(chunk_id)
     ]
-    state = engine.reestimate(chunks, language=language, config=config)
+    users = {int(t.contributor_id) for chunk in chunks for t in chunk.transcripts}
+    state = engine.reestimate(
+        chunks,
+        language=language,
+        config=config,
+        silenced=frozenset(str(u) for u in blocked_user_ids(users)),
+    )
     estimates = {int(cid): rel for (cid, lang), rel in state.items() if lang == language}
     with transaction.atomic():
         existing = {
@@ -304,6 +432,12 @@ def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
             row = existing.get(user_id) or ReliabilityScore(user_id=user_id, language=language)
             row.alpha, row.beta = rel.alpha, rel.beta
             row.save()
+    # The proposals were made with the weights of their day: the engine's
+    # texts are re-scored with the new ones (reviewers' texts stay).
+    chunks_rescore(
+        [chunk_id for chunk_id, _, _ in rows if chunk_id not in reviewed],
+        reason="re-scored with re-estimated reliabilities",
+    )
     return len(estimates)
 
 

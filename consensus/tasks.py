@@ -27,3 +27,18 @@ def consensus_decide(chunk_id: str) -> None:
 def reliability_reestimate() -> None:
     """Nightly: re-estimate all reliabilities jointly from recent decisions."""
     services.reliability_reestimate_all()
+
+
+@shared_task(
+    name="consensus.rescore_contributors",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=3000,
+    time_limit=3300,
+    ignore_result=True,
+)
+def rescore_contributors(user_ids: list[int], blocked: bool) -> None:
+    """After contributors were blocked or unblocked: idempotent, a re-run
+    finds nothing more to change."""
+    reason = "a contributor was blocked" if blocked else "a contributor was unblocked"
+    services.chunks_rescore_for_contributors(user_ids, reason=reason)

@@ -4,7 +4,26 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from contributors import services
-from contributors.models import User
+from contributors.models import ReliabilityScore, User
+
+
+class ReliabilityInline(admin.TabularInline):
+    """How reliable the contributor has proven per language, as the consensus
+    engine weighs them (read-only: the engine maintains it)."""
+
+    model = ReliabilityScore
+    fields = ["language", "accuracy_shown", "chunks", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("reliability")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("word accuracy"))
+    def accuracy_shown(self, obj: ReliabilityScore) -> str:
+        return f"{obj.accuracy:.1%}"
 
 
 @admin.register(User)
@@ -16,6 +35,7 @@ class UserAdmin(BaseUserAdmin):
         "roles",
         "is_staff",
         "is_active",
+        "blocked",
         "consent_version",
         "date_joined",
     ]
@@ -40,7 +60,18 @@ class UserAdmin(BaseUserAdmin):
         ),
         (_("Consent"), {"fields": ("consent_version", "consent_at", "erased_at")}),
     )
-    actions = ["make_reviewer", "make_researcher", "remove_elevated_roles", "block_users"]
+    actions = [
+        "make_reviewer",
+        "make_researcher",
+        "remove_elevated_roles",
+        "block_users",
+        "unblock_users",
+    ]
+    inlines = [ReliabilityInline]
+
+    @admin.display(description=_("blocked"), boolean=True)
+    def blocked(self, obj: User) -> bool:
+        return obj.is_blocked
 
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
@@ -69,7 +100,16 @@ class UserAdmin(BaseUserAdmin):
             services.user_set_roles(user=user, roles={"contributor"})
         self.message_user(request, _("Roles reset."), messages.SUCCESS)
 
-    @admin.action(description=_("Block (deactivate) selected users"))
+    @admin.action(description=_("Block selected users (their work stops counting)"))
     def block_users(self, request, queryset):
-        count = queryset.exclude(pk=request.user.pk).update(is_active=False)
-        self.message_user(request, _("%d users blocked.") % count, messages.SUCCESS)
+        changed = services.user_set_blocked(
+            user_ids=list(queryset.values_list("pk", flat=True)), blocked=True, by=request.user
+        )
+        self.message_user(request, _("%d users blocked.") % len(changed), messages.SUCCESS)
+
+    @admin.action(description=_("Unblock selected users"))
+    def unblock_users(self, request, queryset):
+        changed = services.user_set_blocked(
+            user_ids=list(queryset.values_list("pk", flat=True)), blocked=False
+        )
+        self.message_user(request, _("%d users unblocked.") % len(changed), messages.SUCCESS)

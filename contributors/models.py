@@ -75,6 +75,22 @@ class User(AbstractUser):
     def is_erased(self) -> bool:
         return self.erased_at is not None
 
+    @property
+    def is_blocked(self) -> bool:
+        """Deactivated by an admin (an erased account is inactive too, but its
+        past work still counts)."""
+        return not self.is_active and self.erased_at is None
+
+
+def blocked_user_ids(user_ids) -> set[int]:
+    """The contributors among ``user_ids`` an admin has blocked: their
+    transcriptions no longer count in any decision."""
+    return set(
+        User.objects.filter(pk__in=user_ids, is_active=False, erased_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+
 
 class ReliabilityScore(models.Model):
     """How reliably a contributor transcribes one language: Beta(alpha, beta) over

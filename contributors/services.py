@@ -1,4 +1,4 @@
-"""Writes on contributors: registration, profile, consent, roles, erasure."""
+"""Writes on contributors: registration, profile, consent, roles, blocking, erasure."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from contributors.models import User
-from contributors.signals import user_erased
+from contributors.signals import user_blocked, user_erased
 from shrutik.permissions import CONTRIBUTOR
 
 PROFILE_FIELDS = (
@@ -85,6 +85,29 @@ def user_set_roles(*, user: User, roles: set[str]) -> User:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return user
+
+
+def user_set_blocked(*, user_ids, blocked: bool, by: User | None = None) -> list[int]:
+    """Block contributors (they can no longer sign in, and their transcriptions
+    stop counting in decisions) or unblock them. Erased accounts and the acting
+    admin are left alone. Returns the ids whose standing changed."""
+    with transaction.atomic():
+        rows = User.objects.select_for_update().filter(
+            pk__in=user_ids, erased_at__isnull=True, is_active=blocked
+        )
+        if by is not None:
+            rows = rows.exclude(pk=by.pk)
+        changed = sorted(rows.values_list("pk", flat=True))
+        User.objects.filter(pk__in=changed).update(is_active=not blocked)
+        if blocked:
+            # Signed-in sessions end with the account: refresh tokens stop working.
+            for token in OutstandingToken.objects.filter(user_id__in=changed):
+                BlacklistedToken.objects.get_or_create(token=token)
+        if changed:
+            transaction.on_commit(
+                lambda: user_blocked.send(sender=User, user_ids=changed, blocked=blocked)
+            )
+    return changed
 
 
 def user_erase(*, user: User, delete_recordings: bool = False) -> None:

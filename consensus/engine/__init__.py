@@ -6,7 +6,7 @@ here; everything else may change between method versions.
 """
 
 from .normalize import normalize, tokenize
-from .policy import audit_draw, decide
+from .policy import audit_draw, decide, rescored_status
 from .reliability import (
     DecidedChunk,
     Evidence,
@@ -53,6 +53,7 @@ __all__ = [
     "reliability_prior",
     "reliability_update",
     "reliability_weight",
+    "rescored_status",
     "tokenize",
     "weight_from_accuracy",
 ]

@@ -182,3 +182,17 @@ def decide(
         mean_pairwise_cer=cer,
         silenced_contributors=silenced,
     )
+
+
+def rescored_status(previous: Status, decision: Decision) -> Status:
+    """Where a finished chunk stands after it is decided again with new weights
+    (after the batch re-estimation, or once a contributor is blocked).
+
+    Only the text and the weights change, never the number of transcripts, so
+    a finished chunk never goes back to asking for more. A validated chunk
+    stays validated only if the new weights still validate it; otherwise, like
+    every other finished chunk, it waits for a reviewer with the new text.
+    """
+    if previous == "validated" and decision.status == "validated":
+        return "validated"
+    return "needs_review"

@@ -10,7 +10,7 @@ times: it is the closest thing to ground truth the system ever sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
@@ -185,6 +185,7 @@ def reestimate(
     config: EngineConfig,
     start: ReliabilityState | None = None,
     iterations: int = 2,
+    silenced: Collection[str] = frozenset(),
 ) -> ReliabilityState:
     """Batch re-estimation of every contributor's reliability (one-coin EM).
 
@@ -194,7 +195,8 @@ def reestimate(
     E-step: leave-one-out consensus of the others), then the Beta posteriors
     are rebuilt from scratch in chronological order (the M-step, decay
     included), and the two steps alternate. ``chunks`` must be in the order
-    they were decided.
+    they were decided. ``silenced`` contributors (blocked ones) vote with
+    weight 0 whatever their record.
     """
     state = start if start is not None else ReliabilityState(config)
     for _ in range(iterations):
@@ -205,7 +207,11 @@ def reestimate(
                     t.contributor_id,
                     t.raw_text,
                     t.flags,
-                    weight=state.weight(t.contributor_id, language),
+                    weight=(
+                        0.0
+                        if t.contributor_id in silenced
+                        else state.weight(t.contributor_id, language)
+                    ),
                 )
                 for t in chunk.transcripts
             ]

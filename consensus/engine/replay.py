@@ -6,7 +6,10 @@ order, and each clip's transcripts are revealed one at a time in a seeded
 random order, as the platform would receive them. Every decision is made by
 :func:`decide` with the weights the reliability state holds at that moment;
 when a clip is decided, its transcribers' reliabilities are updated
-leave-one-out. The reference is only read to compute the metrics.
+leave-one-out. The batch job (re-estimation, then re-scoring of the finished
+clips no reviewer settled) runs as the decided clips grow and once after the
+last, so the metrics describe the texts the platform would then hold. The
+reference is only read to compute the metrics.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, replace
 from rapidfuzz.distance import Levenshtein
 
 from .normalize import tokenize
-from .policy import decide
+from .policy import decide, rescored_status
 from .reliability import DecidedChunk, ReliabilityState, reestimate, reliability_evidence
 from .schema import METHOD_VERSION, Decision, EngineConfig, Transcript, budget_threshold
 
@@ -43,15 +46,16 @@ class Clip:
 
 @dataclass(slots=True)
 class ClipResult:
+    # What the platform holds for the clip at the end: its text's errors and
+    # status after the last batch job re-scored it.
     errors: int
     ref_words: int
     expected_errors: float
     status: str
     transcripts_used: int
     audit: bool
-    # The same clip re-scored after the final batch re-estimation.
-    rescored_errors: int = 0
-    rescored_expected_errors: float = 0.0
+    # Errors of the text as first decided, before any re-scoring.
+    decided_errors: int
 
 
 def word_errors(hypothesis: str, reference: str) -> tuple[int, int]:
@@ -127,42 +131,55 @@ def replay(
             language,
         )
         decided.append(DecidedChunk(tuple(used), prior, reviewed_text))
-        if batch_reestimation and len(decided) == next_batch:
-            state = reestimate(decided, language=language, config=config, start=state)
-            next_batch = max(next_batch + 1, int(next_batch * BATCH_GROWTH))
         errors, words = word_errors(decision.text, clip.reference)
         results.append(
-            ClipResult(errors, words, decision.expected_errors, status, len(used), decision.audit)
-        )
-    if batch_reestimation:
-        # The last batch job, then every clip's text re-scored with the
-        # weights it produced (no new transcripts, statuses unchanged). Clips
-        # were decided with the weights of their day; this measures what a
-        # periodic re-score of stored chunks would add (the platform's batch
-        # job re-estimates weights but leaves stored texts as decided).
-        state = reestimate(decided, language=language, config=config, start=state)
-        for position, chunk, result in zip(order, decided, results, strict=True):
-            rescored = decide(
-                [
-                    Transcript(
-                        t.contributor_id,
-                        t.raw_text,
-                        t.flags,
-                        weight=state.weight(t.contributor_id, language),
-                    )
-                    for t in chunk.transcripts
-                ],
-                prior_text=chunk.prior_text,
-                language=language,
-                config=config,
+            ClipResult(
+                errors, words, decision.expected_errors, status, len(used), decision.audit, errors
             )
-            result.rescored_errors = word_errors(rescored.text, clips[position].reference)[0]
-            result.rescored_expected_errors = rescored.expected_errors
+        )
+        if batch_reestimation and len(decided) == next_batch:
+            state = _batch_job(decided, results, order, clips, state, language, config)
+            next_batch = max(next_batch + 1, int(next_batch * BATCH_GROWTH))
+    if batch_reestimation:
+        # The batch job once more after the last clip: what the platform
+        # holds the next day.
+        state = _batch_job(decided, results, order, clips, state, language, config)
     if on_finish is not None:
         on_finish(state)
     report = _metrics(results, single_errors, single_words)
     report["stop_expected_errors_final"] = round(threshold, 3)
     return report
+
+
+def _batch_job(
+    decided: Sequence[DecidedChunk],
+    results: Sequence[ClipResult],
+    order: Sequence[int],
+    clips: Sequence[Clip],
+    state: ReliabilityState,
+    language: str,
+    config: EngineConfig,
+) -> ReliabilityState:
+    """The platform's periodic batch job: re-estimate every reliability, then
+    re-score the finished clips no reviewer has settled with the new weights
+    (same transcripts; see :func:`rescored_status`)."""
+    state = reestimate(decided, language=language, config=config, start=state)
+    for position, chunk, result in zip(order[: len(decided)], decided, results, strict=True):
+        if chunk.reviewed_text is not None:
+            continue
+        again = decide(
+            [
+                replace(t, weight=state.weight(t.contributor_id, language))
+                for t in chunk.transcripts
+            ],
+            prior_text=chunk.prior_text,
+            language=language,
+            config=config,
+        )
+        result.status = rescored_status(result.status, again)
+        result.errors = word_errors(again.text, clips[position].reference)[0]
+        result.expected_errors = again.expected_errors
+    return state
 
 
 def _metrics(
@@ -194,11 +211,9 @@ def _metrics(
         "clips": len(results),
         "single_worker_wer": _ratio(single_errors, single_words),
         "consensus_wer": wer(results),
-        "rescored_consensus_wer": _ratio(
-            sum(r.rescored_errors for r in results), sum(r.ref_words for r in results)
-        ),
-        "rescored_validated_wer": _ratio(
-            sum(r.rescored_errors for r in validated), sum(r.ref_words for r in validated)
+        # The texts as first decided, before the batch job re-scored them.
+        "decided_consensus_wer": _ratio(
+            sum(r.decided_errors for r in results), sum(r.ref_words for r in results)
         ),
         "mean_transcripts": _ratio(sum(r.transcripts_used for r in results), len(results)),
         "review_rate": _ratio(len(reviewed), len(results)),

@@ -24,7 +24,7 @@ def test_consensus_beats_a_single_worker_clearly_on_dev_clean_subset():
     assert report["consensus_wer"] < 0.6 * report["single_worker_wer"]
     assert 2.0 <= report["mean_transcripts"] <= 5.0
     assert report["validated_wer"] < report["reviewed_wer"]
-    assert report["rescored_consensus_wer"] < 0.6 * report["single_worker_wer"]
+    assert report["decided_consensus_wer"] < 0.6 * report["single_worker_wer"]
     for key in ("review_rate", "validated_wer", "reviewed_wer", "calibration"):
         assert key in report
 

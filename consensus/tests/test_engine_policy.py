@@ -13,6 +13,7 @@ from consensus.engine import (
     audit_draw,
     budget_threshold,
     decide,
+    rescored_status,
 )
 
 CONFIG = EngineConfig()
@@ -241,3 +242,17 @@ def test_empty_transcripts_are_handled_and_an_empty_consensus_is_reviewed():
     assert decision.text == "" and decision.words == ()
     assert "no words" in decision.reason
     assert decide([t("a", SENTENCE, 0.9), t("b", "", 0.9)], language="en").status == "need_more"
+
+
+def test_a_rescored_chunk_stays_validated_only_if_still_validated():
+    proven = [t(f"p{k}", SENTENCE, 0.95) for k in range(3)]
+    still = decide(proven, language="en", config=CONFIG)
+    assert still.status == "validated"
+    assert rescored_status("validated", still) == "validated"
+    # One of the three no longer counts (blocked): two cannot validate.
+    weakened = decide([*proven[:2], replace(proven[2], weight=0.0)], language="en", config=CONFIG)
+    assert weakened.status != "validated"
+    assert rescored_status("validated", weakened) == "needs_review"
+    # A finished chunk never reopens, and review is not left by a re-score.
+    assert rescored_status("needs_review", weakened) == "needs_review"
+    assert rescored_status("needs_review", still) == "needs_review"

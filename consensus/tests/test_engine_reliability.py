@@ -141,3 +141,25 @@ def test_batch_reestimation_silences_a_spammer_and_trusts_the_careful():
     state = reestimate(chunks, language="xx", config=CONFIG)
     assert state.weight("spammer", "xx") == 0.0
     assert state.get("careful", "xx").accuracy > state.get("sloppy", "xx").accuracy > 0.6
+
+
+def test_silenced_contributors_do_not_vote_in_the_reestimation():
+    # Two colluders type the same wrong text: with their votes counted, the
+    # honest transcriber looks like the one who is wrong.
+    chunks = [
+        DecidedChunk(
+            (
+                Transcript("honest", "the kettle began to whistle"),
+                Transcript("colluder1", "a cattle begun two whistles"),
+                Transcript("colluder2", "a cattle begun two whistles"),
+                Transcript("newcomer", "the kettle began to whistle"),
+            )
+        )
+        for _ in range(20)
+    ]
+    counted = reestimate(chunks, language="xx", config=CONFIG)
+    silenced = reestimate(
+        chunks, language="xx", config=CONFIG, silenced=frozenset({"colluder1", "colluder2"})
+    )
+    assert counted.get("honest", "xx").accuracy < 0.8
+    assert silenced.get("honest", "xx").accuracy > 0.9

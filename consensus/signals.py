@@ -1,0 +1,15 @@
+"""Reactions to contributor events from the lower apps."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+
+def on_user_blocked(sender, *, user_ids, blocked: bool, **kwargs) -> None:
+    """A blocked contributor's votes stop counting (an unblocked one's count
+    again): the finished chunks they transcribed are decided again, in the
+    background, since a prolific contributor touches thousands of chunks."""
+    from consensus.tasks import rescore_contributors
+
+    ids = list(user_ids)
+    transaction.on_commit(lambda: rescore_contributors.delay(ids, blocked))

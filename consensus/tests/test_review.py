@@ -1,0 +1,273 @@
+"""Review in the admin, re-scoring with new reliabilities, and blocked contributors."""
+
+import pytest
+
+from consensus import services, tasks
+from consensus.models import ConsensusDecision
+from consensus.tests.test_decide import proven, transcribe
+from contributors import services as contributor_services
+from contributors.models import ReliabilityScore
+from recordings.models import Chunk, ChunkStatus
+from recordings.tests.factories import make_chunks
+from transcriptions.models import TaskLease, Transcription
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = "/admin/consensus/reviewchunk/"
+
+
+@pytest.fixture(autouse=True)
+def _no_audit(settings):
+    settings.CONSENSUS_CONFIG = {"audit_rate": 0.0}
+    services.engine_config.cache_clear()
+    yield
+    services.engine_config.cache_clear()
+
+
+@pytest.fixture
+def two_at_most(settings):
+    """Chunks stop at two transcripts, so a disagreeing pair goes to review."""
+    settings.CONSENSUS_CONFIG = {
+        "audit_rate": 0.0,
+        "max_transcripts": 2,
+        "validate_from": 2,
+        "transcript_budget": 2.0,
+    }
+    services.engine_config.cache_clear()
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    reviewer.is_staff = True
+    reviewer.save()
+    client.force_login(reviewer)
+    return client
+
+
+def in_review(make_user, texts=("the kettle began to whistle", "the cattle begun to whistle")):
+    (chunk,) = make_chunks(1)
+    users = transcribe(chunk, list(texts), make_user)
+    Chunk.objects.filter(pk=chunk.pk).update(transcriptions_required=len(texts))
+    services.consensus_decide(chunk_id=chunk.id)
+    chunk.refresh_from_db()
+    return chunk, users
+
+
+# --- The review queue -------------------------------------------------------------
+
+
+def test_the_queue_lists_chunks_in_review_least_confident_first(
+    reviewer_client, make_user, two_at_most
+):
+    sure, unsure, validated = make_chunks(3)
+    Chunk.objects.filter(pk=sure.pk).update(
+        status=ChunkStatus.NEEDS_REVIEW, confidence=0.9, consensus_text="fairly sure text"
+    )
+    Chunk.objects.filter(pk=unsure.pk).update(
+        status=ChunkStatus.NEEDS_REVIEW, confidence=0.4, consensus_text="very unsure text"
+    )
+    Chunk.objects.filter(pk=validated.pk).update(
+        status=ChunkStatus.VALIDATED, consensus_text="already validated"
+    )
+    page = reviewer_client.get(QUEUE).content.decode()
+    assert "very unsure text" in page and "fairly sure text" in page
+    assert "already validated" not in page
+    assert page.index("very unsure text") < page.index("fairly sure text")
+
+
+def test_a_chunk_page_shows_audio_transcripts_reliability_and_doubtful_words(
+    reviewer_client, make_user, two_at_most
+):
+    chunk, (_, second) = in_review(make_user)
+    ReliabilityScore.objects.create(user=second, language="bn", alpha=90, beta=10)
+    page = reviewer_client.get(f"{QUEUE}{chunk.pk}/change/").content.decode()
+    assert "<audio" in page
+    for transcription in Transcription.objects.filter(chunk=chunk):
+        assert transcription.text in page
+    assert "90% (weight" in page  # the proven transcriber
+    assert "70% (weight 0.85, newcomer)" in page  # the prior of a newcomer
+    # Doubtful words are shaded by how unsure the engine is.
+    assert "rgba(220,50,30," in page
+    assert f'name="_proposal" value="{chunk.consensus_text}"' in page
+
+
+def test_accept_correct_and_reject_from_the_chunk_page(
+    reviewer_client, reviewer, make_user, two_at_most
+):
+    chunks = [in_review(make_user)[0] for _ in range(3)]
+    assert {c.status for c in chunks} == {ChunkStatus.NEEDS_REVIEW}
+    accept, correct, reject = chunks
+    url = f"{QUEUE}{{}}/change/"
+
+    reviewer_client.post(
+        url.format(accept.pk), {"_review_accept": "1", "_proposal": accept.consensus_text}
+    )
+    reviewer_client.post(
+        url.format(correct.pk),
+        {"_review_correct": "1", "corrected_text": "the kettle began to whistle"},
+    )
+    reviewer_client.post(url.format(reject.pk), {"_review_reject": "1"})
+
+    for chunk in chunks:
+        chunk.refresh_from_db()
+    assert accept.status == ChunkStatus.VALIDATED
+    assert correct.status == ChunkStatus.VALIDATED
+    assert correct.consensus_text == "the kettle began to whistle"
+    assert reject.status == ChunkStatus.REJECTED
+    assert ConsensusDecision.objects.filter(decided_by="reviewer", reviewer=reviewer).count() == 3
+
+
+def test_accepting_a_proposal_that_changed_meanwhile_is_refused(
+    reviewer_client, make_user, two_at_most
+):
+    chunk, _ = in_review(make_user)
+    seen = chunk.consensus_text
+    Chunk.objects.filter(pk=chunk.pk).update(consensus_text="a newer proposal")
+    response = reviewer_client.post(
+        f"{QUEUE}{chunk.pk}/change/", {"_review_accept": "1", "_proposal": seen}, follow=True
+    )
+    assert "proposed text changed" in response.content.decode()
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+
+
+def test_bulk_accept_and_reject(reviewer_client, make_user, two_at_most):
+    one, two = in_review(make_user)[0], in_review(make_user)[0]
+    reviewer_client.post(QUEUE, {"action": "accept_proposals", "_selected_action": [one.pk]})
+    reviewer_client.post(QUEUE, {"action": "reject_chunks", "_selected_action": [two.pk]})
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.status, two.status) == (ChunkStatus.VALIDATED, ChunkStatus.REJECTED)
+
+
+# --- Re-scoring with re-estimated reliabilities -----------------------------------
+
+
+def test_reestimation_rescores_the_proposals_waiting_for_review(make_user, reviewer, two_at_most):
+    careless, careful = make_user(), make_user()
+    sentence = "the kettle began to whistle on the stove"
+    # A record: the careful one agrees with two others, the careless one not.
+    for chunk in make_chunks(10):
+        Transcription.objects.create(chunk=chunk, user=careful, text=sentence)
+        Transcription.objects.create(chunk=chunk, user=make_user(), text=sentence)
+        Transcription.objects.create(chunk=chunk, user=make_user(), text=sentence)
+        Transcription.objects.create(chunk=chunk, user=careless, text="the cattle begun to whistle")
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.VALIDATED, consensus_text=sentence
+        )
+    # Decided while both were newcomers: the tie goes to the first transcript.
+    (waiting,) = make_chunks(1)
+    Transcription.objects.create(chunk=waiting, user=careless, text="the cattle begun")
+    Transcription.objects.create(chunk=waiting, user=careful, text="the kettle began")
+    Chunk.objects.filter(pk=waiting.pk).update(transcriptions_received=2)
+    services.consensus_decide(chunk_id=waiting.id)
+    waiting.refresh_from_db()
+    assert waiting.status == ChunkStatus.NEEDS_REVIEW
+    assert waiting.consensus_text == "the cattle begun"
+    # A reviewer's text is final, whatever the weights say.
+    (settled,) = make_chunks(1)
+    Transcription.objects.create(chunk=settled, user=careless, text="the cattle begun")
+    Transcription.objects.create(chunk=settled, user=careful, text="the kettle began")
+    Chunk.objects.filter(pk=settled.pk).update(transcriptions_received=2)
+    services.consensus_decide(chunk_id=settled.id)
+    services.chunk_review(
+        chunk_id=settled.id, reviewer=reviewer, action="correct", text="the cattle begun"
+    )
+
+    services.reliability_reestimate(language="bn")
+
+    waiting.refresh_from_db()
+    settled.refresh_from_db()
+    assert waiting.consensus_text == "the kettle began"
+    assert waiting.status == ChunkStatus.NEEDS_REVIEW
+    latest = waiting.decisions.first()
+    assert latest.decided_by == "auto" and latest.reason.startswith("re-scored")
+    assert settled.consensus_text == "the cattle begun"
+    # Nothing changed since: running again records nothing new.
+    count = ConsensusDecision.objects.count()
+    services.reliability_reestimate(language="bn")
+    assert ConsensusDecision.objects.count() == count
+
+
+# --- Blocking contributors --------------------------------------------------------
+
+
+def block(admin_client, users, django_capture_on_commit_callbacks):
+    """Block through the admin and run what the commit triggers: the lease
+    release at once, and the re-score task the way a worker would run it."""
+    with django_capture_on_commit_callbacks() as committed:
+        admin_client.post(
+            "/admin/contributors/user/",
+            {"action": "block_users", "_selected_action": [u.pk for u in users]},
+        )
+    with django_capture_on_commit_callbacks() as enqueued:
+        for callback in committed:
+            callback()
+    assert len(enqueued) == 1  # one re-score task for the whole batch
+    tasks.rescore_contributors.apply(args=[[u.pk for u in users], True]).get()
+
+
+def test_blocking_a_contributor_stops_their_work_counting(
+    admin_client, make_user, django_capture_on_commit_callbacks
+):
+    (chunk,) = make_chunks(1)
+    doubtful = proven(make_user())
+    Transcription.objects.create(chunk=chunk, user=doubtful, text="the kettle began")
+    transcribe(chunk, ["the kettle began"] * 2, make_user, reliable=True)
+    Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=3)
+    assert services.consensus_decide(chunk_id=chunk.id).outcome == "validated"
+    (held,) = make_chunks(1)
+    TaskLease.objects.create(
+        chunk=held, user=doubtful, expires_at="2999-01-01T00:00:00Z", mode="transcribe"
+    )
+
+    block(admin_client, [doubtful], django_capture_on_commit_callbacks)
+
+    doubtful.refresh_from_db()
+    chunk.refresh_from_db()
+    assert not doubtful.is_active and doubtful.is_blocked
+    assert not TaskLease.objects.filter(user=doubtful).exists()
+    # Two reliable voters are left: not enough to validate, so a reviewer looks.
+    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+    latest = chunk.decisions.first()
+    assert latest.outcome == "needs_review" and "blocked" in latest.reason
+    assert doubtful.pk not in {
+        int(t.contributor_id)
+        for t in services._transcripts(chunk, services.engine_config())
+        if t.weight
+    }
+    assert services.contributor_standing([doubtful.pk], "bn")[doubtful.pk].startswith("blocked")
+
+
+def test_the_contributor_page_shows_reliability_and_unblocking_restores(
+    admin_client, make_user, django_capture_on_commit_callbacks
+):
+    user = make_user()
+    ReliabilityScore.objects.create(user=user, language="bn", alpha=45, beta=5, chunks=12)
+    page = admin_client.get(f"/admin/contributors/user/{user.pk}/change/").content.decode()
+    assert "90.0%" in page and "word accuracy" in page.lower()
+
+    block(admin_client, [user], django_capture_on_commit_callbacks)
+    user.refresh_from_db()
+    assert user.is_blocked
+    with django_capture_on_commit_callbacks(execute=False) as committed:
+        admin_client.post(
+            "/admin/contributors/user/",
+            {"action": "unblock_users", "_selected_action": [user.pk]},
+        )
+    assert len(committed) == 1
+    user.refresh_from_db()
+    assert user.is_active and not user.is_blocked
+
+
+def test_blocking_leaves_erased_accounts_and_the_acting_admin_alone(admin_user, make_user):
+    erased = make_user()
+    contributor_services.user_erase(user=erased)
+    changed = contributor_services.user_set_blocked(
+        user_ids=[erased.pk, admin_user.pk], blocked=True, by=admin_user
+    )
+    assert changed == []
+    admin_user.refresh_from_db()
+    erased.refresh_from_db()
+    assert admin_user.is_active
+    assert erased.is_erased and not erased.is_blocked
