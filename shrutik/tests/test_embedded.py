@@ -1,6 +1,7 @@
 """Smoke test of the embedded shape: SQLite, filesystem storage, filesystem broker,
 a real gunicorn and a real Celery worker, started the way the README starts them."""
 
+import itertools
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from shrutik.tests.test_settings import CONFIG_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
+METRICS_TOKEN = "embedded-metrics-token"
 
 
 def free_port() -> int:
@@ -42,6 +44,7 @@ def embedded_env(tmp_path):
             "SHRUTIK_VAR_DIR": str(tmp_path / "var"),
             "DJANGO_SETTINGS_MODULE": "shrutik.settings",
             "PYTHONUNBUFFERED": "1",
+            "METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     for key in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME"):
@@ -100,7 +103,7 @@ def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path)
 
 def start_embedded(env, port: int, log) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--web-workers", "1",
+        [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--web-workers", "2",
          "--concurrency", "1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -165,6 +168,29 @@ def check_embedded(base: str, tmp_path, script_id: int) -> None:
     assert streamed["status"]["chunk_count"] == recording["chunk_count"]
     assert streamed["feedback"], "no live feedback while streaming"
     assert not list((tmp_path / "var" / "media" / "live").glob("*/*.part"))
+    check_metrics_sum_every_web_worker(base, tmp_path / "var" / "prometheus")
+
+
+def check_metrics_sum_every_web_worker(base: str, directory: Path) -> None:
+    """Each scrape counts every request so far, whichever worker answers it:
+    consecutive scrapes differ by exactly the one request in between."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def requests_so_far() -> float:
+        response = requests.get(
+            f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        for family in text_string_to_metric_families(response.text):
+            if family.name == "django_http_requests_total_by_method":
+                return sum(s.value for s in family.samples if s.labels.get("method") == "GET")
+        raise AssertionError("no request counter in /metrics")
+
+    counts = [requests_so_far() for _ in range(8)]
+    assert [b - a for a, b in itertools.pairwise(counts)] == [1.0] * 7, counts
+    # Both web workers write their own files there; the scrape sums them.
+    pids = {name.stem.rsplit("_", 1)[-1] for name in directory.glob("counter_*.db")}
+    assert len(pids) >= 2, sorted(directory.iterdir())
 
 
 def stream_reading(base: str, script_id: int, token: str) -> dict:

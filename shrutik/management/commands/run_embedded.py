@@ -7,10 +7,12 @@ behind a page that still loads.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -37,13 +39,19 @@ class Command(BaseCommand):
         # the live recording WebSocket (/ws/record/).
         web_cmd = [
             sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
-            "-k", "uvicorn_worker.UvicornWorker",
+            "-k", "uvicorn_worker.UvicornWorker", "-c", "python:shrutik.gunicorn_conf",
             "--bind", f"{host}:{port}", "--workers", str(web_workers),
             "--timeout", "300",
         ]  # fmt: skip
+        # The web workers' request metrics, summed at every scrape
+        # (shrutik.gunicorn_conf); the Celery worker keeps its own.
+        web_env = {
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(Path(settings.VAR_DIR) / "prometheus"),
+        }
         procs = {
             "worker": subprocess.Popen(worker_cmd),
-            "web": subprocess.Popen(web_cmd),
+            "web": subprocess.Popen(web_cmd, env=web_env),
         }
         from shrutik.tasks import heartbeat
 
