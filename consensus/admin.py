@@ -95,7 +95,7 @@ class ReviewChunkAdmin(admin.ModelAdmin):
                 (
                     (
                         t.user,
-                        standing[t.user_id],
+                        str(standing[t.user_id]),
                         t.text,
                         ", ".join(t.flags),
                     )

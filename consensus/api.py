@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consensus import selectors
+from consensus import selectors, services
 from consensus.models import ConsensusDecision
 from recordings.models import Chunk
 from shrutik.permissions import IsReviewer
@@ -20,10 +20,33 @@ from transcriptions.models import Transcription
 
 class ChunkTranscriptionOutput(serializers.ModelSerializer):
     contributor = serializers.CharField(source="user.username")
+    contributor_accuracy = serializers.SerializerMethodField(
+        help_text="The contributor's estimated word accuracy in the chunk's language "
+        "(the newcomer prior without a record)."
+    )
+    vote_weight = serializers.SerializerMethodField(
+        help_text="How much this transcription's vote weighs (log-odds); 0 = it does not "
+        "count (contributor silenced or blocked)."
+    )
+    contributor_blocked = serializers.SerializerMethodField()
 
     class Meta:
         model = Transcription
-        fields = ["id", "contributor", "text", "normalized_text", "flags", "source", "created_at"]
+        fields = ["id", "contributor", "contributor_accuracy", "vote_weight",
+                  "contributor_blocked", "text", "normalized_text", "flags", "source",
+                  "created_at"]  # fmt: skip
+
+    def _standing(self, transcription: Transcription) -> services.Standing:
+        return self.context["standing"][transcription.user_id]
+
+    def get_contributor_accuracy(self, transcription: Transcription) -> float:
+        return round(self._standing(transcription).accuracy, 4)
+
+    def get_vote_weight(self, transcription: Transcription) -> float:
+        return round(self._standing(transcription).weight, 4)
+
+    def get_contributor_blocked(self, transcription: Transcription) -> bool:
+        return self._standing(transcription).blocked
 
 
 class DecisionOutput(serializers.ModelSerializer):
@@ -87,7 +110,10 @@ class ChunkDetailApi(APIView):
             ),
             pk=pk,
         )
-        return Response(ChunkDetailOutput(chunk).data)
+        standing = services.contributor_standing(
+            [t.user_id for t in chunk.transcriptions.all()], chunk.language.code
+        )
+        return Response(ChunkDetailOutput(chunk, context={"standing": standing}).data)
 
 
 StatsOutput = inline_serializer(

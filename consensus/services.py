@@ -65,24 +65,40 @@ def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
     return {r.user_id: engine.Reliability(alpha=r.alpha, beta=r.beta) for r in rows}
 
 
-def contributor_standing(user_ids, language: str) -> dict[int, str]:
-    """How much each contributor's vote counts in ``language``, for reviewers:
-    estimated word accuracy and voting weight, or why it counts for nothing."""
+@dataclasses.dataclass(frozen=True)
+class Standing:
+    """How much a contributor's vote counts in one language, for reviewers."""
+
+    accuracy: float  # estimated word accuracy (the prior mean for a newcomer)
+    weight: float  # voting weight in log-odds; 0 = does not count
+    newcomer: bool  # no record in this language yet
+    blocked: bool
+
+    def __str__(self) -> str:
+        if self.blocked:
+            return "blocked: does not count"
+        if self.weight <= 0.0:
+            return f"{self.accuracy:.0%}, silenced: does not count"
+        new = ", newcomer" if self.newcomer else ""
+        return f"{self.accuracy:.0%} (weight {self.weight:.2f}{new})"
+
+
+def contributor_standing(user_ids, language: str) -> dict[int, Standing]:
+    """Each contributor's :class:`Standing` in ``language``, as decisions weigh them."""
     config = engine_config()
-    scores = _reliabilities(set(user_ids), language)
-    blocked = blocked_user_ids(set(user_ids))
+    ids = set(user_ids)
+    scores = _reliabilities(ids, language)
+    blocked = blocked_user_ids(ids)
     prior = engine.reliability_prior(config)
     standing = {}
-    for user_id in user_ids:
+    for user_id in ids:
         score = scores.get(user_id, prior)
-        weight = engine.reliability_weight(score, config)
-        if user_id in blocked:
-            standing[user_id] = "blocked: does not count"
-        elif weight <= 0.0:
-            standing[user_id] = f"{score.accuracy:.0%}, silenced: does not count"
-        else:
-            new = "" if user_id in scores else ", newcomer"
-            standing[user_id] = f"{score.accuracy:.0%} (weight {weight:.2f}{new})"
+        standing[user_id] = Standing(
+            accuracy=score.accuracy,
+            weight=0.0 if user_id in blocked else engine.reliability_weight(score, config),
+            newcomer=user_id not in scores,
+            blocked=user_id in blocked,
+        )
     return standing
 
 

@@ -236,7 +236,9 @@ def test_blocking_a_contributor_stops_their_work_counting(
         for t in services._transcripts(chunk, services.engine_config())
         if t.weight
     }
-    assert services.contributor_standing([doubtful.pk], "bn")[doubtful.pk].startswith("blocked")
+    assert str(services.contributor_standing([doubtful.pk], "bn")[doubtful.pk]).startswith(
+        "blocked"
+    )
 
 
 def test_the_contributor_page_shows_reliability_and_unblocking_restores(
