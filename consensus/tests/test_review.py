@@ -273,3 +273,17 @@ def test_blocking_leaves_erased_accounts_and_the_acting_admin_alone(admin_user, 
     erased.refresh_from_db()
     assert admin_user.is_active
     assert erased.is_erased and not erased.is_blocked
+
+
+def test_a_blocked_contributor_can_no_longer_use_the_api(api_client, make_user):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    user = make_user()
+    refresh = RefreshToken.for_user(user)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {refresh.access_token}"}
+    assert api_client.get("/api/me/", **headers).status_code == 200
+    contributor_services.user_set_blocked(user_ids=[user.pk], blocked=True)
+    assert api_client.get("/api/me/", **headers).status_code == 401
+    refreshed = api_client.post("/api/auth/token/refresh/", {"refresh": str(refresh)})
+    assert refreshed.status_code == 401
+    assert "detail" in refreshed.json()
