@@ -15,11 +15,11 @@ class ConsensusConfig(AppConfig):
         hooks.register_normalizer(lambda text, language: normalize(text))
 
         def enqueue(chunk_id: str) -> None:
-            from consensus.tasks import consensus_decide
+            from consensus.services import decide_enqueue_or_defer
 
             # Called from on_commit already; a nested on_commit keeps it safe
             # when the hook fires inside a transaction (skip/report paths).
-            transaction.on_commit(lambda: consensus_decide.delay(chunk_id))
+            transaction.on_commit(lambda: decide_enqueue_or_defer(chunk_id=chunk_id))
 
         hooks.on_chunk_transcribed(enqueue)
 

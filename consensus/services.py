@@ -4,18 +4,23 @@ move reliabilities; and the reviewer's accept / correct / reject."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Greatest, Least
+from django.utils import timezone
 
 from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
 from contributors.models import ReliabilityScore, blocked_user_ids
 from recordings.models import Chunk, ChunkStatus
 from transcriptions.models import SkipReason, TaskSkip, Transcription
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -153,6 +158,54 @@ def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config)
         )
         row.alpha, row.beta, row.chunks = updated.alpha, updated.beta, row.chunks + 1
         row.save()
+
+
+def decide_enqueue_or_defer(*, chunk_id) -> None:
+    """Ask a worker to decide the chunk; if the broker is down, leave it to
+    :func:`chunks_sweep_undecided`. The transcription is already stored, so
+    the contributor's submission succeeded; failing the request would make
+    them submit again a text that was in fact kept."""
+    from consensus.tasks import consensus_decide as decide_task
+
+    try:
+        decide_task.delay(str(chunk_id))
+    except Exception:
+        logger.warning(
+            "Could not enqueue the decision of chunk %s; the sweeper will.",
+            chunk_id,
+            exc_info=True,
+        )
+
+
+def chunks_sweep_undecided(*, now=None) -> int:
+    """Enqueue a decision for open chunks that hold every transcription they
+    asked for, yet nothing has happened to them for
+    ``CONSENSUS_STUCK_AFTER_SECONDS``: the message asking for their decision
+    was lost (the broker was down when the last transcription arrived, or
+    forgot it). Without this such a chunk would wait forever, since it asks
+    nobody for more work. A decision only moves a chunk on (it finishes it
+    or raises what it needs), so a chunk swept needlessly costs one idempotent
+    decision. Returns the chunks enqueued.
+    """
+    from consensus.tasks import consensus_decide as decide_task
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.CONSENSUS_STUCK_AFTER_SECONDS)
+    stuck = list(
+        Chunk.objects.filter(
+            status=ChunkStatus.OPEN,
+            transcriptions_received__gt=0,
+            transcriptions_received__gte=F("transcriptions_required"),
+            updated_at__lt=stale,
+        )
+        .exclude(Exists(Transcription.objects.filter(chunk=OuterRef("pk"), created_at__gte=stale)))
+        .values_list("id", flat=True)[: settings.CONSENSUS_SWEEP_BATCH]
+    )
+    # Touched, so the next sweep gives this attempt a full period.
+    Chunk.objects.filter(pk__in=stuck).update(updated_at=now)
+    for chunk_id in stuck:
+        decide_task.delay(str(chunk_id))
+    return len(stuck)
 
 
 def consensus_decide(*, chunk_id) -> ConsensusDecision | None:

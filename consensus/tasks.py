@@ -42,3 +42,9 @@ def rescore_contributors(user_ids: list[int], blocked: bool) -> None:
     finds nothing more to change."""
     reason = "a contributor was blocked" if blocked else "a contributor was unblocked"
     services.chunks_rescore_for_contributors(user_ids, reason=reason)
+
+
+@shared_task(name="consensus.sweep", ignore_result=True)
+def sweep_undecided() -> int:
+    """Every few minutes: decisions whose message was lost are asked again."""
+    return services.chunks_sweep_undecided()

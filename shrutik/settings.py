@@ -458,6 +458,11 @@ RECORDING_MAX_ATTEMPTS = env.int("RECORDING_MAX_ATTEMPTS", default=5)
 CHUNK_TRANSCRIPTIONS_REQUIRED = env.int("CHUNK_TRANSCRIPTIONS_REQUIRED", default=2)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE["recordings-sweep"] = {"task": "recordings.sweep", "schedule": 300.0}
+# An open chunk holding every transcription it asked for, untouched this long,
+# lost the message asking for its decision: the sweep asks again.
+CONSENSUS_STUCK_AFTER_SECONDS = env.int("CONSENSUS_STUCK_AFTER_SECONDS", default=10 * 60)
+CONSENSUS_SWEEP_BATCH = env.int("CONSENSUS_SWEEP_BATCH", default=10_000)
+CELERY_BEAT_SCHEDULE["consensus-sweep"] = {"task": "consensus.sweep", "schedule": 300.0}
 # An erased contributor's audio is deleted this many days after the erasure
 # (at once if they ask); the hourly sweep does it, and is safe to repeat.
 ERASURE_GRACE_DAYS = env.int("ERASURE_GRACE_DAYS", default=30)

@@ -1,6 +1,9 @@
 """consensus.decide on stored transcriptions: outcomes, reliability, review."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from consensus import services
 from consensus.models import ConsensusDecision, StoppingThreshold
@@ -221,3 +224,28 @@ def test_finished_chunks_steer_the_stopping_threshold(make_user):
     StoppingThreshold.objects.filter(language="bn").update(value=5.0)
     decision = services.consensus_decide(chunk_id=disputed.id)
     assert decision.outcome == "needs_review" and "settled" in decision.reason
+
+
+def test_the_sweep_asks_again_for_decisions_whose_message_was_lost(make_user, settings):
+    settings.CONSENSUS_STUCK_AFTER_SECONDS = 600
+    lost, fresh, waiting, finished = make_chunks(4)
+    long_ago = timezone.now() - timedelta(minutes=20)
+    for chunk in (lost, fresh, waiting, finished):
+        transcribe(chunk, ["the kettle began", "the kettle began"], make_user)
+    Transcription.objects.exclude(chunk=fresh).update(created_at=long_ago)
+    # ``lost`` and ``fresh`` hold both transcriptions they asked for; ``waiting``
+    # still asks for a third, and ``finished`` was decided.
+    Chunk.objects.filter(pk__in=[lost.pk, fresh.pk]).update(transcriptions_required=2)
+    Chunk.objects.filter(pk=waiting.pk).update(transcriptions_required=3)
+    Chunk.objects.filter(pk=finished.pk).update(status=ChunkStatus.NEEDS_REVIEW)
+    Chunk.objects.update(updated_at=long_ago)
+
+    assert services.chunks_sweep_undecided() == 1
+    assert services.chunks_sweep_undecided() == 0  # touched: a full period for this attempt
+    later = timezone.now() + timedelta(minutes=11)
+    assert services.chunks_sweep_undecided(now=later) == 2  # lost again, and fresh now too
+    # What the enqueued task runs: the chunk moves on, and is not swept again.
+    services.consensus_decide(chunk_id=lost.id)
+    lost.refresh_from_db()
+    assert lost.status != ChunkStatus.OPEN or lost.transcriptions_required == 3
+    assert services.chunks_sweep_undecided(now=later + timedelta(minutes=11)) == 1  # fresh only

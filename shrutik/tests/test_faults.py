@@ -93,11 +93,11 @@ def gunicorn(env: dict[str, str]):
         log.close()
 
 
-def faults_worker(env: dict[str, str]):
+def faults_worker(env: dict[str, str], queues: str = "default,audio"):
     """A worker on a broker the test process does not use: ready when it says so."""
     return celery_worker(
         {**env, "LOG_LEVEL": "INFO"},
-        queues="default,audio",
+        queues=queues,
         hostname=f"faults-{os.getpid()}@%h",
         ready=lambda proc, log: " ready." in log,
     )
@@ -260,16 +260,7 @@ def test_upload_while_redis_is_down_is_kept_and_processed_once_it_is_back(
 
     private_redis.start()
     with faults_worker(env) as worker:
-        from celery import Celery
-
-        # Not the current app: shared tasks used by later tests must stay bound
-        # to the project's app.
-        beat = Celery(set_as_current=False)
-        beat.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        # What beat sends every few minutes. The URL is passed explicitly because
-        # Celery prefers $CELERY_BROKER_URL (this test run's own broker) to its config.
-        with beat.connection_for_write(private_redis.url(1)) as conn:
-            beat.send_task("recordings.sweep", queue="audio", connection=conn)
+        send_beat_task(private_redis.url(1), "recordings.sweep", "audio")
 
         def status():
             return Recording.objects.values_list("status", flat=True).get(pk=recording_id)
@@ -281,6 +272,67 @@ def test_upload_while_redis_is_down_is_kept_and_processed_once_it_is_back(
             raise AssertionError(Path(worker.log_path).read_text()[-4000:]) from exc
     assert Recording.objects.count() == 1
     chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))
+
+
+def send_beat_task(broker_url: str, name: str, queue: str) -> None:
+    """What beat sends every few minutes, sent now."""
+    from celery import Celery
+
+    # Not the current app: shared tasks used by later tests must stay bound
+    # to the project's app.
+    beat = Celery(set_as_current=False)
+    beat.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    # The URL is passed explicitly because Celery prefers $CELERY_BROKER_URL
+    # (this test run's own broker) to its config.
+    with beat.connection_for_write(broker_url) as conn:
+        beat.send_task(name, queue=queue, connection=conn)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transcription_submitted_while_redis_is_down_is_kept_and_decided_once_it_is_back(
+    make_user, s3_server, private_redis
+):
+    from consensus.models import ConsensusDecision
+    from recordings.tests.factories import make_chunks
+    from transcriptions.models import Transcription
+
+    (chunk,) = make_chunks(1, transcriptions_required=1)
+    user = make_user()
+    env = app_env(
+        s3_server,
+        REDIS_URL=private_redis.url(0),
+        CELERY_BROKER_URL=private_redis.url(1),
+        CONSENSUS_STUCK_AFTER_SECONDS="0",
+    )
+    with gunicorn(env) as web:
+        headers = login(web, user)
+        leased = web.get("/api/tasks/next/", params={"language": "bn"}, headers=headers)
+        assert [t["chunk"] for t in leased.json()] == [str(chunk.id)], leased.text
+        private_redis.stop()
+        response = web.post(
+            "/api/transcriptions/",
+            json={"chunk": str(chunk.id), "text": "the kettle began to whistle"},
+            headers=headers,
+        )
+        # Stored and answered: the decision is what waits for the broker.
+        assert response.status_code == 201, response.text + Path(web.log_path).read_text()[-3000:]
+    assert Transcription.objects.filter(chunk=chunk, user=user).count() == 1
+    assert not ConsensusDecision.objects.filter(chunk=chunk).exists()
+
+    private_redis.start()
+    with faults_worker(env, queues="default,consensus") as worker:
+        send_beat_task(private_redis.url(1), "consensus.sweep", "consensus")
+        try:
+            wait_until(
+                lambda: ConsensusDecision.objects.filter(chunk=chunk).exists(),
+                timeout=60,
+                what="the chunk to be decided after Redis came back",
+            )
+        except AssertionError as exc:
+            raise AssertionError(Path(worker.log_path).read_text()[-4000:]) from exc
+    chunk.refresh_from_db()
+    # One transcript from a newcomer: the decision asks for another one.
+    assert chunk.transcriptions_required == 2 and chunk.status == "open"
 
 
 @pytest.mark.django_db
