@@ -4,7 +4,6 @@ move reliabilities; and the reviewer's accept / correct / reject."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 from datetime import timedelta
 from functools import cache
 
@@ -18,9 +17,8 @@ from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
 from contributors.models import ReliabilityScore, blocked_user_ids
 from recordings.models import Chunk, ChunkStatus
+from shrutik.queueing import enqueue_or_defer
 from transcriptions.models import SkipReason, TaskSkip, Transcription
-
-logger = logging.getLogger(__name__)
 
 
 @cache
@@ -162,19 +160,10 @@ def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config)
 
 def decide_enqueue_or_defer(*, chunk_id) -> None:
     """Ask a worker to decide the chunk; if the broker is down, leave it to
-    :func:`chunks_sweep_undecided`. The transcription is already stored, so
-    the contributor's submission succeeded; failing the request would make
-    them submit again a text that was in fact kept."""
+    :func:`chunks_sweep_undecided`. The transcription is already stored."""
     from consensus.tasks import consensus_decide as decide_task
 
-    try:
-        decide_task.delay(str(chunk_id))
-    except Exception:
-        logger.warning(
-            "Could not enqueue the decision of chunk %s; the sweeper will.",
-            chunk_id,
-            exc_info=True,
-        )
+    enqueue_or_defer(decide_task, str(chunk_id))
 
 
 def chunks_sweep_undecided(*, now=None) -> int:

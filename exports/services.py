@@ -34,6 +34,7 @@ from exports.models import Export, ExportBatch, ExportStatus, NoiseClip, Speaker
 from exports.pseudonyms import speaker_pseudonym
 from exports.uploads import ExportSink, delete_prefix
 from recordings.models import Language
+from shrutik.queueing import enqueue_or_defer
 from shrutik.storage import transient_errors
 
 logger = logging.getLogger(__name__)
@@ -90,14 +91,19 @@ def export_create(
         )
         export.prefix = f"exports/{export.id}/"
         export.save(update_fields=["prefix"])
-        transaction.on_commit(lambda: export_enqueue(export_id=export.id))
+        # Stored and answered even with the broker down: exports.sweep enqueues it.
+        transaction.on_commit(lambda: export_enqueue(export_id=export.id, defer=True))
     return export
 
 
-def export_enqueue(*, export_id) -> None:
+def export_enqueue(*, export_id, defer: bool = False) -> None:
+    """``defer``: with the broker down, log and leave it to :func:`export_sweep`."""
     from exports.tasks import export_build as task
 
-    task.delay(str(export_id))
+    if defer:
+        enqueue_or_defer(task, str(export_id))
+    else:
+        task.delay(str(export_id))
 
 
 def export_retry(*, export_id) -> bool:
@@ -107,7 +113,7 @@ def export_retry(*, export_id) -> bool:
             status=ExportStatus.QUEUED, attempts=0, error="", step="Queued", run_token=None
         )
         if updated:
-            transaction.on_commit(lambda: export_enqueue(export_id=export_id))
+            transaction.on_commit(lambda: export_enqueue(export_id=export_id, defer=True))
     return bool(updated)
 
 

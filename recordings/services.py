@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script
+from shrutik.queueing import enqueue_or_defer
 from shrutik.storage import (
     COPY_BUFFER,
     sha256_file,
@@ -28,8 +28,6 @@ from shrutik.storage import (
     storage_keys,
     storage_put,
 )
-
-logger = logging.getLogger(__name__)
 
 # ffmpeg's demuxer names → the extension we store under. The name the client gave
 # the file is never used: it may lie, and it must never become part of a path.
@@ -186,17 +184,11 @@ def recording_enqueue_or_defer(*, recording_id) -> None:
 
     The row and the stored object already exist, so the upload is accepted: the
     recording stays ``uploaded`` and ``recording_sweep`` enqueues it once the
-    broker is back. Failing the request here would make the client retry an
-    upload that was in fact kept.
+    broker is back.
     """
-    try:
-        recording_enqueue(recording_id=recording_id)
-    except Exception:
-        logger.warning(
-            "Could not enqueue processing of recording %s; the sweeper will retry.",
-            recording_id,
-            exc_info=True,
-        )
+    from recordings.tasks import recording_process
+
+    enqueue_or_defer(recording_process, str(recording_id))
 
 
 def recording_sweep(*, now=None) -> int:

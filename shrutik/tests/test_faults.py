@@ -289,15 +289,16 @@ def send_beat_task(broker_url: str, name: str, queue: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transcription_submitted_while_redis_is_down_is_kept_and_decided_once_it_is_back(
+def test_work_submitted_while_redis_is_down_is_kept_and_picked_up_once_it_is_back(
     make_user, s3_server, private_redis
 ):
     from consensus.models import ConsensusDecision
+    from exports.models import Export
     from recordings.tests.factories import make_chunks
     from transcriptions.models import Transcription
 
     (chunk,) = make_chunks(1, transcriptions_required=1)
-    user = make_user()
+    user, researcher = make_user(), make_user(roles=["contributor", "researcher"])
     env = app_env(
         s3_server,
         REDIS_URL=private_redis.url(0),
@@ -316,6 +317,12 @@ def test_a_transcription_submitted_while_redis_is_down_is_kept_and_decided_once_
         )
         # Stored and answered: the decision is what waits for the broker.
         assert response.status_code == 201, response.text + Path(web.log_path).read_text()[-3000:]
+        # The same for an export request: kept, answered, left to exports.sweep.
+        exported = web.post(
+            "/api/exports/", json={"formats": ["nemo"]}, headers=login(web, researcher)
+        )
+        assert exported.status_code == 202, exported.text
+        assert Export.objects.get(pk=exported.json()["id"]).status == "queued"
     assert Transcription.objects.filter(chunk=chunk, user=user).count() == 1
     assert not ConsensusDecision.objects.filter(chunk=chunk).exists()
 
