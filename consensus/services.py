@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
@@ -78,12 +79,14 @@ class Standing:
     blocked: bool
 
     def __str__(self) -> str:
+        values = {"accuracy": f"{self.accuracy:.0%}", "weight": f"{self.weight:.2f}"}
         if self.blocked:
-            return "blocked: does not count"
+            return gettext("blocked: does not count")
         if self.weight <= 0.0:
-            return f"{self.accuracy:.0%}, silenced: does not count"
-        new = ", newcomer" if self.newcomer else ""
-        return f"{self.accuracy:.0%} (weight {self.weight:.2f}{new})"
+            return gettext("%(accuracy)s, silenced: does not count") % values
+        if self.newcomer:
+            return gettext("%(accuracy)s (weight %(weight)s, newcomer)") % values
+        return gettext("%(accuracy)s (weight %(weight)s)") % values
 
 
 def contributor_standing(user_ids, language: str) -> dict[int, Standing]:
