@@ -7,12 +7,13 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def enqueue_or_defer(task, *args: str) -> bool:
+def enqueue_or_defer(task, *args) -> bool:
     """Send ``task`` with ``args``; if the broker is down, log it and return False.
 
     For work recorded in the database before it is enqueued (an upload, a
-    transcription, an export): the request that stored it succeeded, and a
-    sweeper finds and enqueues what the broker never got. Failing the request
+    transcription, an export, a blocked contributor): the request that stored
+    it succeeded, and a periodic job finds and enqueues what the broker never
+    got. Failing the request
     would make the client retry something that was in fact kept.
     """
     try:
