@@ -31,12 +31,39 @@ class ReviewForm(forms.ModelForm):
             self.fields["corrected_text"].initial = self.instance.consensus_text
 
 
+class ConfidenceFilter(admin.SimpleListFilter):
+    """Bands of the engine's confidence (1 − estimated WER): reviewers work the
+    doubtful band word by word and spot-check, then bulk-accept, the sure one."""
+
+    title = _("confidence")
+    parameter_name = "confidence_band"
+    BANDS = {"low": (None, 0.9), "medium": (0.9, 0.97), "high": (0.97, None)}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("low", _("below 90%")),
+            ("medium", _("90% to 97%")),
+            ("high", _("97% and above")),
+        ]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        low, high = band
+        if low is not None:
+            queryset = queryset.filter(confidence__gte=low)
+        if high is not None:
+            queryset = queryset.filter(confidence__lt=high)
+        return queryset
+
+
 @admin.register(ReviewChunk)
 class ReviewChunkAdmin(admin.ModelAdmin):
     form = ReviewForm
     list_display = ["__str__", "language", "status", "confidence", "transcriptions_received",
                     "consensus_text", "expected_text"]  # fmt: skip
-    list_filter = ["status", "language"]
+    list_filter = ["status", "language", ConfidenceFilter]
     search_fields = ["consensus_text", "expected_text"]
     list_select_related = ["language"]
     ordering = ["confidence", "created_at"]

@@ -75,6 +75,19 @@ def test_the_queue_lists_chunks_in_review_least_confident_first(
     assert page.index("very unsure text") < page.index("fairly sure text")
 
 
+def test_the_queue_filters_by_confidence_band(reviewer_client):
+    for confidence in (0.5, 0.93, 0.99):
+        (chunk,) = make_chunks(1)
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=ChunkStatus.NEEDS_REVIEW,
+            confidence=confidence,
+            consensus_text=f"text at {confidence}",
+        )
+    for band, shown in (("low", "0.5"), ("medium", "0.93"), ("high", "0.99")):
+        page = reviewer_client.get(QUEUE, {"confidence_band": band}).content.decode()
+        assert [c for c in ("0.5", "0.93", "0.99") if f"text at {c}" in page] == [shown]
+
+
 def test_a_chunk_page_shows_audio_transcripts_reliability_and_doubtful_words(
     reviewer_client, make_user, two_at_most
 ):
