@@ -89,9 +89,12 @@ class Standing:
         return gettext("%(accuracy)s (weight %(weight)s)") % values
 
 
-def contributor_standing(user_ids, language: str) -> dict[int, Standing]:
-    """Each contributor's :class:`Standing` in ``language``, as decisions weigh them."""
-    config = engine_config()
+def contributor_standing(
+    user_ids, language: str, config: engine.EngineConfig | None = None
+) -> dict[int, Standing]:
+    """Each contributor's :class:`Standing` in ``language``: how decisions weigh
+    them. A blocked contributor's transcriptions stay on record but count 0."""
+    config = config or engine_config()
     ids = set(user_ids)
     scores = _reliabilities(ids, language)
     blocked = blocked_user_ids(ids)
@@ -113,19 +116,13 @@ def _transcripts(chunk: Chunk, config: engine.EngineConfig) -> list[engine.Trans
     language = chunk.language.code
     rows = list(Transcription.objects.filter(chunk=chunk).order_by("created_at", "id"))
     reports = list(TaskSkip.objects.filter(chunk=chunk, kind=SkipReason.REPORT).exclude(reason=""))
-    users = {r.user_id for r in rows}
-    scores = _reliabilities(users, language)
-    blocked = blocked_user_ids(users)
-    prior = engine.reliability_prior(config)
+    standing = contributor_standing([r.user_id for r in rows], language, config)
     transcripts = [
         engine.Transcript(
             contributor_id=str(r.user_id),
             raw_text=r.text,
             flags=frozenset(r.flags),
-            # A blocked contributor's text stays on record but no longer counts.
-            weight=0.0
-            if r.user_id in blocked
-            else engine.reliability_weight(scores.get(r.user_id, prior), config),
+            weight=standing[r.user_id].weight,
         )
         for r in rows
     ]
@@ -159,6 +156,31 @@ def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config)
         )
         row.alpha, row.beta, row.chunks = updated.alpha, updated.beta, row.chunks + 1
         row.save()
+
+
+def _record_engine_decision(
+    chunk: Chunk, decision: engine.Decision, outcome: str, count: int, reason: str, audit: bool
+) -> ConsensusDecision:
+    """Store an engine decision and put its text on the chunk (not saved)."""
+    confidence = max(0.0, 1.0 - decision.estimated_wer)
+    record = ConsensusDecision.objects.create(
+        chunk=chunk,
+        outcome=outcome,
+        text=decision.text,
+        normalized_text=decision.normalized_text,
+        confidence=confidence,
+        word_confidence=[[w, round(c, 4)] for w, c in decision.words],
+        estimated_wer=decision.estimated_wer,
+        reason=reason[:300],
+        audit=audit,
+        transcription_count=count,
+        method_version=decision.method_version,
+        decided_by=DecidedBy.AUTO,
+    )
+    chunk.consensus_text = decision.text
+    chunk.confidence = confidence
+    chunk.word_confidence = record.word_confidence
+    return record
 
 
 def decide_enqueue_or_defer(*, chunk_id) -> None:
@@ -238,24 +260,9 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
             and last.method_version == decision.method_version
         ):
             return last
-        confidence = max(0.0, 1.0 - decision.estimated_wer)
-        record = ConsensusDecision.objects.create(
-            chunk=chunk,
-            outcome=decision.status,
-            text=decision.text,
-            normalized_text=decision.normalized_text,
-            confidence=confidence,
-            word_confidence=[[w, round(c, 4)] for w, c in decision.words],
-            estimated_wer=decision.estimated_wer,
-            reason=decision.reason[:300],
-            audit=decision.audit,
-            transcription_count=len(transcripts),
-            method_version=decision.method_version,
-            decided_by=DecidedBy.AUTO,
+        record = _record_engine_decision(
+            chunk, decision, decision.status, len(transcripts), decision.reason, decision.audit
         )
-        chunk.consensus_text = decision.text
-        chunk.confidence = confidence
-        chunk.word_confidence = record.word_confidence
         if decision.status != "need_more":
             # The chunk is finished: what it cost steers the next ones.
             _advance_stop_threshold(language, chunk.transcriptions_received, config)
@@ -390,24 +397,14 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
             outcome = engine.rescored_status(previous, decision)
             if outcome == previous and decision.normalized_text == last.normalized_text:
                 continue
-            confidence = max(0.0, 1.0 - decision.estimated_wer)
-            record = ConsensusDecision.objects.create(
-                chunk=chunk,
-                outcome=outcome,
-                text=decision.text,
-                normalized_text=decision.normalized_text,
-                confidence=confidence,
-                word_confidence=[[w, round(c, 4)] for w, c in decision.words],
-                estimated_wer=decision.estimated_wer,
-                reason=f"{reason}; {decision.reason}"[:300],
-                audit=last.audit and outcome == "validated",
-                transcription_count=len(transcripts),
-                method_version=decision.method_version,
-                decided_by=DecidedBy.AUTO,
+            _record_engine_decision(
+                chunk,
+                decision,
+                outcome,
+                len(transcripts),
+                f"{reason}; {decision.reason}",
+                last.audit and outcome == "validated",
             )
-            chunk.consensus_text = decision.text
-            chunk.confidence = confidence
-            chunk.word_confidence = record.word_confidence
             if outcome != "validated":
                 chunk.status = ChunkStatus.NEEDS_REVIEW
             chunk.save(update_fields=["status", "consensus_text", "confidence",
