@@ -165,6 +165,14 @@ class Chunk(models.Model):
                 name="chunk_assign_idx",
             ),
             models.Index(fields=["status", "language"]),
+            # The review queue: chunks in review, least confident first. Most
+            # chunks pass through review, so without it every page of the queue
+            # would sort all of them.
+            models.Index(
+                fields=["confidence", "created_at"],
+                condition=models.Q(status="needs_review"),
+                name="chunk_review_idx",
+            ),
         ]
 
     def __str__(self) -> str:
