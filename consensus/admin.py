@@ -67,6 +67,8 @@ class ReviewChunkAdmin(admin.ModelAdmin):
     search_fields = ["consensus_text", "expected_text"]
     list_select_related = ["language"]
     ordering = ["confidence", "created_at"]
+    # The queue holds most chunks: one count (the filtered one) per page is enough.
+    show_full_result_count = False
     readonly_fields = ["player", "expected_text", "consensus_text", "confidence", "word_view",
                        "transcription_table", "decision_history"]  # fmt: skip
     fieldsets = [
