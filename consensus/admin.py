@@ -3,6 +3,7 @@ proposed text, and accept / correct / reject."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -58,12 +59,40 @@ class ConfidenceFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _newest_decision_audited():
+    """Whether the chunk's newest decision validated it and drew it for audit."""
+    return Subquery(
+        ConsensusDecision.objects.filter(chunk=OuterRef("pk"))
+        .order_by("-created_at")
+        .values("audit")[:1]
+    )
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    """Audit samples (validated chunks drawn at random for a person to confirm)
+    apart from the chunks the engine could not settle."""
+
+    title = _("why in review")
+    parameter_name = "why"
+
+    def lookups(self, request, model_admin):
+        return [("audit", _("audit sample")), ("doubt", _("not validated"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("audit", "doubt"):
+            audited = queryset.annotate(audited=_newest_decision_audited())
+            if self.value() == "audit":
+                return audited.filter(audited=True)
+            return audited.exclude(audited=True)
+        return queryset
+
+
 @admin.register(ReviewChunk)
 class ReviewChunkAdmin(admin.ModelAdmin):
     form = ReviewForm
     list_display = ["__str__", "language", "status", "confidence", "transcriptions_received",
                     "consensus_text", "expected_text"]  # fmt: skip
-    list_filter = ["status", "language", ConfidenceFilter]
+    list_filter = ["status", "language", ConfidenceFilter, ReasonFilter]
     search_fields = ["consensus_text", "expected_text"]
     list_select_related = ["language"]
     ordering = ["confidence", "created_at"]

@@ -108,6 +108,21 @@ def test_the_queue_filters_by_confidence_band(reviewer_client):
         assert [c for c in ("0.5", "0.93", "0.99") if f"text at {c}" in page] == [shown]
 
 
+def test_the_queue_tells_audit_samples_from_doubtful_chunks(reviewer_client, make_user, settings):
+    settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
+    services.engine_config.cache_clear()
+    (sampled,) = make_chunks(1)
+    transcribe(sampled, ["the kettle began"] * 3, make_user, reliable=True)
+    services.consensus_decide(chunk_id=sampled.id)
+    doubtful = in_review(make_user, ("a cattle begun", "the kettle began"))[0]
+    Chunk.objects.filter(pk=doubtful.pk).update(status=ChunkStatus.NEEDS_REVIEW)
+    pages = {
+        why: reviewer_client.get(QUEUE, {"why": why}).content.decode() for why in ("audit", "doubt")
+    }
+    assert str(sampled) in pages["audit"] and str(doubtful) not in pages["audit"]
+    assert str(doubtful) in pages["doubt"] and str(sampled) not in pages["doubt"]
+
+
 def test_a_chunk_page_shows_audio_transcripts_reliability_and_doubtful_words(
     reviewer_client, make_user, two_at_most
 ):
