@@ -12,17 +12,9 @@ from recordings.models import Chunk, ChunkStatus
 from recordings.tests.factories import make_chunks
 from transcriptions.models import TaskSkip, Transcription
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_audit")]
 
 SENTENCE = "আমি দুধ দিয়ে চা খাই।"
-
-
-@pytest.fixture(autouse=True)
-def _no_audit(settings):
-    settings.CONSENSUS_CONFIG = {"audit_rate": 0.0}
-    services.engine_config.cache_clear()
-    yield
-    services.engine_config.cache_clear()
 
 
 def proven(user, accuracy: float = 0.95, language: str = "bn"):
@@ -169,9 +161,8 @@ def test_reviewer_reject(make_user, reviewer):
     assert chunk.status == ChunkStatus.REJECTED
 
 
-def test_audit_sends_some_validated_chunks_to_review(make_user, settings):
-    settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
-    services.engine_config.cache_clear()
+def test_audit_sends_some_validated_chunks_to_review(make_user, consensus_config):
+    consensus_config(audit_rate=1.0)
     (chunk,) = make_chunks(1)
     transcribe(chunk, ["the kettle began"] * 3, make_user, reliable=True)
     decision = services.consensus_decide(chunk_id=chunk.id)
@@ -180,9 +171,8 @@ def test_audit_sends_some_validated_chunks_to_review(make_user, settings):
     assert chunk.status == ChunkStatus.NEEDS_REVIEW
 
 
-def test_unknown_consensus_setting_fails_loudly(settings):
-    settings.CONSENSUS_CONFIG = {"margn": 2}
-    services.engine_config.cache_clear()
+def test_unknown_consensus_setting_fails_loudly(consensus_config):
+    consensus_config(margn=2)
     with pytest.raises(ValueError, match="margn"):
         services.engine_config()
 

@@ -11,29 +11,15 @@ from recordings.models import Chunk, ChunkStatus
 from recordings.tests.factories import make_chunks
 from transcriptions.models import TaskLease, Transcription
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_audit")]
 
 QUEUE = "/admin/consensus/reviewchunk/"
 
 
-@pytest.fixture(autouse=True)
-def _no_audit(settings):
-    settings.CONSENSUS_CONFIG = {"audit_rate": 0.0}
-    services.engine_config.cache_clear()
-    yield
-    services.engine_config.cache_clear()
-
-
 @pytest.fixture
-def two_at_most(settings):
+def two_at_most(consensus_config):
     """Chunks stop at two transcripts, so a disagreeing pair goes to review."""
-    settings.CONSENSUS_CONFIG = {
-        "audit_rate": 0.0,
-        "max_transcripts": 2,
-        "validate_from": 2,
-        "transcript_budget": 2.0,
-    }
-    services.engine_config.cache_clear()
+    consensus_config(audit_rate=0.0, max_transcripts=2, validate_from=2, transcript_budget=2.0)
 
 
 @pytest.fixture
@@ -108,9 +94,10 @@ def test_the_queue_filters_by_confidence_band(reviewer_client):
         assert [c for c in ("0.5", "0.93", "0.99") if f"text at {c}" in page] == [shown]
 
 
-def test_the_queue_tells_audit_samples_from_doubtful_chunks(reviewer_client, make_user, settings):
-    settings.CONSENSUS_CONFIG = {"audit_rate": 1.0}
-    services.engine_config.cache_clear()
+def test_the_queue_tells_audit_samples_from_doubtful_chunks(
+    reviewer_client, make_user, consensus_config
+):
+    consensus_config(audit_rate=1.0)
     (sampled,) = make_chunks(1)
     transcribe(sampled, ["the kettle began"] * 3, make_user, reliable=True)
     services.consensus_decide(chunk_id=sampled.id)

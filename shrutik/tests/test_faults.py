@@ -63,6 +63,11 @@ def app_env(s3_server, **overrides: str) -> dict[str, str]:
     }
 
 
+def private_redis_env(s3_server, redis: RedisServer, **overrides: str) -> dict[str, str]:
+    """:func:`app_env` with cache and broker on a Redis the test can stop."""
+    return app_env(s3_server, REDIS_URL=redis.url(0), CELERY_BROKER_URL=redis.url(1), **overrides)
+
+
 @contextmanager
 def gunicorn(env: dict[str, str]):
     port = free_port()
@@ -240,12 +245,7 @@ def test_upload_while_redis_is_down_is_kept_and_processed_once_it_is_back(
 ):
     script, meta = reading
     user = make_user()
-    env = app_env(
-        s3_server,
-        REDIS_URL=private_redis.url(0),
-        CELERY_BROKER_URL=private_redis.url(1),
-        RECORDING_STUCK_AFTER_SECONDS="0",
-    )
+    env = private_redis_env(s3_server, private_redis, RECORDING_STUCK_AFTER_SECONDS="0")
     with gunicorn(env) as web:
         headers = login(web, user)
         private_redis.stop()
@@ -299,12 +299,7 @@ def test_work_submitted_while_redis_is_down_is_kept_and_picked_up_once_it_is_bac
 
     (chunk,) = make_chunks(1, transcriptions_required=1)
     user, researcher = make_user(), make_user(roles=["contributor", "researcher"])
-    env = app_env(
-        s3_server,
-        REDIS_URL=private_redis.url(0),
-        CELERY_BROKER_URL=private_redis.url(1),
-        CONSENSUS_STUCK_AFTER_SECONDS="0",
-    )
+    env = private_redis_env(s3_server, private_redis, CONSENSUS_STUCK_AFTER_SECONDS="0")
     with gunicorn(env) as web:
         headers = login(web, user)
         leased = web.get("/api/tasks/next/", params={"language": "bn"}, headers=headers)
