@@ -21,6 +21,10 @@ from recordings.models import Chunk, ChunkStatus
 from shrutik.queueing import enqueue_or_defer
 from transcriptions.models import SkipReason, TaskSkip, Transcription
 
+# Chunks the engine has finished with: what the batch job learns from and may
+# re-score. A rejected chunk stays rejected and teaches nothing.
+FINISHED = (ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW)
+
 
 @cache
 def engine_config() -> engine.EngineConfig:
@@ -358,10 +362,6 @@ def chunk_review(
     return chunk
 
 
-# Finished chunks a re-score may revisit; a rejected chunk stays rejected.
-RESCORABLE = (ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW)
-
-
 def chunks_rescore(chunk_ids, *, reason: str) -> int:
     """Decide finished chunks again with the reliabilities in force now.
 
@@ -379,7 +379,7 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
             chunk = (
                 Chunk.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related("language")
-                .filter(pk=chunk_id, status__in=RESCORABLE)
+                .filter(pk=chunk_id, status__in=FINISHED)
                 .first()
             )
             last = chunk.decisions.first() if chunk is not None else None
@@ -417,7 +417,7 @@ def chunks_rescore_for_contributors(user_ids, *, reason: str) -> int:
     """Re-score the finished chunks these contributors transcribed (after they
     were blocked or unblocked: their votes now count differently)."""
     chunk_ids = (
-        Transcription.objects.filter(user_id__in=user_ids, chunk__status__in=RESCORABLE)
+        Transcription.objects.filter(user_id__in=user_ids, chunk__status__in=FINISHED)
         .values_list("chunk_id", flat=True)
         .distinct()
     )
@@ -439,7 +439,7 @@ def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
     decided = (
         Chunk.objects.filter(
             language__code=language,
-            status__in=[ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW],
+            status__in=FINISHED,
         )
         .order_by("-updated_at")
         .values_list("id", "expected_text", "consensus_text")[:limit]

@@ -87,6 +87,12 @@ def user_set_roles(*, user: User, roles: set[str]) -> User:
     return user
 
 
+def _blacklist_tokens(user_ids) -> None:
+    """End the users' signed-in sessions: their refresh tokens stop working."""
+    for token in OutstandingToken.objects.filter(user_id__in=user_ids):
+        BlacklistedToken.objects.get_or_create(token=token)
+
+
 def user_set_blocked(*, user_ids, blocked: bool, by: User | None = None) -> list[int]:
     """Block contributors (they can no longer sign in, and their transcriptions
     stop counting in decisions) or unblock them. Erased accounts and the acting
@@ -100,9 +106,7 @@ def user_set_blocked(*, user_ids, blocked: bool, by: User | None = None) -> list
         changed = sorted(rows.values_list("pk", flat=True))
         User.objects.filter(pk__in=changed).update(is_active=not blocked)
         if blocked:
-            # Signed-in sessions end with the account: refresh tokens stop working.
-            for token in OutstandingToken.objects.filter(user_id__in=changed):
-                BlacklistedToken.objects.get_or_create(token=token)
+            _blacklist_tokens(changed)
         if changed:
             transaction.on_commit(
                 lambda: user_blocked.send(sender=User, user_ids=changed, blocked=blocked)
@@ -138,8 +142,7 @@ def user_erase(*, user: User, delete_recordings: bool = False) -> None:
         user.erased_at = timezone.now()
         user.save()
         user.groups.clear()
-        for token in OutstandingToken.objects.filter(user_id=user_id):
-            BlacklistedToken.objects.get_or_create(token=token)
+        _blacklist_tokens([user_id])
         transaction.on_commit(
             lambda: user_erased.send(
                 sender=User, user_id=user_id, delete_recordings=delete_recordings
