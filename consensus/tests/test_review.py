@@ -81,6 +81,20 @@ def test_the_queue_page_is_read_through_its_index(reviewer_client):
     assert "chunk_review_idx" in plan, plan
 
 
+@pytest.mark.django_db(transaction=True)  # the migration's SQL is built outside a transaction
+def test_the_queue_index_is_built_without_locking_chunk_writes():
+    """Uploads and decisions keep writing chunks while a deployment builds it."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sqlmigrate", "recordings", "0002", stdout=out)
+    sql = out.getvalue()
+    assert 'CREATE INDEX CONCURRENTLY "chunk_review_idx"' in sql, sql
+    assert "BEGIN" not in sql  # PostgreSQL refuses a concurrent build in a transaction
+
+
 def test_the_queue_filters_by_confidence_band(reviewer_client):
     for confidence in (0.5, 0.93, 0.99):
         (chunk,) = make_chunks(1)

@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from shrutik.migration_operations import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    # The index is built without locking chunk writes (CONCURRENTLY), which
+    # PostgreSQL refuses inside a transaction.
+    atomic = False
 
     dependencies = [
         ('recordings', '0001_initial'),
@@ -12,7 +17,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='chunk',
             index=models.Index(condition=models.Q(('status', 'needs_review')), fields=['confidence', 'created_at'], name='chunk_review_idx'),
         ),
