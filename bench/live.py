@@ -29,20 +29,13 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, free_port, stop
+from common import ROOT, free_port, pct, stop
 
 READING = [
     ROOT.parent / "shared" / "data" / "speech" / "bn_read_fluent.webm",
     ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm",
 ]
 P99_LIMIT = 0.300
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def setup(env: dict, users: int, script_text: str) -> tuple[int, list[str]]:
@@ -223,8 +216,8 @@ def main() -> None:
             done_sessions |= set(new)
             lost = n * len(frames) - sum(v[0] for v in new.values())
             lost += sum(1 for v in new.values() if v[1] != len(data) and v[0] == len(frames))
-            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-            p99_steady = percentile(steady, 99) * 1000
+            p50, p99 = pct(latencies, 0.50) * 1000, pct(latencies, 0.99) * 1000
+            p99_steady = pct(steady, 0.99) * 1000
             per_stream = 100 * cpu / wall / n
             print(
                 f"{n:>4} {p50:>8.1f} {p99:>8.1f} {p99_steady:>14.1f} {lost + len(errors):>6}"
