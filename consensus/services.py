@@ -407,8 +407,11 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
             )
             if outcome != "validated":
                 chunk.status = ChunkStatus.NEEDS_REVIEW
+            # ``updated_at`` is left as it was: it orders the nightly window as
+            # the chunks were decided (their evidence's age, for the decay) and
+            # dates validations in the stats; a re-score is neither.
             chunk.save(update_fields=["status", "consensus_text", "confidence",
-                                      "word_confidence", "updated_at"])  # fmt: skip
+                                      "word_confidence"])  # fmt: skip
             changed += 1
     return changed
 

@@ -223,11 +223,14 @@ def test_reestimation_rescores_the_proposals_waiting_for_review(make_user, revie
         chunk_id=settled.id, reviewer=reviewer, action="correct", text="the cattle begun"
     )
 
+    decided_at = waiting.updated_at
     services.reliability_reestimate(language="bn")
 
     waiting.refresh_from_db()
     settled.refresh_from_db()
     assert waiting.consensus_text == "the kettle began"
+    # Still dated when it was decided: the next night's window keeps decision order.
+    assert waiting.updated_at == decided_at
     assert waiting.status == ChunkStatus.NEEDS_REVIEW
     latest = waiting.decisions.first()
     assert latest.decided_by == "auto" and latest.reason.startswith("re-scored")
