@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -86,21 +87,22 @@ class RegisterInput(ProfileFields):
 
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("This username is taken.")
+            raise serializers.ValidationError(_("This username is taken."))
         return value
 
     def validate_consent(self, value: bool) -> bool:
         if not value:
             raise serializers.ValidationError(
-                "You must accept the contributor agreement to register."
+                _("You must accept the contributor agreement to register.")
             )
         return value
 
     def validate_consent_version(self, value: str) -> str:
         if value != settings.CONSENT_VERSION:
             raise serializers.ValidationError(
-                f"The current agreement is version {settings.CONSENT_VERSION}; "
-                "reload it and accept that version."
+                _(
+                    "The current agreement is version {version}; reload it and accept that version."
+                ).format(version=settings.CONSENT_VERSION)
             )
         return value
 
@@ -211,8 +213,8 @@ class MeApi(APIView):
         flag = request.query_params.get("delete_recordings", "false").lower()
         if flag not in {"true", "false", "1", "0"}:
             return Response(
-                {"detail": "delete_recordings must be true or false."},
+                {"detail": _("delete_recordings must be true or false.")},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         services.user_erase(user=request.user, delete_recordings=flag in {"true", "1"})
-        return Response({"detail": "Your account has been erased."})
+        return Response({"detail": _("Your account has been erased.")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -58,7 +59,9 @@ class ActiveLanguageField(serializers.CharField):
         code = super().to_internal_value(data)
         language = selectors.language_active_by_code(code)
         if language is None:
-            raise serializers.ValidationError(f"No active language with code '{code}'.")
+            raise serializers.ValidationError(
+                _("No active language with code '{code}'.").format(code=code)
+            )
         return language
 
 
@@ -70,8 +73,10 @@ class ScriptNextInput(serializers.Serializer):
 def require_consent(user) -> None:
     if not user.has_consented:
         raise PermissionDenied(
-            "Accept the current contributor agreement (PATCH /api/me/ with consent=true) "
-            "before contributing."
+            _(
+                "Accept the current contributor agreement (PATCH /api/me/ with consent=true) "
+                "before contributing."
+            )
         )
 
 
@@ -94,7 +99,11 @@ class ScriptNextApi(APIView):
         )
         if script is None:
             return Response(
-                {"detail": "You have recorded every script available for this choice. Thank you!"},
+                {
+                    "detail": _(
+                        "You have recorded every script available for this choice. Thank you!"
+                    )
+                },
                 status=status.HTTP_404_NOT_FOUND,
             )
         return Response(ScriptOutput(script).data)

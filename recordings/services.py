@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script
@@ -86,20 +87,24 @@ def _local_path(upload: UploadedFile):
 def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
     """Decode the upload to learn what it really is and how long it really lasts."""
     if path.stat().st_size == 0:
-        raise UploadRejected(400, "The audio file is empty.")
+        raise UploadRejected(400, _("The audio file is empty."))
     try:
         info = decode.probe(path)
     except decode.UnsupportedAudioError as exc:
         raise UploadRejected(
-            415, f"Unsupported audio: {exc.reason}. Upload {decode.SUPPORTED_DESCRIPTION}."
+            415,
+            _("Unsupported audio: {reason}. Upload {supported}.").format(
+                reason=exc.reason, supported=decode.SUPPORTED_DESCRIPTION
+            ),
         ) from exc
     except decode.AudioDecodeError as exc:
-        raise UploadRejected(400, f"The audio could not be decoded: {exc.reason}.") from exc
+        raise UploadRejected(400, _undecodable(exc)) from exc
     if CONTAINER_EXTENSIONS.get(info.container) is None:
         raise UploadRejected(
             415,
-            f"Unsupported audio container '{info.container}'. "
-            f"Upload {decode.SUPPORTED_DESCRIPTION}.",
+            _("Unsupported audio container '{container}'. Upload {supported}.").format(
+                container=info.container, supported=decode.SUPPORTED_DESCRIPTION
+            ),
         )
     low, high = duration_limits(script)
     try:
@@ -107,18 +112,32 @@ def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
     except decode.AudioTooLongError as exc:
         raise UploadRejected(
             400,
-            f"The recording is longer than {high:.0f} s, the most this script "
-            f"(about {script.estimated_seconds:.0f} s to read) allows.",
+            _(
+                "The recording is longer than {most} s, the most this script "
+                "(about {reading} s to read) allows."
+            ).format(most=f"{high:.0f}", reading=f"{script.estimated_seconds:.0f}"),
         ) from exc
     except decode.AudioDecodeError as exc:
-        raise UploadRejected(400, f"The audio could not be decoded: {exc.reason}.") from exc
+        raise UploadRejected(400, _undecodable(exc)) from exc
     if duration < low:
         raise UploadRejected(
             400,
-            f"The recording lasts {duration:.1f} s; reading this script takes about "
-            f"{script.estimated_seconds:.0f} s, so at least {low:.1f} s is expected.",
+            _(
+                "The recording lasts {duration} s; reading this script takes about "
+                "{reading} s, so at least {least} s is expected."
+            ).format(
+                duration=f"{duration:.1f}",
+                reading=f"{script.estimated_seconds:.0f}",
+                least=f"{low:.1f}",
+            ),
         )
     return dataclasses.replace(info, duration=duration)
+
+
+def _undecodable(exc: decode.AudioDecodeError) -> str:
+    # The reason comes from the decoder and stays in English: it is for whoever
+    # investigates the file, the sentence around it for the contributor.
+    return _("The audio could not be decoded: {reason}.").format(reason=exc.reason)
 
 
 def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording:
@@ -170,7 +189,7 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
 
 def too_large_message() -> str:
     mb = settings.RECORDING_MAX_BYTES / 1024 / 1024
-    return f"The audio file is larger than {mb:.0f} MB."
+    return _("The audio file is larger than {size} MB.").format(size=f"{mb:.0f}")
 
 
 def recording_enqueue(*, recording_id) -> None:

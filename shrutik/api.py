@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# What ``shrutik.health.unavailable_dependency`` names, as a client reads it.
+_DEPENDENCIES = {
+    "database": gettext_lazy("database"),
+    "file storage": gettext_lazy("file storage"),
+    "task queue": gettext_lazy("task queue"),
+}
 
 
 def _flatten(errors: Any, prefix: str = "") -> list[str]:
@@ -41,7 +50,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         data = response.data
         lines = _flatten(data)
-        response.data = {"detail": "; ".join(lines) or "Invalid input.", "errors": data}
+        response.data = {"detail": "; ".join(lines) or _("Invalid input."), "errors": data}
     elif isinstance(response.data, list):
         response.data = {"detail": "; ".join(_flatten(response.data))}
     return response
@@ -58,7 +67,11 @@ def _unavailable_response(exc: Exception) -> Response | None:
 
     logging.getLogger("shrutik.api").warning("%s unavailable: %r", dependency, exc)
     return Response(
-        {"detail": f"The {dependency} is unavailable right now; try again in a minute."},
+        {
+            "detail": _("The {dependency} is unavailable right now; try again in a minute.").format(
+                dependency=_DEPENDENCIES.get(dependency, dependency)
+            )
+        },
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "60"},
     )
@@ -69,12 +82,12 @@ def api_error(detail: str, status_code: int, **extra: Any) -> Response:
 
 
 def json_not_found(request, exception=None) -> JsonResponse:
-    return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
 
 
 def json_server_error(request) -> JsonResponse:
     return JsonResponse(
-        {"detail": "Internal server error; the failure has been logged."},
+        {"detail": _("Internal server error; the failure has been logged.")},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
 

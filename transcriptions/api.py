@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -50,7 +51,9 @@ class TaskNextInput(serializers.Serializer):
 
     def validate_count(self, value: int) -> int:
         if value > settings.LEASE_MAX_COUNT:
-            raise serializers.ValidationError(f"At most {settings.LEASE_MAX_COUNT} at a time.")
+            raise serializers.ValidationError(
+                _("At most {count} at a time.").format(count=settings.LEASE_MAX_COUNT)
+            )
         return value
 
 
@@ -193,7 +196,7 @@ class TaskReleaseApi(APIView):
             )
         except services.TaskError as exc:
             return error_response(exc)
-        return Response({"detail": "Released."})
+        return Response({"detail": _("Released.")})
 
 
 class TaskReportApi(TaskReleaseApi):

@@ -10,6 +10,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from recordings.models import Chunk, Language
 from recordings.selectors import language_code_by_id
@@ -26,7 +28,7 @@ from transcriptions.models import (
 
 _FLAGS_FIELD = Transcription._meta.get_field("flags")
 
-NO_LEASE = (
+NO_LEASE = gettext_noop(
     "You have no live lease on this chunk (it expired or was never yours); "
     "fetch new tasks from /api/tasks/next/."
 )
@@ -227,7 +229,7 @@ def _live_lease(*, user, chunk_id, lock: bool = False) -> TaskLease:
         qs = qs.select_for_update()
     lease = qs.select_related("chunk__language").first()
     if lease is None:
-        raise TaskError(409, NO_LEASE)
+        raise TaskError(409, _(NO_LEASE))
     return lease
 
 
@@ -248,11 +250,11 @@ def transcription_submit(
     flags = sorted(set(flags or []))
     unknown = set(flags) - set(Flag.values)
     if unknown:
-        raise TaskError(400, f"Unknown flags: {', '.join(sorted(unknown))}.")
+        raise TaskError(400, _("Unknown flags: {flags}.").format(flags=", ".join(sorted(unknown))))
     text = text.strip()
     if not text and not flags:
         raise TaskError(
-            400, "Type what you hear, or flag the audio (noise, unintelligible, wrong_language)."
+            400, _("Type what you hear, or flag the audio (noise, unintelligible, wrong_language).")
         )
     chunk_db_id = Chunk._meta.pk.get_db_prep_value(chunk_id, connection)
     created_at = timezone.now()
@@ -272,7 +274,7 @@ def transcription_submit(
             )
             lease = cursor.fetchone()
             if lease is None:
-                raise TaskError(409, NO_LEASE)
+                raise TaskError(409, _(NO_LEASE))
             if lease[0]:
                 flags = sorted({*flags, "verify_mismatch"})
             cursor.execute(
@@ -312,7 +314,7 @@ def transcription_submit(
             transcription._state.db = connection.alias
             transaction.on_commit(lambda: hooks.chunk_transcribed(str(chunk_id)))
     except IntegrityError as exc:
-        raise TaskError(409, "You have already transcribed this chunk.") from exc
+        raise TaskError(409, _("You have already transcribed this chunk.")) from exc
     return transcription
 
 
@@ -323,7 +325,7 @@ def chunk_verify(*, user, chunk_id, matches: bool, time_spent_ms: int | None = N
         with transaction.atomic():
             lease = _live_lease(user=user, chunk_id=chunk_id, lock=True)
             if not lease.chunk.expected_text:
-                raise TaskError(400, "This chunk has no expected sentence to verify.")
+                raise TaskError(400, _("This chunk has no expected sentence to verify."))
             expected = lease.chunk.expected_text
         return transcription_submit(
             user=user,

@@ -108,6 +108,13 @@ def test_recording_far_shorter_than_the_script_is_400(auth_client, reading_scrip
     response = upload(auth_client, reading_script, short, name="short.wav")
     assert response.status_code == 400
     assert "at least" in response.json()["detail"]
+    # A reader on the Bangla page is told the same in Bangla, with the figures.
+    response = upload(
+        auth_client, reading_script, short, name="short.wav", HTTP_ACCEPT_LANGUAGE="bn"
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("রেকর্ডিংটি 1.0 সেকেন্ডের") and "অন্তত" in detail, detail
 
 
 # --- The bad-input corpus: a clear 4xx (or a correct decode), never a 500 ---------

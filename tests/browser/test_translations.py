@@ -72,3 +72,36 @@ def test_pages_render_in_bangla(client, contributor):
     profile = client.get("/accounts/profile/").content.decode()
     assert "আমার অ্যাকাউন্ট মুছে ফেলুন" in profile and "প্রদর্শিত নাম" in profile
     assert "Erase my account" not in profile
+
+
+GETTEXT_CALLS = {"_", "gettext", "gettext_lazy", "gettext_noop", "_lazy"}
+
+
+def python_messages() -> list[tuple[str, str]]:
+    """Every literal message the code marks for translation: (file, msgid)."""
+    import ast
+
+    found = []
+    for path in ROOT.rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith((".venv/", "bench/")) or "/tests/" in relative:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), relative)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in GETTEXT_CALLS
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.append((relative, node.args[0].value))
+    return found
+
+
+def test_every_message_marked_in_the_code_is_in_the_catalogue(catalogue):
+    known = {e.msgid for e in catalogue}
+    messages = python_messages()
+    assert len(messages) > 50
+    missing = [(path, msgid) for path, msgid in messages if msgid not in known]
+    assert not missing, missing

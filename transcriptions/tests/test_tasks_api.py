@@ -213,3 +213,29 @@ def test_giving_a_chunk_back_does_not_skip_it(auth_client):
     assert response.status_code == 200
     assert not TaskLease.objects.exists() and not TaskSkip.objects.exists()
     assert [t["chunk"] for t in lease(auth_client).json()] == [str(chunk.id)]
+
+
+def test_errors_speak_the_contributors_language(auth_client):
+    """A Bangla page shows the API's `detail` as it is: it must be Bangla too."""
+    (chunk,) = make_chunks(1)
+    english = submit(auth_client, chunk.id)
+    assert english.status_code == 409
+    assert english.json()["detail"].startswith("You have no live lease on this chunk")
+
+    auth_client.credentials(HTTP_ACCEPT_LANGUAGE="bn")
+    bangla = submit(auth_client, chunk.id)
+    assert bangla.status_code == 409
+    assert bangla.json()["detail"].startswith("এই ক্লিপে আপনার কোনো সক্রিয় বরাদ্দ নেই")
+    # Field errors name the field, and say what to fix in Bangla.
+    too_many = lease(auth_client, count=10_000)
+    assert too_many.status_code == 400
+    assert "একবারে সর্বোচ্চ" in too_many.json()["detail"]
+    unknown = submit(auth_client, chunk.id, flags=["loud"])
+    assert unknown.status_code in (400, 409)
+    assert "loud" in unknown.json()["detail"] and "You" not in unknown.json()["detail"]
+
+    auth_client.force_authenticate(None)  # signs out, and forgets the header too
+    auth_client.credentials(HTTP_ACCEPT_LANGUAGE="bn")
+    signed_out = submit(auth_client, chunk.id)
+    assert signed_out.status_code in (401, 403)
+    assert signed_out.json()["detail"] == "প্রমাণীকরণের তথ্য দেওয়া হয়নি; আবার সাইন ইন করুন।"
