@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from live import services
 from live.auth import user_from_scope, user_from_token
@@ -30,6 +31,21 @@ logger = logging.getLogger(__name__)
 TERMINAL = {"chunked", "rejected", "failed"}
 TEXT_MAX_BYTES = 4096
 FEEDBACK_MIN_INTERVAL = 0.2  # seconds between feedback messages for the same frame
+
+
+def language_from_scope(scope) -> str:
+    """The language the pages speak to this reader, chosen as ``LocaleMiddleware``
+    chooses it for a request: the language cookie, else ``Accept-Language`` (in
+    the order the browser lists it), else the default."""
+    cookie = (scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME)
+    candidates = [cookie] if cookie else []
+    accept = dict(scope.get("headers") or ()).get(b"accept-language", b"").decode("latin-1")
+    candidates += [part.split(";")[0].strip() for part in accept.split(",")]
+    for code in candidates:
+        if code and code != "*":
+            with contextlib.suppress(LookupError):
+                return translation.get_supported_language_variant(code)
+    return settings.LANGUAGE_CODE
 
 
 def db(func):
@@ -49,6 +65,10 @@ class RecordConsumer(AsyncWebsocketConsumer):
     # --- connection -------------------------------------------------------------
 
     async def connect(self):
+        # Refusals, upload checks and rejection reasons speak the reader's
+        # language. The activation lives in this consumer's context, which its
+        # later messages, its tasks and its database calls all share.
+        translation.activate(language_from_scope(self.scope))
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.script_id = (query.get("script") or [None])[0]

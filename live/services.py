@@ -324,7 +324,9 @@ def sessions_cancel_for_user(*, user_id: int) -> int:
 
 def recording_progress(*, recording_id) -> dict | None:
     recording = (
-        Recording.objects.filter(pk=recording_id).values("id", "status", "rejection_reason").first()
+        Recording.objects.filter(pk=recording_id)
+        .values("id", "status", "rejection_reason", "rejection")
+        .first()
     )
     if recording is None:
         return None
@@ -335,7 +337,11 @@ def recording_progress(*, recording_id) -> dict | None:
         "recording": str(recording["id"]),
         "status": recording["status"],
         "chunk_count": Chunk.objects.filter(recording_id=recording_id).count(),
-        "rejection_reason": recording["rejection_reason"],
+        "rejection_reason": (
+            recording_services.rejection_text(recording["rejection"], recording["rejection_reason"])
+            if recording["rejection_reason"]
+            else ""
+        ),
     }
 
 

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from recordings import scripts, services
 from recordings.models import Chunk, Language, Recording, Script
@@ -152,7 +153,9 @@ class RecordingAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reject selected recordings"))
     def reject(self, request, queryset):
         for recording in queryset:
-            services.recording_reject(recording_id=recording.id, reason="Rejected by a reviewer.")
+            services.recording_reject(
+                recording_id=recording.id, reason=gettext_noop("Rejected by a reviewer.")
+            )
         self.message_user(request, _("Recordings rejected."), messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:

@@ -134,6 +134,9 @@ class RecordingOutput(serializers.ModelSerializer):
     language = serializers.CharField(source="script.language.code", read_only=True)
     chunk_count = serializers.SerializerMethodField()
     audio_url = serializers.SerializerMethodField()
+    rejection_reason = serializers.SerializerMethodField(
+        help_text="Why the recording was refused, in the contributor's language; empty otherwise."
+    )
 
     class Meta:
         model = Recording
@@ -160,6 +163,11 @@ class RecordingOutput(serializers.ModelSerializer):
             "created_at",
             "processed_at",
         ]
+
+    def get_rejection_reason(self, recording: Recording) -> str:
+        if not recording.rejection_reason:
+            return ""
+        return services.rejection_text(recording.rejection, recording.rejection_reason)
 
     def get_chunk_count(self, recording: Recording) -> int:
         annotated = getattr(recording, "chunk_total", None)

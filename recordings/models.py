@@ -100,6 +100,9 @@ class Recording(models.Model):
     speech_ratio = models.FloatField(null=True, blank=True)
     snr_db = models.FloatField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=300, blank=True)
+    # The same reason as a message and its values, so the contributor reads it
+    # in their language: {"message": English with {slots}, "params": {...}}.
+    rejection = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     processing_attempts = models.PositiveSmallIntegerField(default=0)
     processing_started_at = models.DateTimeField(null=True, blank=True)

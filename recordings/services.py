@@ -187,6 +187,17 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
     return recording
 
 
+def rejection_text(rejection: dict, english: str) -> str:
+    """Why a recording was refused, in the language active now (the request's).
+
+    ``english`` (what the admin shows) stands in for a message that does not
+    fit its values, e.g. one stored by an older release."""
+    try:
+        return _(rejection["message"]).format(**rejection.get("params", {}))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return english
+
+
 def too_large_message() -> str:
     mb = settings.RECORDING_MAX_BYTES / 1024 / 1024
     return _("The audio file is larger than {size} MB.").format(size=f"{mb:.0f}")
@@ -302,13 +313,18 @@ def recording_process(*, recording_id) -> None:
         except decode.AudioTooLongError:
             recording_reject(
                 recording_id=recording_id,
-                reason=f"The recording is longer than {max_seconds:.0f} s, "
-                "too long for this script.",
+                reason=quality.Rejection(
+                    quality.N_("The recording is longer than {most} s, too long for this script."),
+                    {"most": f"{max_seconds:.0f}"},
+                ),
             )
             return
         except decode.AudioDecodeError as exc:
             recording_reject(
-                recording_id=recording_id, reason=f"The audio could not be decoded: {exc.reason}."
+                recording_id=recording_id,
+                reason=quality.Rejection(
+                    quality.N_("The audio could not be decoded: {reason}."), {"reason": exc.reason}
+                ),
             )
             return
         metrics = analysis.metrics
@@ -323,7 +339,7 @@ def recording_process(*, recording_id) -> None:
         if not segments:
             recording_reject(
                 recording_id=recording_id,
-                reason="No speech was found in the recording.",
+                reason=quality.Rejection(quality.N_("No speech was found in the recording.")),
                 metrics=metrics,
             )
             return
@@ -386,8 +402,20 @@ def _delete_stale_chunk_objects(*, recording_id, keep: int) -> None:
             default_storage.delete(key)
 
 
-def recording_reject(*, recording_id, reason: str, metrics=None) -> None:
-    fields = {"status": RecordingStatus.REJECTED, "rejection_reason": reason[:300]}
+def recording_reject(*, recording_id, reason, metrics=None) -> None:
+    """``reason``: a ``quality.Rejection`` (or plain English text). The English
+    sentence is kept for the admin; the message and its values too, so that
+    each contributor reads it in their language (``rejection_text``)."""
+    from recordings.audio.quality import Rejection
+
+    if not isinstance(reason, Rejection):
+        # Plain text has no slots: braces in it are text.
+        reason = Rejection(str(reason).replace("{", "{{").replace("}", "}}"))
+    fields = {
+        "status": RecordingStatus.REJECTED,
+        "rejection_reason": str(reason)[:300],
+        "rejection": {"message": reason.message, "params": dict(reason.params)},
+    }
     if metrics is not None:
         fields |= _metrics_fields(metrics)
         fields["duration"] = _finite(metrics.duration)
@@ -413,6 +441,7 @@ def recording_reprocess(*, recording_id) -> None:
     Recording.objects.filter(pk=recording_id).update(
         status=RecordingStatus.UPLOADED,
         rejection_reason="",
+        rejection={},
         error="",
         processing_attempts=0,
         updated_at=timezone.now(),

@@ -90,3 +90,43 @@ def test_erasing_the_account_removes_staged_audio(session, contributor):
     user_erased.send(sender=None, user_id=contributor.pk, delete_recordings=False)
     assert LiveSession.objects.get(pk=session.pk).status == LiveStatus.CANCELLED
     assert staged(session) == []
+
+
+def test_the_socket_speaks_the_readers_language():
+    from live.consumers import language_from_scope
+
+    assert language_from_scope({"cookies": {"django_language": "bn"}}) == "bn"
+    assert language_from_scope({"headers": [(b"accept-language", b"fr-FR,bn;q=0.8")]}) == "bn"
+    assert language_from_scope({"headers": [(b"accept-language", b"en-US,en;q=0.9")]}) == "en"
+    assert language_from_scope({"cookies": {}, "headers": []}) == "en"
+
+
+def test_a_refused_recording_is_explained_in_the_readers_language(contributor):
+    from django.utils import translation
+
+    from recordings import services as recording_services
+    from recordings.audio import quality
+    from recordings.models import Recording
+
+    script = make_script(LanguageFactory(), "আমি দুধ দিয়ে চা খাই।")
+    recording = Recording.objects.create(
+        contributor=contributor, script=script, sha256="0" * 64, status="processing"
+    )
+    short = quality.assess(
+        quality.QualityMetrics(
+            duration=0.4,
+            level_dbfs=-20.0,
+            peak_dbfs=-3.0,
+            clipping_ratio=0.0,
+            speech_ratio=0.5,
+            speech_dbfs=-20.0,
+            noise_dbfs=-60.0,
+            snr_db=40.0,
+        )
+    )
+    recording_services.recording_reject(recording_id=recording.id, reason=short)
+    english = services.recording_progress(recording_id=recording.id)["rejection_reason"]
+    assert english == "The recording is too short (0.4 s). Please read the whole script aloud."
+    with translation.override("bn"):
+        bangla = services.recording_progress(recording_id=recording.id)["rejection_reason"]
+    assert bangla.startswith("রেকর্ডিংটি খুব ছোট (0.4 সেকেন্ড)")

@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -260,51 +260,86 @@ class QualityThresholds:
     max_extra_seconds: float = 60.0  # added to the upper limit for short scripts
 
 
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogue; translated where it is shown."""
+    return message
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a recording is refused, as the contributor is told.
+
+    An English sentence with named slots and the values for them, kept apart so
+    that the page can show the sentence in the contributor's language (the
+    worker that decides has no idea which one that is). ``str()`` is English.
+    """
+
+    message: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message.format(**self.params)
+
+
 def assess(
     metrics: QualityMetrics,
     expected_duration: float | None = None,
     thresholds: QualityThresholds | None = None,
-) -> str | None:
+) -> Rejection | None:
     """Return the reason to reject the recording (shown to the contributor), or None."""
     t = thresholds or QualityThresholds()
     if metrics.duration < t.min_seconds:
-        return (
-            f"The recording is too short ({metrics.duration:.1f} s). "
-            "Please read the whole script aloud."
+        return Rejection(
+            N_("The recording is too short ({duration} s). Please read the whole script aloud."),
+            {"duration": f"{metrics.duration:.1f}"},
         )
     if metrics.peak_dbfs < t.silent_peak_dbfs:
-        return (
-            "The recording is silent. Check that the right microphone is selected, "
-            "unmuted and allowed in your browser, then record again."
+        return Rejection(
+            N_(
+                "The recording is silent. Check that the right microphone is selected, "
+                "unmuted and allowed in your browser, then record again."
+            )
         )
     if metrics.clipping_ratio > t.max_clipping_ratio:
-        return (
-            "The recording is distorted because it is too loud (clipping). "
-            "Please move a little away from the microphone or lower its input volume."
+        return Rejection(
+            N_(
+                "The recording is distorted because it is too loud (clipping). "
+                "Please move a little away from the microphone or lower its input volume."
+            )
         )
     if metrics.speech_ratio < t.min_speech_ratio or metrics.snr_db < t.min_snr_db:
-        return (
-            "We could not hear speech in the recording, only steady sound or noise. "
-            "Please record again somewhere quieter, close to the microphone."
+        return Rejection(
+            N_(
+                "We could not hear speech in the recording, only steady sound or noise. "
+                "Please record again somewhere quieter, close to the microphone."
+            )
         )
     if metrics.speech_dbfs < t.min_speech_dbfs:
-        return (
-            "The recording is far too quiet. Please speak closer to the microphone "
-            "or raise its input volume, then record again."
+        return Rejection(
+            N_(
+                "The recording is far too quiet. Please speak closer to the microphone "
+                "or raise its input volume, then record again."
+            )
         )
     if expected_duration is not None and expected_duration > 0:
+        lengths = {"duration": f"{metrics.duration:.0f}", "reading": f"{expected_duration:.0f}"}
         if metrics.duration < t.min_duration_ratio * expected_duration:
-            return (
-                f"The recording is much shorter ({metrics.duration:.0f} s) than reading "
-                f"this script takes (about {expected_duration:.0f} s). "
-                "Please read every sentence of the script."
+            return Rejection(
+                N_(
+                    "The recording is much shorter ({duration} s) than reading this script "
+                    "takes (about {reading} s). Please read every sentence of the script."
+                ),
+                lengths,
             )
         upper = t.max_duration_ratio * expected_duration + t.max_extra_seconds
         if metrics.duration > upper:
-            return (
-                f"The recording is much longer ({metrics.duration:.0f} s) than reading "
-                f"this script takes (about {expected_duration:.0f} s). "
-                "Please record only the script, and stop the recording when you finish."
+            return Rejection(
+                N_(
+                    "The recording is much longer ({duration} s) than reading this script "
+                    "takes (about {reading} s). Please record only the script, and stop the "
+                    "recording when you finish."
+                ),
+                lengths,
             )
     return None
 

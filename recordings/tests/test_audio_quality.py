@@ -59,26 +59,26 @@ def test_snr_follows_the_noise_floor() -> None:
 
 def test_digital_silence_is_rejected_as_silent() -> None:
     m = measure(np.zeros(10 * SR, np.float32))
-    assert "silent" in quality.assess(m)
+    assert "silent" in str(quality.assess(m))
 
 
 def test_speech_far_too_quiet_is_rejected() -> None:
     m = measure(speechlike(20.0, level_db=-56.0, noise_db=-100.0))
     assert m.snr_db > 20  # clean, just far too quiet
-    assert "far too quiet" in quality.assess(m)
+    assert "far too quiet" in str(quality.assess(m))
 
 
 def test_noise_without_speech_is_rejected() -> None:
     rng = np.random.default_rng(1)
     m = measure((rng.standard_normal(10 * SR) * 0.05).astype(np.float32))
-    assert "could not hear speech" in quality.assess(m)
+    assert "could not hear speech" in str(quality.assess(m))
 
 
 def test_clipped_recording_is_rejected() -> None:
     y = np.clip(speechlike(20.0) * 30, -1.0, 1.0)
     m = measure(y)
     assert m.clipping_ratio > 0.05
-    assert "clipping" in quality.assess(m)
+    assert "clipping" in str(quality.assess(m))
 
 
 def test_flat_topped_clipping_below_full_scale_is_counted() -> None:
@@ -91,9 +91,9 @@ def test_flat_topped_clipping_below_full_scale_is_counted() -> None:
 
 def test_duration_is_judged_against_the_script() -> None:
     m = measure(speechlike(20.0))
-    assert "much shorter" in quality.assess(m, expected_duration=60.0)
+    assert "much shorter" in str(quality.assess(m, expected_duration=60.0))
     strict = quality.QualityThresholds(max_extra_seconds=5.0)
-    assert "much longer" in quality.assess(m, expected_duration=2.0, thresholds=strict)
+    assert "much longer" in str(quality.assess(m, expected_duration=2.0, thresholds=strict))
     assert quality.assess(m, expected_duration=2.0) is None  # default allows a minute extra
     lenient = quality.QualityThresholds(max_extra_seconds=0.0, max_duration_ratio=5.0)
     assert quality.assess(m, expected_duration=5.0, thresholds=lenient) is None
@@ -122,3 +122,12 @@ def test_memory_does_not_grow_with_the_length_of_the_recording() -> None:
 
     one_minute, ten_minutes = peak_for(6), peak_for(60)
     assert ten_minutes < one_minute * 1.2 + 100_000
+
+
+def test_a_rejection_keeps_its_message_and_values_apart_for_translation() -> None:
+    reason = quality.assess(measure(speechlike(0.4)))
+    assert reason.message == (
+        "The recording is too short ({duration} s). Please read the whole script aloud."
+    )
+    assert reason.params == {"duration": "0.4"}
+    assert str(reason) == "The recording is too short (0.4 s). Please read the whole script aloud."

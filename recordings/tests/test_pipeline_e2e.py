@@ -67,3 +67,8 @@ def test_silent_recording_is_rejected_with_a_reason(worker, api_client, contribu
     recording = Recording.objects.get(pk=recording_id)
     assert "silent" in recording.rejection_reason.lower()
     assert not recording.chunks.exists()
+    # The worker knows no language; the page asking shows the reason in its own.
+    english = api_client.get(f"/api/recordings/{recording_id}/").json()["rejection_reason"]
+    assert english == recording.rejection_reason
+    bangla = api_client.get(f"/api/recordings/{recording_id}/", HTTP_ACCEPT_LANGUAGE="bn").json()
+    assert bangla["rejection_reason"].startswith("রেকর্ডিংটি নিঃশব্দ")

@@ -74,7 +74,8 @@ def test_pages_render_in_bangla(client, contributor):
     assert "Erase my account" not in profile
 
 
-GETTEXT_CALLS = {"_", "gettext", "gettext_lazy", "gettext_noop", "_lazy"}
+# ``N_`` marks messages in framework-free modules (translated where shown).
+GETTEXT_CALLS = {"_", "gettext", "gettext_lazy", "gettext_noop", "_lazy", "N_"}
 
 
 def python_messages() -> list[tuple[str, str]]:
@@ -89,8 +90,7 @@ def python_messages() -> list[tuple[str, str]]:
         for node in ast.walk(ast.parse(path.read_text(), relative)):
             if (
                 isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in GETTEXT_CALLS
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in GETTEXT_CALLS
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
