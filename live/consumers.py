@@ -48,6 +48,13 @@ def language_from_scope(scope) -> str:
     return settings.LANGUAGE_CODE
 
 
+def close_reason(text: str) -> str:
+    """A close frame carries at most 123 bytes of reason (RFC 6455, 5.5), and a
+    Bangla letter takes three: cut by bytes, never inside a character. The
+    whole text went out in the error message just before."""
+    return text.encode()[:123].decode(errors="ignore")
+
+
 def db(func):
     # Not thread-sensitive: the default would run every socket's database and
     # storage calls on one shared thread, so one slow end would stall all streams.
@@ -116,7 +123,7 @@ class RecordConsumer(AsyncWebsocketConsumer):
         self.closing = True
         with contextlib.suppress(Exception):
             await self.send_json({"type": "error", "code": exc.code, "detail": exc.reason})
-        await self.close(code=exc.code, reason=exc.reason[:120])
+        await self.close(code=exc.code, reason=close_reason(exc.reason))
 
     async def send_json(self, message: dict):
         await self.send(text_data=json.dumps(message, ensure_ascii=False))

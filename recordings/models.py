@@ -102,7 +102,9 @@ class Recording(models.Model):
     rejection_reason = models.CharField(max_length=300, blank=True)
     # The same reason as a message and its values, so the contributor reads it
     # in their language: {"message": English with {slots}, "params": {...}}.
-    rejection = models.JSONField(default=dict, blank=True)
+    # A database default too: processes of the previous release, still running
+    # while a deployment migrates, insert recordings without this column.
+    rejection = models.JSONField(default=dict, db_default={}, blank=True)
     error = models.TextField(blank=True)
     processing_attempts = models.PositiveSmallIntegerField(default=0)
     processing_started_at = models.DateTimeField(null=True, blank=True)

@@ -131,13 +131,21 @@ class Client:
             return exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else ""
 
 
-def connect(server: AsgiServer, script_id, *, token: str | None = None, origin: bool = True):
+def connect(
+    server: AsgiServer,
+    script_id,
+    *,
+    token: str | None = None,
+    origin: bool = True,
+    language: str | None = None,
+):
     from websockets.asyncio.client import connect as ws_connect
 
     query = f"script={script_id}" + (f"&token={token}" if token else "")
     return ws_connect(
         f"{server.ws_url}/ws/record/?{query}",
         origin=server.url if origin else None,
+        additional_headers={"Accept-Language": language} if language else None,
         open_timeout=20,
         max_size=2**24,
     )

@@ -130,3 +130,12 @@ def test_a_refused_recording_is_explained_in_the_readers_language(contributor):
     with translation.override("bn"):
         bangla = services.recording_progress(recording_id=recording.id)["rejection_reason"]
     assert bangla.startswith("রেকর্ডিংটি খুব ছোট (0.4 সেকেন্ড)")
+
+
+def test_a_close_reason_fits_its_frame_in_any_script():
+    from live.consumers import close_reason
+
+    bangla = "রেকর্ডিংটি খুব ছোট। অনুগ্রহ করে পুরো লেখাটি জোরে পড়ুন।" * 3
+    cut = close_reason(bangla)
+    assert len(cut.encode()) <= 123 and bangla.startswith(cut) and len(cut) > 30
+    assert close_reason("short") == "short"

@@ -204,6 +204,28 @@ def test_bad_frames_tokens_and_sessions_are_refused_without_harm(
     assert LiveSession.objects.get(pk=session_id).staged_bytes == SOURCE.stat().st_size
 
 
+def test_a_reading_refused_at_the_end_is_explained_in_the_readers_language(
+    asgi_server, script, pieces, make_user
+):
+    token = access_token(make_user())
+
+    async def scenario():
+        async with connect(asgi_server, script.pk, token=token, language="bn") as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await c.send({"type": "start"})
+            await c.recv("started")
+            await ws.send(frame(0, pieces[0]))  # about a second of a longer script
+            await c.recv("ack")
+            await c.send({"type": "end"})
+            return await c.recv("error"), await c.closed()
+
+    error, (code, _) = asyncio.run(scenario())
+    assert code == 4422 and error["code"] == 4422
+    # Too short for the script (or, cut this early, not decodable): said in Bangla.
+    assert error["detail"].startswith(("রেকর্ডিংটি", "অডিওটি")), error
+
+
 def test_a_socket_from_another_site_is_refused(asgi_server, script, make_user):
     from websockets.asyncio.client import connect as ws_connect
     from websockets.exceptions import InvalidStatus
