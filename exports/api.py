@@ -6,6 +6,7 @@ import tarfile
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -51,7 +52,9 @@ class ExportFiltersInput(serializers.Serializer):
         known = set(Language.objects.filter(code__in=value).values_list("code", flat=True))
         unknown = sorted(set(value) - known)
         if unknown:
-            raise serializers.ValidationError(f"Unknown language codes: {', '.join(unknown)}.")
+            raise serializers.ValidationError(
+                _("Unknown language codes: {codes}.").format(codes=", ".join(unknown))
+            )
         return sorted(set(value))
 
     def validate(self, attrs: dict) -> dict:
@@ -60,7 +63,7 @@ class ExportFiltersInput(serializers.Serializer):
             and attrs.get("date_to")
             and attrs["date_from"] > attrs["date_to"]
         ):
-            raise serializers.ValidationError("date_from must not be after date_to.")
+            raise serializers.ValidationError(_("date_from must not be after date_to."))
         return attrs
 
 
@@ -91,7 +94,7 @@ class SplitInput(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         ratios = attrs.get("ratios") or dict(splits.DEFAULT_RATIOS)
         if sum(ratios.values()) <= 0:
-            raise serializers.ValidationError("At least one split ratio must be positive.")
+            raise serializers.ValidationError(_("At least one split ratio must be positive."))
         attrs["ratios"] = dict(ratios)
         return attrs
 
@@ -104,7 +107,9 @@ class StrictInput(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    f"Unknown option(s): {', '.join(unknown)}. Known: {', '.join(self.fields)}."
+                    _("Unknown option(s): {unknown}. Known: {known}.").format(
+                        unknown=", ".join(unknown), known=", ".join(self.fields)
+                    )
                 )
         return super().to_internal_value(data)
 
@@ -149,8 +154,10 @@ class NoiseInput(StrictInput):
             ids = list(NoiseClip.objects.filter(active=True).values_list("pk", flat=True))
             if not ids:
                 raise serializers.ValidationError(
-                    "No noise recordings are uploaded (admin: Noise clips); "
-                    "choose white, pink or brown noise."
+                    _(
+                        "No noise recordings are uploaded (admin: Noise clips); "
+                        "choose white, pink or brown noise."
+                    )
                 )
             # The set as of the request: later uploads do not change this export.
             attrs["clips"] = sorted(ids)
@@ -171,7 +178,9 @@ class AugmentInput(StrictInput):
         bad = [f for f in value if not 0.5 <= f <= 2.0 or f == 1.0]
         if bad:
             raise serializers.ValidationError(
-                f"Speed factors must be between 0.5 and 2.0 and not 1 (got {bad[0]:g})."
+                _("Speed factors must be between 0.5 and 2.0 and not 1 (got {factor}).").format(
+                    factor=f"{bad[0]:g}"
+                )
             )
         return sorted(set(value))
 
@@ -199,10 +208,10 @@ class ProcessingInput(StrictInput):
     def validate(self, attrs: dict) -> dict:
         low, high = attrs.get("min_duration"), attrs.get("max_duration")
         if low is not None and high is not None and low > high:
-            raise serializers.ValidationError("min_duration must not exceed max_duration.")
+            raise serializers.ValidationError(_("min_duration must not exceed max_duration."))
         augment = attrs.get("augment")
         if augment is not None and not augment.get("speed") and not augment.get("noise"):
-            raise serializers.ValidationError("augment needs speed factors or noise.")
+            raise serializers.ValidationError(_("augment needs speed factors or noise."))
         return attrs
 
 
@@ -240,6 +249,9 @@ class ExportOutput(serializers.ModelSerializer):
     files = serializers.SerializerMethodField()
     archive_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField(
+        help_text="Why the export failed, in the reader's language where it can be; or empty."
+    )
 
     class Meta:
         model = Export
@@ -272,6 +284,12 @@ class ExportOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
     @extend_schema_field(ExportFileOutput(many=True))
+    def get_error(self, export: Export) -> str:
+        # Stored by the worker in English; the reasons a researcher can act on
+        # are in the catalogue, anything else (an unexpected failure) reads as
+        # it was stored.
+        return _(export.error) if export.error else ""
+
     def get_files(self, export: Export) -> list[dict]:
         if export.status != ExportStatus.DONE:
             return []
@@ -319,7 +337,9 @@ class ExportListCreateApi(ListAPIView):
         def validate(self, attrs: dict) -> dict:
             if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in audio.OPUS_RATES:
                 rates = ", ".join(str(r) for r in audio.OPUS_RATES)
-                raise serializers.ValidationError(f"Opus supports sample rates {rates} only.")
+                raise serializers.ValidationError(
+                    _("Opus supports sample rates {rates} only.").format(rates=rates)
+                )
             return attrs
 
     class Accepted(serializers.Serializer):
@@ -421,10 +441,10 @@ class ExportArchiveApi(APIView):
     def get(self, request, pk):
         export = get_object_or_404(selectors.export_list_visible(user=request.user), pk=pk)
         if export.status != ExportStatus.DONE:
-            return api_error("The export is not finished yet.", status.HTTP_409_CONFLICT)
+            return api_error(_("The export is not finished yet."), status.HTTP_409_CONFLICT)
         if export.total_bytes > settings.EXPORT_ARCHIVE_MAX_BYTES:
             return api_error(
-                "This export is too large for a single archive; download its files.",
+                _("This export is too large for a single archive; download its files."),
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         response = streaming_response(request, tar_stream(export), content_type="application/x-tar")

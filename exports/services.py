@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from exports import audio as clip_audio
 from exports import datasheet, processing, selectors, splits
@@ -495,7 +496,7 @@ def _plan(export: Export, token) -> _Planned:
     _progress(export.id, token, step="Planning splits")
     speakers, total = _plan_speakers(qs, spec)
     if not total:
-        raise ExportEmptyError("No clips match these filters; nothing to export.")
+        raise ExportEmptyError(gettext_noop("No clips match these filters; nothing to export."))
     owners, per_split = _plan_sentences(qs, spec, speakers)
     return _Planned(spec, snapshot, qs, speakers, total, owners, per_split)
 
@@ -608,7 +609,7 @@ def _finish_export(export, token, spec, sink: ExportSink, writers, stats: _Stats
         writer.finish()
     sink.wait()
     if not stats.clips["*", "*"]:
-        raise ExportEmptyError("Every matching clip was left out; nothing to export.")
+        raise ExportEmptyError(gettext_noop("Every matching clip was left out; nothing to export."))
 
     _progress(export.id, token, step="Writing the datasheet and checksums")
     figures = _stats_document(export, spec, stats)

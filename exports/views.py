@@ -7,6 +7,7 @@ poll it (static/js/exports.js), so the page and API clients share one code path.
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from contributors.models import AgeRange, Gender
@@ -20,7 +21,7 @@ from shrutik.permissions import RESEARCHER, user_has_role
 @require_GET
 def export_page(request):
     if not user_has_role(request.user, RESEARCHER):
-        raise PermissionDenied("Only researchers can request dataset exports.")
+        raise PermissionDenied(_("Only researchers can request dataset exports."))
     context = {
         "languages": Language.objects.order_by("code"),
         "formats": ExportFormat.choices,

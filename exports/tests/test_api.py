@@ -87,6 +87,27 @@ def test_bad_input_is_a_400_with_detail(researcher_client, body, fragment):
     assert fragment in response.json()["detail"]
 
 
+def test_bad_input_is_explained_in_the_researchers_language(researcher_client):
+    body = {"formats": ["nemo"], "filters": {"languages": ["xx"]}}
+    response = researcher_client.post(URL, body, format="json", HTTP_ACCEPT_LANGUAGE="bn")
+    assert response.status_code == 400
+    assert "অজানা ভাষা-কোড: xx।" in response.json()["detail"]
+
+
+def test_an_empty_export_says_so_in_the_readers_language(researcher_client, researcher):
+    from exports import services
+    from exports.models import Export
+
+    export = services.export_create(requester=researcher, formats=["nemo"])
+    Export.objects.filter(pk=export.pk).update(
+        status="failed", error="No clips match these filters; nothing to export."
+    )
+    english = researcher_client.get(f"{URL}{export.id}/").json()["error"]
+    bangla = researcher_client.get(f"{URL}{export.id}/", HTTP_ACCEPT_LANGUAGE="bn").json()["error"]
+    assert english == "No clips match these filters; nothing to export."
+    assert bangla == "এই ফিল্টারগুলোর সঙ্গে কোনো ক্লিপ মেলেনি; এক্সপোর্ট করার কিছু নেই।"
+
+
 def test_researchers_see_their_own_exports_and_staff_see_all(api_client, make_user, researcher):
     from exports import services
 
