@@ -283,13 +283,13 @@ class ExportOutput(serializers.ModelSerializer):
         path = f"/api/exports/{export.id}/"
         return request.build_absolute_uri(path) if request else path
 
-    @extend_schema_field(ExportFileOutput(many=True))
     def get_error(self, export: Export) -> str:
         # Stored by the worker in English; the reasons a researcher can act on
         # are in the catalogue, anything else (an unexpected failure) reads as
         # it was stored.
         return _(export.error) if export.error else ""
 
+    @extend_schema_field(ExportFileOutput(many=True))
     def get_files(self, export: Export) -> list[dict]:
         if export.status != ExportStatus.DONE:
             return []
