@@ -33,26 +33,21 @@ from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from common import ROOT, admin_conn, manage, server_times, start_server, summarise
+from common import ROOT, admin_conn, django_env, manage, server_times, start_server, summarise
 
 DB = "shrutik_bench_assignment"
 PASSWORD = "bench-password-123"
 
 
 def bench_env(redis_db: int = 13) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "THROTTLE_SUBMIT": "10000000/hour",
-        "THROTTLE_LOGIN": "100000/min",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
+    return django_env(
+        DB,
+        REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        THROTTLE_SUBMIT="10000000/hour",
+        THROTTLE_LOGIN="100000/min",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+    )
 
 
 def build_database(env, chunks: int, transcriptions: int, users: int) -> None:

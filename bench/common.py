@@ -22,6 +22,43 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def django_env(db: str, **overrides: str) -> dict[str, str]:
+    """The environment a benchmark runs the app in: its scratch database, a
+    fixed secret, plain HTTP on loopback and warnings only; ``overrides`` add
+    or replace variables."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
+def consented_users(usernames):
+    """Contributor rows that have accepted the current agreement, in one
+    insert; their passwords are unusable (clients get tokens minted here)."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from contributors.models import User
+
+    now = timezone.now()
+    password = make_password(None)
+    return User.objects.bulk_create(
+        User(
+            username=name,
+            password=password,
+            consent_version=settings.CONSENT_VERSION,
+            consent_at=now,
+        )
+        for name in usernames
+    )
+
+
 def admin_conn():
     return psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
 

@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 from common import (
     ROOT,
+    consented_users,
+    django_env,
     drop_database,
     list_keys,
     manage,
@@ -55,49 +57,31 @@ TEXT = "আমি দুধ দিয়ে চা খাই"
 
 def bench_env(redis_url: str, s3_endpoint: str) -> dict[str, str]:
     unlimited = "100000000/hour"
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "REDIS_URL": f"{redis_url}/0",
-        "CELERY_BROKER_URL": f"{redis_url}/1",
-        "AWS_STORAGE_BUCKET_NAME": BUCKET,
-        "AWS_S3_ENDPOINT_URL": s3_endpoint,
-        "AWS_S3_REGION_NAME": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "THROTTLE_UPLOAD": unlimited,
-        "THROTTLE_SUBMIT": unlimited,
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
+    return django_env(
+        DB,
+        REDIS_URL=f"{redis_url}/0",
+        CELERY_BROKER_URL=f"{redis_url}/1",
+        AWS_STORAGE_BUCKET_NAME=BUCKET,
+        AWS_S3_ENDPOINT_URL=s3_endpoint,
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        THROTTLE_UPLOAD=unlimited,
+        THROTTLE_SUBMIT=unlimited,
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+    )
 
 
 def seed(uploaders: int, transcribers: int, scripts: int, open_chunks: int):
     """Users, scripts and open chunks; returns (uploader tokens, transcriber tokens)."""
     from django.conf import settings
-    from django.contrib.auth.hashers import make_password
-    from django.utils import timezone
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from contributors.models import User
     from recordings.models import Chunk, Language, Recording, RecordingStatus
     from recordings.scripts import script_build
 
-    now = timezone.now()
-    password = make_password(None)  # unusable: clients get tokens minted here
-    users = User.objects.bulk_create(
-        User(
-            username=f"load{i}",
-            password=password,
-            consent_version=settings.CONSENT_VERSION,
-            consent_at=now,
-        )
-        for i in range(uploaders + transcribers + 1)
-    )
+    users = consented_users(f"load{i}" for i in range(uploaders + transcribers + 1))
     reader, users = users[0], users[1:]
     language = Language.objects.create(code="bn", name="Bangla", native_name="বাংলা")
     text = json.loads(READING_JSON.read_text())["script"]

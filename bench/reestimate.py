@@ -48,23 +48,11 @@ from collections import Counter
 from pathlib import Path
 from unittest import mock
 
-from common import ROOT, drop_database, manage, recreate_database
+from common import ROOT, consented_users, django_env, drop_database, manage, recreate_database
 
 DB = "shrutik_bench_reestimate"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowdspeech"
 LANGUAGE = "en"
-
-
-def bench_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def chunk_id(g: int) -> uuid.UUID:
@@ -94,33 +82,20 @@ def learned_clips(transcripts: int) -> tuple[list, object]:
 
 
 def build(chunks: int, transcripts: int) -> dict[str, int]:
-    from django.conf import settings
-    from django.contrib.auth.hashers import make_password
     from django.db import connection
-    from django.utils import timezone
 
     from consensus import engine
     from consensus.models import DecidedBy
     from consensus.services import engine_config
-    from contributors.models import ReliabilityScore, User
+    from contributors.models import ReliabilityScore
     from recordings.tests.factories import LanguageFactory, make_chunks
 
     config = engine_config()
     clips, state = learned_clips(transcripts)
     language = LanguageFactory(code=LANGUAGE, name="English", native_name="English")
     (first,) = make_chunks(1, language=language)
-    now = timezone.now()
     workers = sorted({t.contributor_id for clip in clips for t in clip}, key=int)
-    password = make_password(None)
-    users = User.objects.bulk_create(
-        User(
-            username=f"crowd{w}",
-            password=password,
-            consent_version=settings.CONSENT_VERSION,
-            consent_at=now,
-        )
-        for w in workers
-    )
+    users = consented_users(f"crowd{w}" for w in workers)
     user_of = {w: u.pk for w, u in zip(workers, users, strict=True)}
     per_worker = Counter(t.contributor_id for clip in clips for t in clip)
     ReliabilityScore.objects.bulk_create(
@@ -413,7 +388,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    env = bench_env()
+    env = django_env(DB, ALLOWED_HOSTS="testserver")
     recreate_database(DB)
     manage(env, "migrate", "-v0")
     os.environ.update(env)

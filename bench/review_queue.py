@@ -21,21 +21,9 @@ import statistics
 import sys
 import time
 
-from common import ROOT, drop_database, manage, recreate_database
+from common import ROOT, django_env, drop_database, manage, recreate_database
 
 DB = "shrutik_bench_review"
-
-
-def bench_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "ALLOWED_HOSTS": "testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def build(chunks: int) -> None:
@@ -88,7 +76,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    env = bench_env()
+    env = django_env(DB, ALLOWED_HOSTS="testserver")
     recreate_database(DB)
     manage(env, "migrate", "-v0")
     os.environ.update(env)
