@@ -2,6 +2,16 @@ from celery import shared_task
 
 from consensus import services
 
+# The batch tasks: they walk up to tens of thousands of chunks, and a worker
+# lost midway leaves the message to another (each run is idempotent).
+BATCH_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "soft_time_limit": 3000,
+    "time_limit": 3300,
+    "ignore_result": True,
+}
+
 
 @shared_task(
     name="consensus.decide",
@@ -16,27 +26,13 @@ def consensus_decide(chunk_id: str) -> None:
     services.consensus_decide(chunk_id=chunk_id)
 
 
-@shared_task(
-    name="consensus.reestimate",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=3000,
-    time_limit=3300,
-    ignore_result=True,
-)
+@shared_task(name="consensus.reestimate", **BATCH_TASK)
 def reliability_reestimate() -> None:
     """Nightly: re-estimate all reliabilities jointly from recent decisions."""
     services.reliability_reestimate_all()
 
 
-@shared_task(
-    name="consensus.rescore_contributors",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=3000,
-    time_limit=3300,
-    ignore_result=True,
-)
+@shared_task(name="consensus.rescore_contributors", **BATCH_TASK)
 def rescore_contributors(user_ids: list[int], blocked: bool) -> None:
     """After contributors were blocked or unblocked: idempotent, a re-run
     finds nothing more to change."""
