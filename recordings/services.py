@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script
@@ -134,10 +135,13 @@ def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
     return dataclasses.replace(info, duration=duration)
 
 
+# The decoder's reason stays in English: it is for whoever investigates the
+# file, the sentence around it for the contributor.
+UNDECODABLE = gettext_noop("The audio could not be decoded: {reason}.")
+
+
 def _undecodable(exc: decode.AudioDecodeError) -> str:
-    # The reason comes from the decoder and stays in English: it is for whoever
-    # investigates the file, the sentence around it for the contributor.
-    return _("The audio could not be decoded: {reason}.").format(reason=exc.reason)
+    return _(UNDECODABLE).format(reason=exc.reason)
 
 
 def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording:
@@ -304,7 +308,7 @@ def recording_process(*, recording_id) -> None:
         return
     recording = Recording.objects.select_related("script__language").get(pk=recording_id)
     script = recording.script
-    _, max_seconds = duration_limits(script)
+    _shortest, max_seconds = duration_limits(script)
     with tempfile.TemporaryDirectory(prefix="shrutik-rec-") as tmp:
         source = storage_copy_to_temp(recording.audio.name, directory=tmp)
         wav = Path(tmp) / "decoded.wav"
@@ -322,9 +326,7 @@ def recording_process(*, recording_id) -> None:
         except decode.AudioDecodeError as exc:
             recording_reject(
                 recording_id=recording_id,
-                reason=quality.Rejection(
-                    quality.N_("The audio could not be decoded: {reason}."), {"reason": exc.reason}
-                ),
+                reason=quality.Rejection(UNDECODABLE, {"reason": exc.reason}),
             )
             return
         metrics = analysis.metrics

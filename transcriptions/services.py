@@ -362,10 +362,10 @@ def task_release(*, user, chunk_id, kind: str | None, reason: str = "", comment:
 
 def leases_release_for_users(user_ids) -> int:
     """Hand back every chunk these contributors hold (they were blocked)."""
-    deleted, _ = TaskLease.objects.filter(user_id__in=user_ids).delete()
+    deleted, _per_model = TaskLease.objects.filter(user_id__in=user_ids).delete()
     return deleted
 
 
 def lease_purge_expired() -> int:
-    deleted, _ = TaskLease.objects.filter(expires_at__lte=timezone.now()).delete()
+    deleted, _per_model = TaskLease.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
