@@ -136,16 +136,31 @@ def connect(
     script_id,
     *,
     token: str | None = None,
-    origin: bool = True,
+    origin: bool | str = True,
     language: str | None = None,
+    cookie: str | None = None,
 ):
+    """A socket to the record endpoint; ``origin`` True sends the server's own."""
     from websockets.asyncio.client import connect as ws_connect
 
     query = f"script={script_id}" + (f"&token={token}" if token else "")
+    headers = {"Accept-Language": language} if language else {}
+    if cookie:
+        headers["Cookie"] = cookie
     return ws_connect(
         f"{server.ws_url}/ws/record/?{query}",
-        origin=server.url if origin else None,
-        additional_headers={"Accept-Language": language} if language else None,
+        origin=server.url if origin is True else origin or None,
+        additional_headers=headers or None,
         open_timeout=20,
         max_size=2**24,
     )
+
+
+def session_cookie(user) -> str:
+    """A Cookie header signing ``user`` in, as a browser holding a session sends it."""
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+
+    client = DjangoClient()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"

@@ -13,7 +13,15 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from live.models import LiveSession, LiveStatus
-from live.tests.conftest import Client, access_token, connect, frame, frames_of, reading_source
+from live.tests.conftest import (
+    Client,
+    access_token,
+    connect,
+    frame,
+    frames_of,
+    reading_source,
+    session_cookie,
+)
 from recordings.audio import decode
 from recordings.models import Recording
 from recordings.tests.factories import LanguageFactory, make_script
@@ -226,18 +234,36 @@ def test_a_reading_refused_at_the_end_is_explained_in_the_readers_language(
     assert error["detail"].startswith(("রেকর্ডিংটি", "অডিওটি")), error
 
 
-def test_a_socket_from_another_site_is_refused(asgi_server, script, make_user):
-    from websockets.asyncio.client import connect as ws_connect
+def test_only_the_sites_own_origin_opens_a_socket_with_the_session_cookie(
+    asgi_server, script, make_user
+):
     from websockets.exceptions import InvalidStatus
 
-    async def attempt():
-        url = f"{asgi_server.ws_url}/ws/record/?script={script.pk}"
-        with pytest.raises(InvalidStatus) as refused:
-            async with ws_connect(url, origin="https://evil.example"):
-                pass
-        return refused.value.response.status_code
+    reader = make_user()
+    cookie = session_cookie(reader)
+    port = asgi_server.port
+    foreign = [
+        "http://127.0.0.1:9999",
+        "http://localhost:1234",
+        "https://127.0.0.1",
+        f"https://127.0.0.1:{port}",  # the same host and port, another scheme
+        f"http://localhost:{port}",  # the same machine, another origin
+        "https://evil.example",
+    ]
 
-    assert asyncio.run(attempt()) == 403
+    async def attempt(origin):
+        try:
+            async with connect(asgi_server, script.pk, origin=origin, cookie=cookie) as ws:
+                return (await Client(ws).recv("ready"))["user"]
+        except InvalidStatus as refused:
+            return refused.response.status_code
+
+    async def scenario():
+        return [await attempt(origin) for origin in foreign], await attempt(asgi_server.url)
+
+    refused, own = asyncio.run(scenario())
+    assert refused == [403] * len(foreign)
+    assert own == reader.username
 
 
 @override_settings(LIVE_MAX_SESSIONS_PER_USER=1)
