@@ -9,9 +9,14 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 
 def user_from_token(token: str):
     """The active user a JWT access token names, or None if it is not valid."""
+    try:
+        raw = token.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate, which a JSON "\ud800" escape can put in a string: no token has one.
+        return None
     auth = JWTAuthentication()
     try:
-        validated = auth.get_validated_token(token.encode())
+        validated = auth.get_validated_token(raw)
         return auth.get_user(validated)
     except (InvalidToken, TokenError, AuthenticationFailed):
         return None

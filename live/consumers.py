@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 TERMINAL = {"chunked", "rejected", "failed"}
 TEXT_MAX_BYTES = 4096
+# RFC 6455's "unexpected condition": not the client's fault, so it reconnects and resumes.
+INTERNAL_ERROR = 1011
 FEEDBACK_MIN_INTERVAL = 0.2  # seconds between feedback messages for the same frame
 
 
@@ -77,7 +79,7 @@ class RecordConsumer(AsyncWebsocketConsumer):
         # later messages, its tasks and its database calls all share.
         translation.activate(language_from_scope(self.scope))
         await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
         self.script_id = (query.get("script") or [None])[0]
         self.fed_seq = -1
         self.sent_seq = -1
@@ -142,6 +144,13 @@ class RecordConsumer(AsyncWebsocketConsumer):
                 await self.receive_control(text_data or "")
         except LiveRefused as exc:
             await self.refuse(exc)
+        except Exception:
+            # A bug or an outage still ends in a close frame the client can act
+            # on, never a socket left open with nobody reading it.
+            logger.exception("Live socket message failed")
+            await self.refuse(
+                LiveRefused(INTERNAL_ERROR, "The server failed; reconnect and resume.")
+            )
 
     async def receive_auth(self, text_data):
         message = self.parse(text_data) if text_data is not None else {}
@@ -156,11 +165,15 @@ class RecordConsumer(AsyncWebsocketConsumer):
         await self.authenticated(user)
 
     def parse(self, text: str) -> dict:
-        if len(text.encode()) > TEXT_MAX_BYTES:
+        # surrogatepass: a lone surrogate (which no UTF-8 text frame can carry,
+        # but an ASGI server might hand over) is counted, not a crash.
+        if len(text.encode(errors="surrogatepass")) > TEXT_MAX_BYTES:
             raise LiveRefused(services.TOO_LARGE, "Control messages are at most 4 KiB.")
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # Arrays or objects nested deeper than the interpreter's recursion
+            # limit ("[[[[…", a few KiB) raise RecursionError, not ValueError.
             raise LiveRefused(services.BAD_REQUEST, "Control messages are JSON objects.") from None
         if not isinstance(message, dict):
             raise LiveRefused(services.BAD_REQUEST, "Control messages are JSON objects.")

@@ -266,6 +266,61 @@ def test_only_the_sites_own_origin_opens_a_socket_with_the_session_cookie(
     assert own == reader.username
 
 
+def test_any_text_message_is_answered_with_a_close_code(asgi_server, script, make_user):
+    token = access_token(make_user())
+    deep = '{"type": ' + "[" * 2000 + "]" * 2000 + "}"  # under 4 KiB, too deep to parse
+    assert len(deep) < 4096
+    messages = {
+        "unterminated nesting": ("[" * 2000, 4400, 4400),
+        "closed nesting": (deep, 4400, 4400),
+        "huge": ('{"type": "ping", "pad": "' + "x" * 2_000_000 + '"}', 4413, 4413),
+        "array": ('["start"]', 4400, 4400),
+        "string": ('"ping"', 4400, 4400),
+        "number": ("1e999", 4400, 4400),
+        "null": ("null", 4400, 4400),
+        "not JSON": ("start", 4400, 4400),
+        # Before signing in it is an auth message with an impossible token;
+        # after, an auth message is not a control message.
+        "lone surrogate": ('{"type": "auth", "token": "\\ud800"}', 4401, 4400),
+    }
+
+    async def answer(text, *, signed_in):
+        async with connect(asgi_server, script.pk, token=token if signed_in else None) as ws:
+            c = Client(ws)
+            if signed_in:
+                await c.recv("ready")
+            await ws.send(text)
+            error = await c.recv("error")
+            return error["code"], await c.closed()
+
+    async def invalid_utf8():
+        async with connect(asgi_server, script.pk, token=token) as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await ws.send(b'{"type": "\xff"}', text=True)
+            return await c.closed()
+
+    async def scenario():
+        results = {}
+        for name, (text, *_) in messages.items():
+            results[name] = (
+                await answer(text, signed_in=False),
+                await answer(text, signed_in=True),
+            )
+        return results, await invalid_utf8()
+
+    results, (utf8_code, _) = asyncio.run(scenario())
+
+    for name, (_, before, after) in messages.items():
+        (error_before, (code_before, reason_before)), (error_after, (code_after, _)) = results[name]
+        assert (error_before, code_before) == (before, before), name
+        assert (error_after, code_after) == (after, after), name
+        assert reason_before, name
+    # A text frame that is not UTF-8 never reaches the consumer: the server
+    # closes with 1007 (RFC 6455, invalid payload data).
+    assert utf8_code == 1007
+
+
 @override_settings(LIVE_MAX_SESSIONS_PER_USER=1)
 def test_limits_on_sessions_per_reader(asgi_server, script, make_user):
     token = access_token(make_user())
