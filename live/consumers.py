@@ -289,8 +289,14 @@ class RecordConsumer(AsyncWebsocketConsumer):
             )
         seq = int.from_bytes(data[: services.SEQ_BYTES], "big")
         payload = data[services.SEQ_BYTES :]
+        tolerance = settings.LIVE_UNDECODED_MAX_BYTES
         next_seq, appended = await db(services.session_append)(
-            session=session, seq=seq, payload=payload
+            session=session,
+            seq=seq,
+            payload=payload,
+            undecoded_allowance=(
+                self.decoder.undecoded_allowance(tolerance) if self.decoder else tolerance
+            ),
         )
         await self.send_json({"type": "ack", "seq": next_seq - 1})
         if appended:

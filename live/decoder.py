@@ -3,10 +3,11 @@
 A MediaRecorder stream is decodable as it grows, so one long-lived ffmpeg fed
 the frames on stdin and read as 16 kHz mono s16le on stdout costs one process
 start per connection and a few milliseconds per frame. Re-decoding the tail for
-each frame would need the header and codec state again every time. The process
-only serves feedback: what becomes the Recording is the staged bytes, decoded
-and validated again at the end, so a decoder that dies costs feedback, never
-audio.
+each frame would need the header and codec state again every time. What
+becomes the Recording is the staged bytes, decoded and validated again at the
+end; the process gives feedback and, by the audio it produces, tells a stream
+from junk while it arrives (``undecoded_allowance``), so junk is refused before
+it fills the staging rather than at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from recordings.audio.decode import ffmpeg_exe
 
 SAMPLE_RATE = 16000
 READ_BYTES = 16384
+# The most stream a second of decoded audio can account for. libopus, which
+# MediaRecorder uses, encodes at most 510 kbit/s (RFC 6716, 2.1.1), about 62 KiB
+# a second, and WebM or Ogg framing adds well under 1 KiB; the record page asks
+# for 64 kbit/s (8 KB a second). A stream that brings more bytes than this per
+# second it decodes to is carrying something that is not the recording.
+MAX_BYTES_PER_SECOND = 80 * 1024
 
 
 class StreamDecoder:
@@ -32,6 +39,8 @@ class StreamDecoder:
         self.proc: asyncio.subprocess.Process | None = None
         self.reader: asyncio.Task | None = None
         self.failed = False
+        self.fed_bytes = 0
+        self.decoded_samples = 0
 
     async def start(self) -> None:
         demuxer = "ogg" if self.container == "ogg" else "matroska"
@@ -59,10 +68,14 @@ class StreamDecoder:
             whole = len(data) - len(data) % 2
             carry = data[whole:]
             if whole:
+                self.decoded_samples += whole // 2
                 await self.on_pcm(np.frombuffer(data[:whole], dtype="<i2"))
 
     async def feed(self, data: bytes) -> bool:
         """Pass bytes on; False once the decoder has given up (bad stream)."""
+        # Counted even when the decoder is gone: bytes it never turned into
+        # audio are exactly what ``undecoded_allowance`` is about.
+        self.fed_bytes += len(data)
         if self.failed or self.proc is None or self.proc.stdin is None:
             return False
         try:
@@ -72,6 +85,19 @@ class StreamDecoder:
             self.failed = True
             return False
         return True
+
+    def undecoded_allowance(self, tolerance: int) -> int:
+        """How many more bytes the stream may bring before its audio must catch up.
+
+        Every second decoded earns ``MAX_BYTES_PER_SECOND``; ``tolerance`` covers
+        the container header and what is still on its way through the pipes and
+        ffmpeg's buffers when the next frame arrives. Junk decodes to nothing, so
+        no more than ``tolerance`` of it gets in, and valid audio sent first earns
+        only its own seconds' worth: the decoder has to keep producing audio in
+        proportion to what is received, all the way through.
+        """
+        earned = self.decoded_samples * MAX_BYTES_PER_SECOND // SAMPLE_RATE
+        return tolerance + earned - self.fed_bytes
 
     async def close(self) -> None:
         """Stop the process and reap it; safe to call more than once."""

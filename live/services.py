@@ -1,8 +1,9 @@
 """Live sessions: start, resume, append frames, end into a Recording, expire.
 
 Every refusal is a ``LiveRefused`` carrying the WebSocket close code (4000-4999)
-and a reason that says what to do; none of them changes the session, so a client
-that sent one bad frame resumes and carries on.
+and a reason that says what to do. Apart from a stream that does not decode and
+a reading refused at its end, none of them changes the session, so a client that
+sent one bad frame resumes and carries on.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from live import staging
 from live.models import LiveSession, LiveStatus
@@ -145,11 +147,16 @@ def session_resume(*, user, session_id, connection: str = "") -> LiveSession:
     return session
 
 
-def session_append(*, session: LiveSession, seq: int, payload: bytes) -> tuple[int, bool]:
+def session_append(
+    *, session: LiveSession, seq: int, payload: bytes, undecoded_allowance: int | None = None
+) -> tuple[int, bool]:
     """Stage frame ``seq``; returns (next_seq, appended).
 
     A frame already acknowledged is answered with the current position without
     being stored again (clients resend after a reconnect); a gap is refused.
+    ``undecoded_allowance`` is how many bytes the connection's decoder still
+    lets in (``StreamDecoder.undecoded_allowance``): a new frame larger than
+    that means the stream is not decoding, and the session is discarded.
     """
     if len(payload) > settings.LIVE_FRAME_MAX_BYTES:
         raise LiveRefused(
@@ -176,15 +183,22 @@ def session_append(*, session: LiveSession, seq: int, payload: bytes) -> tuple[i
         raise LiveRefused(BAD_REQUEST, f"Frame {seq} has no audio.")
     if seq == 0 and decode.sniff_container(payload[:64]) not in ("webm", "ogg"):
         raise LiveRefused(UNSUPPORTED, "Stream WebM/Opus or Ogg/Opus (MediaRecorder time slices).")
+    if undecoded_allowance is not None and len(payload) > undecoded_allowance:
+        raise session_reject_stream(session=session)
     if current["staged_bytes"] + len(payload) > settings.RECORDING_MAX_BYTES:
         raise LiveRefused(TOO_LARGE, recording_services.too_large_message())
-    staged_total = (
-        LiveSession.objects.filter(status=LiveStatus.ACTIVE).aggregate(total=Sum("staged_bytes"))[
-            "total"
-        ]
-        or 0
+    staged = LiveSession.objects.filter(status=LiveStatus.ACTIVE).aggregate(
+        total=Sum("staged_bytes"), mine=Sum("staged_bytes", filter=Q(user_id=session.user_id))
     )
-    if staged_total + len(payload) > settings.LIVE_STAGING_MAX_BYTES:
+    if (staged["mine"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES_PER_USER:
+        mb = settings.LIVE_STAGING_MAX_BYTES_PER_USER / 1024 / 1024
+        raise LiveRefused(
+            STAGING_FULL,
+            f"This frame would take your readings in progress past {mb:.0f} MB, the most one "
+            "reader may stream at once; end or cancel one, or stop and upload this recording "
+            "instead.",
+        )
+    if (staged["total"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES:
         raise LiveRefused(
             STAGING_FULL, "The server is busy; stop, then upload the recording instead."
         )
@@ -272,6 +286,24 @@ def session_cancel(*, session: LiveSession) -> None:
         status=LiveStatus.CANCELLED, connection="", updated_at=timezone.now()
     )
     staging.delete(session.pk)
+
+
+def session_reject_stream(*, session: LiveSession) -> LiveRefused:
+    """Discard a session whose stream does not decode; returns the refusal to send.
+
+    Its staging goes at once: junk must not hold room in the shared staging
+    until the session expires. The reader loses nothing (the page keeps every
+    slice and uploads the file instead, where the same audio is checked again).
+    """
+    detail = _(
+        "The streamed audio could not be decoded, so live saving stopped. Stop, then "
+        "upload the recording instead."
+    )
+    LiveSession.objects.filter(pk=session.pk, status=LiveStatus.ACTIVE).update(
+        status=LiveStatus.REJECTED, detail=detail[:300], connection="", updated_at=timezone.now()
+    )
+    _staging_delete(session.pk)
+    return LiveRefused(UNSUPPORTED, detail)
 
 
 def session_disconnected(*, session_id, connection: str) -> None:

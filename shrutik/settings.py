@@ -493,6 +493,12 @@ LIVE_FRAME_MAX_BYTES = env.int("LIVE_FRAME_MAX_BYTES", default=256 * 1024)
 LIVE_IDLE_SECONDS = env.int("LIVE_IDLE_SECONDS", default=30 * 60)
 LIVE_MAX_SESSIONS_PER_USER = env.int("LIVE_MAX_SESSIONS_PER_USER", default=2)
 LIVE_STAGING_MAX_BYTES = env.int("LIVE_STAGING_MAX_BYTES", default=2 * 1024**3)
+# One reader's share of it, across their sessions in progress: over two hours of
+# the record page's 64 kbit/s Opus, and it takes 32 readers to fill the whole.
+LIVE_STAGING_MAX_BYTES_PER_USER = env.int("LIVE_STAGING_MAX_BYTES_PER_USER", default=64 * 1024**2)
+# Bytes a stream may be ahead of the audio its decoder has produced (live/decoder.py):
+# room for a container header and what sits in the pipes when the next frame comes.
+LIVE_UNDECODED_MAX_BYTES = env.int("LIVE_UNDECODED_MAX_BYTES", default=512 * 1024)
 LIVE_STATUS_POLL_SECONDS = env.float("LIVE_STATUS_POLL_SECONDS", default=1.0)
 LIVE_STATUS_FOLLOW_SECONDS = env.int("LIVE_STATUS_FOLLOW_SECONDS", default=15 * 60)
 CELERY_BEAT_SCHEDULE["live-expire"] = {"task": "live.expire", "schedule": 300.0}

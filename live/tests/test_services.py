@@ -142,3 +142,35 @@ def test_a_close_reason_fits_its_frame_in_any_script():
     cut = close_reason(bangla)
     assert len(cut.encode()) <= 123 and bangla.startswith(cut) and len(cut) > 30
     assert close_reason("short") == "short"
+
+
+def test_one_reader_stages_at_most_their_share(session, contributor, make_user):
+    services.session_append(session=session, seq=0, payload=PIECES[0])
+    second = services.session_start(user=contributor, script=session.script)
+    someone_else = services.session_start(user=make_user(), script=session.script)
+    share = override_settings(LIVE_STAGING_MAX_BYTES_PER_USER=2 * len(PIECES[0]) - 1)
+    with share, pytest.raises(LiveRefused) as full:
+        services.session_append(session=second, seq=0, payload=PIECES[0])
+    assert full.value.code == services.STAGING_FULL
+    assert "readings in progress" in full.value.reason
+    with share:
+        assert services.session_append(session=someone_else, seq=0, payload=PIECES[0]) == (1, True)
+    # Ending or cancelling a reading gives the room back.
+    services.session_cancel(session=session)
+    with share:
+        assert services.session_append(session=second, seq=0, payload=PIECES[0]) == (1, True)
+
+
+def test_a_stream_that_does_not_decode_is_discarded(session):
+    services.session_append(session=session, seq=0, payload=PIECES[0], undecoded_allowance=10**6)
+    with pytest.raises(LiveRefused) as refused:
+        services.session_append(
+            session=session, seq=1, payload=PIECES[1], undecoded_allowance=len(PIECES[1]) - 1
+        )
+    assert refused.value.code == services.UNSUPPORTED
+    row = LiveSession.objects.get(pk=session.pk)
+    assert row.status == LiveStatus.REJECTED and row.detail == refused.value.reason
+    assert staged(session) == []
+    with pytest.raises(LiveRefused) as after:
+        services.session_append(session=session, seq=1, payload=PIECES[1])
+    assert after.value.code == services.GONE

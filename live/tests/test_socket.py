@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
+from live.decoder import MAX_BYTES_PER_SECOND
 from live.models import LiveSession, LiveStatus
 from live.tests.conftest import (
     Client,
@@ -319,6 +321,52 @@ def test_any_text_message_is_answered_with_a_close_code(asgi_server, script, mak
     # A text frame that is not UTF-8 never reaches the consumer: the server
     # closes with 1007 (RFC 6455, invalid payload data).
     assert utf8_code == 1007
+
+
+@pytest.mark.parametrize("valid_frames", [1, 5])
+def test_a_stream_that_stops_decoding_is_refused_before_it_fills_the_staging(
+    asgi_server, script, pieces, make_user, valid_frames
+):
+    """A valid WebM start (the header alone, or a few seconds), then random
+    bytes: refused early, in the reader's language, and nothing stays staged."""
+    token = access_token(make_user())
+    rng = random.Random(valid_frames)
+    junk_size = 32 * 1024
+
+    async def scenario():
+        async with connect(asgi_server, script.pk, token=token, language="bn") as ws:
+            c = Client(ws)
+            await c.recv("ready")
+            await c.send({"type": "start"})
+            session_id = (await c.recv("started"))["session"]
+            acked = 0
+            for seq in range(valid_frames):
+                await ws.send(frame(seq, pieces[seq]))
+                await c.recv("ack")
+                acked += len(pieces[seq])
+            # 8 MiB of junk at most: far more than the stream may bring undecoded.
+            for seq in range(valid_frames, valid_frames + 256):
+                await ws.send(frame(seq, rng.randbytes(junk_size)))
+                reply = await c.recv()
+                if reply["type"] != "ack":
+                    return session_id, acked, reply, await c.closed()
+                acked += junk_size
+            return session_id, acked, None, None
+
+    session_id, acked, error, closed = asyncio.run(scenario())
+
+    assert error is not None, f"{acked} bytes acknowledged without a refusal"
+    assert error["code"] == 4415 and closed[0] == 4415
+    assert error["detail"].startswith("পাঠানো অডিওটি"), error
+    # Acknowledged: at most the tolerance plus what the valid seconds earn.
+    with tempfile.TemporaryDirectory() as tmp:
+        start = Path(tmp) / "start.webm"
+        start.write_bytes(b"".join(pieces[:valid_frames]))
+        valid_seconds = decode.measure_duration(start, max_seconds=600, strict=False)
+    assert acked <= settings.LIVE_UNDECODED_MAX_BYTES + MAX_BYTES_PER_SECOND * valid_seconds
+    session = LiveSession.objects.get(pk=session_id)
+    assert session.status == LiveStatus.REJECTED
+    assert staged_keys(session_id) == []
 
 
 @override_settings(LIVE_MAX_SESSIONS_PER_USER=1)
