@@ -249,9 +249,11 @@ import json, resource, sys, time
 import django
 django.setup()
 from contributors.models import User
+from contributors.services import user_set_roles
 from exports import services
 from exports.models import Export
-user = User.objects.create(username=f"researcher{time.time_ns()}", is_staff=True)
+user = User.objects.create(username=f"researcher{time.time_ns()}")
+user_set_roles(user=user, roles={"researcher"})
 export = services.export_create(requester=user, formats=json.loads(sys.argv[1]))
 start = time.perf_counter()
 services.export_build(export_id=export.id)
@@ -285,6 +287,7 @@ def run_processing(env, concurrency: int, timeout: float) -> dict:
     from django.db.models import Sum
 
     from contributors.models import User
+    from contributors.services import user_set_roles
     from exports import services
     from exports.models import Export
     from recordings.models import Chunk
@@ -303,7 +306,8 @@ def run_processing(env, concurrency: int, timeout: float) -> dict:
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"worker did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        user = User.objects.create(username=f"researcher{time.time_ns()}", is_staff=True)
+        user = User.objects.create(username=f"researcher{time.time_ns()}")
+        user_set_roles(user=user, roles={"researcher"})
         start = time.perf_counter()
         export = services.export_create(requester=user, formats=FORMATS, processing=PROCESSING)
         peak = 0

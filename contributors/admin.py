@@ -26,6 +26,10 @@ class ReliabilityInline(admin.TabularInline):
         return f"{obj.accuracy:.1%}"
 
 
+def _role_names(user: User) -> set[str]:
+    return {g.name for g in user.groups.all()} & set(settings.ROLE_GROUPS)
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = [
@@ -41,7 +45,16 @@ class UserAdmin(BaseUserAdmin):
     ]
     list_filter = ["groups", "is_staff", "is_active", "gender", "age_range", "native_language"]
     search_fields = ["username", "email", "display_name", "speaker_id"]
-    readonly_fields = ["speaker_id", "consent_at", "erased_at", "last_login", "date_joined"]
+    # Staff status follows the reviewer role (see services.user_set_roles): it
+    # is shown, and changes with the groups chosen here or the role actions.
+    readonly_fields = [
+        "is_staff",
+        "speaker_id",
+        "consent_at",
+        "erased_at",
+        "last_login",
+        "date_joined",
+    ]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         (
@@ -80,10 +93,16 @@ class UserAdmin(BaseUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # Role groups ticked on the form are granted like the actions grant
+        # them, so that staff status follows.
+        user = form.instance
+        services.user_set_roles(user=user, roles=_role_names(user))
+
     def _add_role(self, request, queryset, role: str) -> None:
         for user in queryset:
-            current = set(user.groups.values_list("name", flat=True)) & set(settings.ROLE_GROUPS)
-            services.user_set_roles(user=user, roles=current | {role})
+            services.user_set_roles(user=user, roles=_role_names(user) | {role})
         self.message_user(request, _("Role updated."), messages.SUCCESS)
 
     @admin.action(description=_("Grant the reviewer role"))

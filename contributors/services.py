@@ -14,7 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from contributors.models import User
 from contributors.signals import user_blocked, user_erased
-from shrutik.permissions import CONTRIBUTOR
+from shrutik.permissions import CONTRIBUTOR, REVIEWER
 
 PROFILE_FIELDS = (
     "email",
@@ -44,8 +44,7 @@ def user_register(
         user.consent_version = consent_version
         user.consent_at = timezone.now()
         user.save()
-        group, _ = Group.objects.get_or_create(name=CONTRIBUTOR)
-        user.groups.add(group)
+        user_set_roles(user=user, roles={CONTRIBUTOR})
     return user
 
 
@@ -74,16 +73,25 @@ def user_withdraw_consent(*, user: User) -> User:
 
 
 def user_set_roles(*, user: User, roles: set[str]) -> User:
+    """Give ``user`` exactly ``roles`` among the role groups (other groups stay).
+
+    Staff status follows the roles: reviewers need it for the admin's review
+    queue, and nobody else but superusers keeps it, so taking the reviewer role
+    away also closes the admin. Staff status grants no role by itself.
+    """
     unknown = roles - set(settings.ROLE_GROUPS)
     if unknown:
         raise ValueError(f"Unknown roles: {', '.join(sorted(unknown))}")
-    groups = [Group.objects.get_or_create(name=role)[0] for role in sorted(roles)]
-    user.groups.set(groups)
-    # Reviewers work in the admin's review queue, which needs staff status; the
-    # reviewer group's permissions limit what they see there.
-    if "reviewer" in roles and not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
+    with transaction.atomic():
+        groups = {name: Group.objects.get_or_create(name=name)[0] for name in settings.ROLE_GROUPS}
+        user.groups.remove(*(group for name, group in groups.items() if name not in roles))
+        user.groups.add(*(groups[name] for name in roles))
+        is_staff = user.is_superuser or REVIEWER in roles
+        if user.is_staff != is_staff:
+            user.is_staff = is_staff
+            user.save(update_fields=["is_staff"])
+    # A role check earlier in this request cached the old roles on the instance.
+    user.__dict__.pop("_role_names", None)
     return user
 
 

@@ -350,7 +350,7 @@ class ExportListCreateApi(ListAPIView):
     def get_queryset(self):
         return selectors.export_list_visible(user=self.request.user)
 
-    @extend_schema(summary="Exports you requested (staff: all)")
+    @extend_schema(summary="Exports you requested (admins: all)")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

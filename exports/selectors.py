@@ -13,9 +13,9 @@ from shrutik.permissions import RESEARCHER, user_has_role
 
 
 def export_list_visible(*, user) -> QuerySet[Export]:
-    """Staff see every export; researchers their own; anyone else none."""
+    """Admins (superusers) see every export; researchers their own; anyone else none."""
     qs = Export.objects.select_related("requester")
-    if user.is_staff:
+    if user.is_superuser:
         return qs
     if not user_has_role(user, RESEARCHER):
         return qs.none()

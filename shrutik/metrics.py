@@ -228,14 +228,16 @@ def metrics_allowed(request: HttpRequest) -> bool:
     if request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS:
         return True
     user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+    # Admins only: reviewers are staff too, for the review queue, and the
+    # metrics are the operators' view of the platform.
+    return bool(user is not None and user.is_authenticated and user.is_superuser)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
         return JsonResponse(
             {"detail": "Metrics need a bearer token (METRICS_TOKEN), an allowed "
-                       "address (METRICS_ALLOWED_IPS) or a staff login."},
+                       "address (METRICS_ALLOWED_IPS) or an admin login."},
             status=403,
         )  # fmt: skip
     body = generate_latest(_process_registry()) + generate_latest(PRODUCT_REGISTRY)

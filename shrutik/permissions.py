@@ -1,4 +1,9 @@
-"""Roles are Django groups; staff (admins) hold every role."""
+"""Roles are Django groups, held explicitly: a user has exactly the roles of
+their groups, and superusers (the platform's admins) hold every role.
+
+Staff status is not a role: it only lets a user into the admin site, which
+reviewers need for the review queue. It grants nothing outside the admin.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ CONTRIBUTOR = "contributor"
 def user_has_role(user, role: str) -> bool:
     if not user or not user.is_authenticated:
         return False
-    if user.is_staff:
+    if user.is_superuser:
         return True
     # Groups are prefetched on the request user where it matters; the cache on
     # the instance avoids one query per permission check within a request.

@@ -24,8 +24,6 @@ def two_at_most(consensus_config):
 
 @pytest.fixture
 def reviewer_client(client, reviewer):
-    reviewer.is_staff = True
-    reviewer.save()
     client.force_login(reviewer)
     return client
 
@@ -187,6 +185,29 @@ def test_bulk_accept_and_reject(reviewer_client, make_user, two_at_most):
     one.refresh_from_db()
     two.refresh_from_db()
     assert (one.status, two.status) == (ChunkStatus.VALIDATED, ChunkStatus.REJECTED)
+
+
+def test_a_contributor_made_reviewer_in_the_admin_works_the_queue_and_nothing_more(
+    admin_client, client, make_user, two_at_most
+):
+    user = make_user()
+    admin_client.post(
+        "/admin/contributors/user/", {"action": "make_reviewer", "_selected_action": [user.pk]}
+    )
+    chunk, _ = in_review(make_user)
+    client.force_login(user)
+    assert client.get(QUEUE).status_code == 200
+    assert client.get(f"{QUEUE}{chunk.pk}/change/").status_code == 200
+    client.post(
+        f"{QUEUE}{chunk.pk}/change/", {"_review_accept": "1", "_proposal": chunk.consensus_text}
+    )
+    chunk.refresh_from_db()
+    assert chunk.status == ChunkStatus.VALIDATED
+    assert ConsensusDecision.objects.filter(decided_by="reviewer", reviewer=user).count() == 1
+    # Staff status came with the role, for the queue: it opens no researcher's page.
+    assert client.get("/exports/").status_code == 403
+    assert client.get("/api/exports/").status_code == 403
+    assert client.get("/admin/exports/export/").status_code == 403
 
 
 # --- Re-scoring with re-estimated reliabilities -----------------------------------

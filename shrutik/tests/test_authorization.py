@@ -4,7 +4,10 @@ One table: every object endpoint and method against each actor, with the status
 code each must get. "owner" recorded ``world.recording`` and holds the lease on
 ``world.lease``'s chunk; "researcher" requested ``world.export``. Besides the
 codes, no answer to anyone but the owner and reviewers may carry the owner's
-original audio (its storage key appears in every URL that reads it).
+original audio (its storage key appears in every URL that reads it). A second
+table does the same for the pages (the researchers' and the admin's), signed
+in with a session: the reviewer is made as the admin makes one, staff status
+included, and must open nothing of the researchers'.
 """
 
 from __future__ import annotations
@@ -66,6 +69,21 @@ MATRIX = [
     _row("GET", "/api/languages/", None,              200, 200, 200, 200, 200, 200),
     _row("GET", "/api/stats/", None,                  200, 200, 200, 200, 200, 200),
 ]
+# Pages, signed in with a session. Reviewers are staff (the review queue is in
+# the admin), which opens nothing of the researchers'; the admin sends anyone
+# who is not staff to its login (302).
+PAGES = [
+    #                                                owner other rev  res  o_res anon
+    _row("GET", "/exports/", None,                    403, 403, 403, 200, 200, 302),
+    _row("GET", "/admin/exports/export/", None,       302, 302, 403, 302, 302, 302),
+    _row("GET", "/admin/exports/export/{export}/change/", None,
+                                                      302, 302, 403, 302, 302, 302),
+    _row("GET", "/admin/consensus/reviewchunk/", None,
+                                                      302, 302, 200, 302, 302, 302),
+    _row("GET", "/admin/consensus/reviewchunk/{chunk}/change/", None,
+                                                      302, 302, 200, 302, 302, 302),
+    _row("GET", "/admin/contributors/user/", None,    302, 302, 403, 302, 302, 302),
+]
 # fmt: on
 
 # (label, actor) -> status received, printed as a table at the end of the module
@@ -75,12 +93,12 @@ _SEEN: dict[tuple[str, str], int] = {}
 @pytest.fixture(scope="module", autouse=True)
 def _report(request):
     yield
-    width = max(len(f"{m} {p}") for m, p, _, _ in MATRIX)
+    width = max(len(f"{m} {p}") for m, p, _, _ in [*MATRIX, *PAGES])
     lines = [
         "Authorization matrix (status received; * marks a cell that differed from the table)",
         f"{'endpoint':<{width}} " + " ".join(f"{a[:8]:>8}" for a in ACTORS),
     ]
-    for method, path, _, codes in MATRIX:
+    for method, path, _, codes in [*MATRIX, *PAGES]:
         label = f"{method} {path}"
         cells = []
         for actor in ACTORS:
@@ -133,6 +151,30 @@ def test_authorization_matrix(method, path, body, codes):
             wrong.append(f"{actor}: {response.status_code} without a detail")
         if actor not in MAY_HEAR_ORIGINAL and world.recording.audio.name.encode() in content:
             wrong.append(f"{actor}: was given the owner's original audio")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "codes"),
+    [pytest.param(*row, id=f"{row[0]} {row[1]}") for row in PAGES],
+)
+def test_page_matrix(client, method, path, body, codes):
+    world = seed_world()
+    # The seeded reviewer is what the admin's "grant reviewer" makes.
+    assert world.reviewer.is_staff and not world.reviewer.is_superuser
+    wrong = []
+    for actor in ACTORS:
+        client.logout()
+        if (user := world.user(actor)) is not None:
+            client.force_login(user)
+        response = client.generic(method, _fill(path, world))
+        _SEEN[(f"{method} {path}", actor)] = response.status_code
+        if response.status_code != codes[actor]:
+            wrong.append(f"{actor}: {response.status_code}, expected {codes[actor]}")
+        elif response.status_code == 302 and not response["Location"].startswith(
+            "/admin/login/" if path.startswith("/admin/") else "/accounts/login/"
+        ):
+            wrong.append(f"{actor}: sent to {response['Location']}, not to the login")
     assert not wrong, "\n".join(wrong)
 
 

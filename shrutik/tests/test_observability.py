@@ -43,14 +43,18 @@ def scrape(client, settings):
     return get
 
 
-def test_metrics_are_refused_without_token_address_or_staff(client, make_user, settings):
+def test_metrics_are_refused_without_token_address_or_admin(client, make_user, reviewer, settings):
     settings.METRICS_TOKEN = "scrape-token-123"
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
     assert "METRICS_TOKEN" in client.get("/metrics").json()["detail"]
     client.force_login(make_user())
     assert client.get("/metrics").status_code == 403
-    client.force_login(make_user(is_staff=True))
+    # Reviewers are staff, for the review queue; the metrics are for admins.
+    assert reviewer.is_staff
+    client.force_login(reviewer)
+    assert client.get("/metrics").status_code == 403
+    client.force_login(make_user(is_staff=True, is_superuser=True))
     assert client.get("/metrics").status_code == 200
 
 
