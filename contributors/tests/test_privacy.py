@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from contributors.models import User
+from contributors.services import user_set_roles
 from exports import services as export_services
 from exports.pseudonyms import speaker_pseudonym
 from exports.tests.conftest import create_clips, download
@@ -56,8 +57,11 @@ def test_erasing_from_the_profile_removes_personal_data(
         native_language="bn",
         dialect="Sylheti",
         show_on_leaderboard=True,
-        roles=["contributor", "reviewer"],
     )
+    # A reviewer, as the admin makes one: staff status and two groups to lose.
+    user_set_roles(user=user, roles={"contributor", "reviewer"})
+    user.refresh_from_db()
+    assert user.is_staff and user.groups.count() == 2
     username = user.username
     api_client.post("/api/auth/token/", {"username": username, "password": "wrong"})
     assert AccessAttempt.objects.filter(username=username).exists()

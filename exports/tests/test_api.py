@@ -7,8 +7,10 @@ import tarfile
 
 import pytest
 import requests
+from celery import current_app
 
 from exports.models import Export
+from shrutik.tests.broker import queue_length, take_newest
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +37,8 @@ def test_contributors_and_anonymous_users_cannot_export(api_client, contributor)
 
 
 def test_request_is_accepted_and_enqueued_on_commit(
-    researcher_client, django_capture_on_commit_callbacks, monkeypatch
+    researcher_client, django_capture_on_commit_callbacks
 ):
-    from exports import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.export_build, "delay", lambda export_id: sent.append(export_id))
     body = {
         "version": "v1.0",
         "formats": ["huggingface", "kaldi"],
@@ -49,11 +47,17 @@ def test_request_is_accepted_and_enqueued_on_commit(
         "sample_rate": 8000,
         "split": {"ratios": {"train": 0.9, "test": 0.1}, "seed": 4, "sentence_disjoint": True},
     }
-    with django_capture_on_commit_callbacks(execute=True):
+    before = queue_length("exports")
+    with django_capture_on_commit_callbacks(execute=False) as committed:
         response = post(researcher_client, body)
     assert response.status_code == 202, response.json()
+    assert queue_length("exports") == before  # nothing is sent before the commit
+    for callback in committed:
+        callback()
+    assert queue_length("exports") == before + 1
     export = Export.objects.get(pk=response.json()["id"])
-    assert sent == [str(export.id)]
+    task, args, kwargs = take_newest("exports")
+    assert (task, args, kwargs) == ("exports.build", [str(export.id)], {})
     assert export.formats == ["huggingface", "kaldi"]
     assert export.filters["min_confidence"] == 0.8 and export.filters["statuses"] == ["validated"]
     assert export.split_spec == {
@@ -62,6 +66,10 @@ def test_request_is_accepted_and_enqueued_on_commit(
         "sentence_disjoint": True,
     }
     assert export.prefix == f"exports/{export.id}/"
+    # What a worker does with the message: builds this export (of nothing here).
+    current_app.tasks[task].apply(args=args, kwargs=kwargs)
+    export.refresh_from_db()
+    assert export.status == "failed" and "No clips match" in export.error
 
 
 @pytest.mark.parametrize(

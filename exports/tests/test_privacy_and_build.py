@@ -14,6 +14,7 @@ from exports import services
 from exports.models import Export, SpeakerSplit
 from exports.pseudonyms import speaker_pseudonym
 from exports.tests.conftest import download
+from shrutik.tests.broker import queue_length, take_newest
 
 pytestmark = pytest.mark.django_db
 
@@ -149,15 +150,6 @@ def test_a_crashed_attempt_is_restarted_cleanly(corpus, researcher):
     assert not default_storage.exists(stale)
 
 
-def exports_queue_length() -> int:
-    """Messages waiting in the real broker's ``exports`` queue."""
-    import redis
-    from django.conf import settings
-
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(f"{prefix}exports")
-
-
 def test_the_sweeper_restarts_exports_that_stopped_making_progress(
     corpus, researcher, settings, tmp_path
 ):
@@ -172,9 +164,10 @@ def test_the_sweeper_restarts_exports_that_stopped_making_progress(
     # held by the dead consumer until the broker's visibility timeout.
     Export.objects.filter(pk=stalled.pk).update(status="running", attempts=1, updated_at=old)
     Export.objects.filter(pk=fresh.pk).update(status="running", attempts=1)
-    before = exports_queue_length()
+    before = queue_length("exports")
     assert services.export_sweep() == 1
-    assert exports_queue_length() == before + 1
+    assert queue_length("exports") == before + 1
+    assert take_newest("exports") == ("exports.build", [str(stalled.id)], {})
     assert services.export_sweep() == 0  # touched: the new attempt gets a full period
 
     services.export_build(export_id=stalled.id)  # what the worker does with the message

@@ -66,18 +66,27 @@ def test_speech_length_ignores_punctuation_and_viramas() -> None:
 
 
 def test_pause_positions_are_fractions_of_the_sentence() -> None:
+    # 27 letters and 6 word gaps: 33. "One two" is 7 of them before the first
+    # comma, "One two, three four five six" 27 before the second.
     positions = text.pause_positions("One two, three four five six, seven.")
-    assert len(positions) == 2
-    assert 0.1 < positions[0] < 0.3 < 0.6 < positions[1] < 0.9
+    assert positions == pytest.approx([7 / 33, 27 / 33])
     assert text.pause_positions("No commas here.") == []
 
 
 def test_reading_estimate_depends_on_language() -> None:
+    # 140 characters read at 12 (Bangla), 15 (English) and, for a language
+    # without a measured rate, 13 characters a second.
     sentence = "a" * 140
-    assert text.estimate_seconds(sentence, "bn") > text.estimate_seconds(sentence, "en")
-    assert text.estimate_seconds(sentence, "xx-unknown") == pytest.approx(
-        140 / text.DEFAULT_CHARS_PER_SECOND
-    )
+    assert text.estimate_seconds(sentence, "bn") == pytest.approx(11.667, abs=1e-3)
+    assert text.estimate_seconds(sentence, "bn-IN") == pytest.approx(11.667, abs=1e-3)
+    assert text.estimate_seconds(sentence, "en") == pytest.approx(9.333, abs=1e-3)
+    assert text.estimate_seconds(sentence, "xx-unknown") == pytest.approx(10.769, abs=1e-3)
+
+
+def test_each_comma_adds_a_breath() -> None:
+    # 11 letters and 2 gaps at 15 a second, and a quarter second for the comma.
+    assert text.estimate_seconds("One two three.", "en") == pytest.approx(0.867, abs=1e-3)
+    assert text.estimate_seconds("One two, three.", "en") == pytest.approx(1.117, abs=1e-3)
 
 
 def test_length_buckets() -> None:
@@ -88,9 +97,13 @@ def test_length_buckets() -> None:
 
 
 def test_estimate_script_totals_sentences_and_pauses() -> None:
+    # Each sentence is 13 characters (11 letters, 2 gaps) at 15 a second; 0.6 s
+    # of silence between the two.
     est = text.estimate_script("One two three. Four five six.", "en")
     assert est.sentences == ["One two three.", "Four five six."]
-    assert est.total_seconds == pytest.approx(sum(est.seconds) + text.PAUSE_BETWEEN_SENTENCES)
+    assert est.seconds == pytest.approx([0.867, 0.867], abs=1e-3)
+    assert est.total_seconds == pytest.approx(2.333, abs=1e-3)
+    assert est.bucket == "2min"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/speech is not available")

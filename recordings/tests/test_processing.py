@@ -13,6 +13,7 @@ from recordings.models import Chunk, Recording, RecordingStatus
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
 from recordings.tests.test_upload_api import stored_keys
+from shrutik.tests.broker import queue_length, take_newest
 
 pytestmark = pytest.mark.django_db
 
@@ -88,22 +89,14 @@ def test_stale_chunk_objects_from_an_earlier_run_are_removed(uploaded, s3_server
     assert len(keys) == len(meta["sentences"])
 
 
-def audio_queue_length() -> int:
-    """Messages waiting in the real broker's ``audio`` queue."""
-    import redis
-    from django.conf import settings
-
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(f"{prefix}audio")
-
-
 def test_sweeper_requeues_stuck_recordings_and_gives_up_eventually(uploaded, settings):
     recording, _ = uploaded
     old = timezone.now() - timedelta(hours=1)
     Recording.objects.filter(pk=recording.pk).update(updated_at=old)
-    before = audio_queue_length()
+    before = queue_length("audio")
     assert services.recording_sweep() == 1
-    assert audio_queue_length() == before + 1
+    assert queue_length("audio") == before + 1
+    assert take_newest("audio") == ("recordings.process", [str(recording.id)], {})
     assert services.recording_sweep() == 0  # touched: waits a full period
 
     Recording.objects.filter(pk=recording.pk).update(
@@ -115,10 +108,19 @@ def test_sweeper_requeues_stuck_recordings_and_gives_up_eventually(uploaded, set
     assert "Gave up" in recording.error
 
 
-def test_a_missing_recording_is_not_an_error():
+def test_a_missing_recording_is_not_an_error(uploaded):
+    """A recording deleted (erased) before its message ran: the task succeeds,
+    neither failing nor retrying, and touches no other recording."""
     import uuid
 
-    services.recording_process(recording_id=uuid.uuid4())
+    from recordings import tasks
+
+    waiting, _ = uploaded
+    result = tasks.recording_process.apply(args=[str(uuid.uuid4())])
+    assert result.state == "SUCCESS", result.traceback
+    waiting.refresh_from_db()
+    assert waiting.status == RecordingStatus.UPLOADED and waiting.processing_attempts == 0
+    assert not Chunk.objects.exists()
 
 
 def test_reprocess_replaces_chunks(uploaded, django_capture_on_commit_callbacks):
