@@ -5,9 +5,10 @@ few bytes of hand-made headers. Each builder writes one file into a directory
 and returns its path.
 
 Run as a module (``python -m recordings.tests.hostile_audio FILE...``) it is the
-decoding half of the hostile-audio test: under an address-space limit that its
-ffmpeg children inherit, it runs the upload check and the worker's decode on
-each file and prints one JSON line per file (outcome, seconds, peak RSS).
+decoding half of the hostile-audio test and of bench/hostile_audio.py: under an
+address-space limit that its ffmpeg children inherit, it runs the upload check
+and the worker's decode on each file and prints one JSON line per file
+(outcome; seconds and peak RSS, which only the bench reads).
 """
 
 from __future__ import annotations

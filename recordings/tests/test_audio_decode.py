@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -100,22 +99,21 @@ def test_a_wav_header_claiming_hours_decodes_only_what_is_there(tmp_path: Path) 
     )
     liar = tmp_path / "liar.wav"
     liar.write_bytes(header + data)
-    started = time.monotonic()
     with pytest.raises(decode.AudioCorruptError):
         decode.measure_duration(liar, max_seconds=600)
     wav = tmp_path / "out.wav"
+    # The half second really there, not the 18 hours claimed.
     assert decode.decode_to_wav(liar, wav, max_seconds=600) == pytest.approx(0.5, abs=0.01)
-    assert time.monotonic() - started < 10
+    assert soundfile.info(wav).frames == pytest.approx(8000, abs=160)
 
 
 def test_an_hour_of_silence_in_a_tiny_opus_file_stops_at_the_cap(hour_of_silence: Path) -> None:
     assert hour_of_silence.stat().st_size < 3_000_000
-    started = time.monotonic()
     with pytest.raises(decode.AudioTooLongError) as caught:
         decode.measure_duration(hour_of_silence, max_seconds=120)
+    # Decoding stopped just past the cap, not at the end of the hour.
     assert 120 < caught.value.seconds < 140
     assert "3600" in caught.value.reason or "3602" in caught.value.reason  # the header's claim
-    assert time.monotonic() - started < 15
 
 
 def test_pcm_stream_kills_ffmpeg_when_the_cap_is_passed(hour_of_silence: Path) -> None:
@@ -141,7 +139,8 @@ def test_a_stalled_input_times_out_instead_of_hanging(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    started = time.monotonic()
+    # Until the writer lets go (30 s) only the decoder's own deadline can end
+    # the read, and it ends it with this error; the end of input would not.
     try:
         with pytest.raises(decode.AudioDecodeTimeoutError):
             for _ in decode.iter_pcm(fifo, timeout=1.5):
@@ -149,7 +148,6 @@ def test_a_stalled_input_times_out_instead_of_hanging(tmp_path: Path) -> None:
     finally:
         release.set()
         thread.join(5)
-    assert time.monotonic() - started < 10
 
 
 def test_decodes_stereo_96k_to_16k_mono(media: dict[str, Path]) -> None:

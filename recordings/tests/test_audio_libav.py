@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +43,10 @@ def test_blocks_have_the_requested_size(media: dict[str, Path]) -> None:
 
 
 def test_stops_at_the_cap_without_decoding_the_rest(hour_of_silence: Path) -> None:
-    started = time.monotonic()
     with pytest.raises(decode.AudioTooLongError) as caught:
         _decode_all(libav, hour_of_silence, max_seconds=30, block_seconds=1.0)
+    # Within one block past the cap: the rest of the hour was never decoded.
     assert 30 < caught.value.seconds <= 31
-    assert time.monotonic() - started < 10
 
 
 def test_a_deadline_already_passed_stops_decoding(media: dict[str, Path]) -> None:

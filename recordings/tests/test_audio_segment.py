@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,7 +277,7 @@ def test_segment_envelope_is_the_list_of_chunks() -> None:
     )
 
 
-def test_an_hour_long_envelope_segments_in_seconds() -> None:
+def test_an_hour_long_envelope_segments_into_every_sentence() -> None:
     # Built directly as an envelope: 60 min of speech regions and pauses for
     # ~700 sentences, which the 250 MB worker must handle from 1.4 MB of levels.
     rng = np.random.default_rng(12)
@@ -293,11 +292,8 @@ def test_an_hour_long_envelope_segments_in_seconds() -> None:
         if t > 3590:
             break
     env = Envelope(db=db.astype(np.float32), hop_seconds=0.01, duration=3600.0)
-    segment_speech(env, script[:20], "en")  # compile (or load) the kernels first
-    started = time.perf_counter()
+    # How long this takes is measured by bench/pipeline.py (an hour's recording).
     result = segment_speech(env, script, "en")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 10.0
     assert result.aligned and len(result.segments) == len(script)
 
 

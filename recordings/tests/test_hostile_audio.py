@@ -10,20 +10,19 @@ header wraps real speech): never a 500, a crash, a hang or unbounded memory.
 The worker is also given each file directly (as if it had reached storage
 without the upload check), so its own defences are tested, not only the
 upload's. Decoding additionally runs in a child process under an address-space
-limit. A table of outcomes, times and peak RSS is printed at the end.
+limit. A table of outcomes is printed at the end; how long each file takes and
+how much memory it needs is measured by bench/hostile_audio.py. A hang would
+end at the decoders' own timeouts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import resource
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -39,12 +38,6 @@ from shrutik.storage import storage_put
 from shrutik.tests.figures import report_figures
 
 REPO = Path(__file__).resolve().parents[2]
-# A hang would show as the decoders' own timeouts (30-300 s); honest files take < 1 s.
-HANG_SECONDS = 60.0
-# Growth of this process while one file is uploaded and processed.
-MAX_RSS_GROWTH_MB = 256
-# What one ffmpeg child may hold resident (its address space is capped at 2 GiB).
-MAX_FFMPEG_RSS_MB = 300
 # The Python decoding child's address-space cap (its ffmpeg children get their own).
 DECODE_CHILD_AS_BYTES = 3 * 1024**3
 
@@ -59,64 +52,22 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module", autouse=True)
 def _report(request):
-    # The decoders' modules are imported before measuring, so the first file
-    # is not charged for loading them.
-    from recordings.audio import encode, libav, quality, segment  # noqa: F401
-
     yield
     if not _ROWS:
         return
     lines = [
-        "Hostile audio (machine shared with other test runs: times are indicative)",
-        f"{'file':<36} {'upload':<40} {'worker':<44} {'s':>5} {'+RSS':>6} {'ffmpeg':>6}"
-        f" | capped child: {'upload':<26} {'worker':<26} {'s':>5} {'RSS':>6} {'ffmpeg':>6}",
+        "Hostile audio: outcomes (times and memory: bench/hostile_audio.py)",
+        f"{'file':<36} {'upload':<40} {'worker':<44} | capped child: {'upload':<26} {'worker':<26}",
     ]
     for name in CORPUS:
         row = _ROWS.get(name, {})
         capped = row.get("capped", {})
         lines.append(
             f"{name:<36} {row.get('api', '-')[:40]:<40} {row.get('worker', '-')[:44]:<44}"
-            f" {row.get('seconds', 0):>5.1f} {row.get('rss_growth_mb', 0):>6.0f}"
-            f" {row.get('ffmpeg_mb', 0):>6.0f}"
             f" | {'capped child:':<14} {capped.get('upload', '-')[:26]:<26}"
-            f" {capped.get('worker', '-')[:26]:<26} {capped.get('seconds', 0):>5.1f}"
-            f" {capped.get('rss_mb', 0):>6.0f} {capped.get('ffmpeg_rss_mb', 0):>6.0f}"
+            f" {capped.get('worker', '-')[:26]:<26}"
         )
-    lines.append("RSS and ffmpeg in MB (peak); +RSS is this process's growth during the file")
     report_figures(request, "hostile-audio", lines)
-
-
-class PeakMemory:
-    """Peak RSS of this process and of its ffmpeg children, sampled every 10 ms."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self.ffmpeg_peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            for child in self.process.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    if "ffmpeg" in child.name():
-                        self.ffmpeg_peak = max(self.ffmpeg_peak, child.memory_info().rss)
-            self._stop.wait(0.01)
-
-    def __enter__(self) -> PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.baseline) / 2**20
 
 
 def _worker_outcome(recording_id) -> str:
@@ -142,40 +93,28 @@ def _worker_outcome(recording_id) -> str:
 def test_hostile_file_is_a_clear_4xx_or_a_rejected_recording(name, corpus, auth_client, s3_server):
     script = make_script(LanguageFactory(), "আমি দুধ দিয়ে চা খাই।")
     path = corpus[name]
-    started = time.monotonic()
-    with PeakMemory() as memory:
-        audio = SimpleUploadedFile(path.name, path.read_bytes(), content_type="audio/webm")
-        response = auth_client.post(
-            "/api/recordings/", {"script": script.pk, "audio": audio}, format="multipart"
-        )
-        assert response.status_code in (201, 400, 413, 415), response.content[:300]
-        if response.status_code == 201:
-            api = "201, then " + _worker_outcome(response.json()["id"])
-        else:
-            detail = response.json()["detail"]
-            assert detail and len(detail) < 500
-            assert not Recording.objects.exists()
-            api = f"{response.status_code}: {detail}"
-        # The worker on its own: the same bytes, stored without the upload check.
-        recording = Recording.objects.create(
-            contributor=auth_client.user, script=script, sha256="0" * 64
-        )
-        recording.audio.name = storage_put(
-            f"recordings/{recording.id}/original.bin", io.BytesIO(path.read_bytes())
-        )
-        recording.save(update_fields=["audio"])
-        worker = _worker_outcome(recording.id)
-    seconds = time.monotonic() - started
-    _ROWS.setdefault(name, {}).update(
-        api=api,
-        worker=worker,
-        seconds=seconds,
-        rss_growth_mb=memory.growth_mb,
-        ffmpeg_mb=memory.ffmpeg_peak / 2**20,
+    audio = SimpleUploadedFile(path.name, path.read_bytes(), content_type="audio/webm")
+    response = auth_client.post(
+        "/api/recordings/", {"script": script.pk, "audio": audio}, format="multipart"
     )
-    assert seconds < HANG_SECONDS
-    assert memory.growth_mb < MAX_RSS_GROWTH_MB
-    assert memory.ffmpeg_peak / 2**20 < MAX_FFMPEG_RSS_MB
+    assert response.status_code in (201, 400, 413, 415), response.content[:300]
+    if response.status_code == 201:
+        api = "201, then " + _worker_outcome(response.json()["id"])
+    else:
+        detail = response.json()["detail"]
+        assert detail and len(detail) < 500
+        assert not Recording.objects.exists()
+        api = f"{response.status_code}: {detail}"
+    # The worker on its own: the same bytes, stored without the upload check.
+    recording = Recording.objects.create(
+        contributor=auth_client.user, script=script, sha256="0" * 64
+    )
+    recording.audio.name = storage_put(
+        f"recordings/{recording.id}/original.bin", io.BytesIO(path.read_bytes())
+    )
+    recording.save(update_fields=["audio"])
+    worker = _worker_outcome(recording.id)
+    _ROWS.setdefault(name, {}).update(api=api, worker=worker)
 
 
 # Files that are decodable audio with a hostile wrapping; the upload refuses
@@ -189,6 +128,8 @@ def test_decoding_under_an_address_space_cap(corpus):
     by_file = {path.name: name for name, path in corpus.items()}
     env = {**os.environ, "HOSTILE_AS_LIMIT": str(DECODE_CHILD_AS_BYTES)}
     env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
+    # The timeout only ends a child left hanging (each decode has its own
+    # deadline); it is no measure of speed.
     done = subprocess.run(
         [sys.executable, "-m", "recordings.tests.hostile_audio", *map(str, corpus.values())],
         cwd=REPO,
@@ -207,8 +148,6 @@ def test_decoding_under_an_address_space_cap(corpus):
         assert result["upload"] != "MemoryError", name
         if name not in DECODABLE:
             assert not result["upload"].startswith("ok"), (name, result)
-        assert result["seconds"] < HANG_SECONDS, (name, result)
-        assert result["ffmpeg_rss_mb"] < MAX_FFMPEG_RSS_MB, (name, result)
 
 
 def test_ffmpeg_children_run_under_an_address_space_limit(corpus):
