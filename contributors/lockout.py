@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from django.conf import settings
@@ -11,22 +12,32 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The address the nearest trusted proxy saw, else the socket's peer.
 
     Each proxy appends the address it received the request from to
     X-Forwarded-For, so the entry ``TRUSTED_PROXY_COUNT`` places from the right
     was written by our own proxy; anything further left is the client's claim.
+    None when that is not an IP address (a forged header reaching the app
+    without the proxy, or a peer that is not on IP): it is stored in an IP
+    column, where anything else would fail the login with a server error.
     """
     remote = request.META.get("REMOTE_ADDR", "")
     count = settings.TRUSTED_PROXY_COUNT
     if count <= 0:
-        return remote
+        return _address(remote)
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     hops = [h for h in hops if h]
     if len(hops) >= count:
-        return hops[-count]
-    return hops[0] if hops else remote
+        return _address(hops[-count])
+    return _address(hops[0] if hops else remote)
+
+
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def _cooloff_minutes() -> int:

@@ -84,6 +84,17 @@ def test_a_spoofed_forwarded_for_entry_does_not_change_the_address():
         assert client_ip(request) == "10.0.0.2"  # no proxy: the header is ignored
 
 
+@pytest.mark.parametrize("forwarded", ["not-an-address", "1.2.3.4, forged"])
+def test_a_forwarded_for_that_is_not_an_address_is_refused_as_a_login_not_a_crash(
+    api_client, contributor, forwarded
+):
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        wrong = token(api_client, contributor.username, "wrong", HTTP_X_FORWARDED_FOR=forwarded)
+        right = token(api_client, contributor.username, PASSWORD, HTTP_X_FORWARDED_FOR=forwarded)
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+
+
 def test_the_lockout_ends_after_the_cool_off(api_client, contributor):
     fail_until_locked(lambda pw: token(api_client, contributor.username, pw))
     assert token(api_client, contributor.username, PASSWORD).status_code == 429
