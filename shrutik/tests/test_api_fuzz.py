@@ -1,11 +1,12 @@
 """Schemathesis against the API's own OpenAPI schema, as each role, on a populated platform.
 
 Every operation is fuzzed with valid (positive) and invalid (negative) inputs by
-a contributor, a reviewer and a researcher, through the real WSGI application on
-the PostgreSQL test database. Path parameters are drawn half the time from real
-objects (own and other people's), so object endpoints answer with real rows and
-not only 404s. Every answer must be a non-5xx whose status code, content type
-and body are the ones the schema documents.
+a contributor, a reviewer and a researcher, through the ASGI application that
+production serves (``shrutik.asgi``, as under uvicorn) on the PostgreSQL test
+database. Path parameters are drawn half the time from real objects (own and
+other people's), so object endpoints answer with real rows and not only 404s.
+Every answer must be a non-5xx whose status code, content type and body are
+the ones the schema documents.
 
 Bounded for CI: ``MAX_EXAMPLES`` per operation and role (derandomized, so a run
 is reproducible). The figures are printed at the end of the session.
@@ -21,9 +22,8 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from recordings.tests import audio_files
+from shrutik.asgi import application
 from shrutik.tests.figures import report_figures
 from shrutik.tests.seeded import World, bearer, seed_world
 
@@ -54,7 +55,7 @@ CHECKS = [
 ]
 
 SCHEMA = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
-SCHEMA.app = WSGIHandler()
+SCHEMA.app = application
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 # status codes per operation, over the whole run: printed at the end of the session
@@ -133,14 +134,26 @@ def _reading() -> bytes:
 def _keep_the_test_connection():
     """Serve requests on the test's own database connection, as Django's test client does.
 
-    A WSGI server closes the connection after each request; here that would
-    close the connection holding the test transaction and the seeded rows.
+    The ASGI handler runs each request's synchronous code in a thread of its
+    own, which would open a connection that cannot see the rows seeded in the
+    test's transaction; and a server closes connections after each request.
+    So each request's thread is handed the test's connection when the request
+    starts (requests run one at a time), and it is not closed.
     """
+    connection = connections["default"]
+
+    def use_the_test_connection(**kwargs) -> None:
+        connections["default"] = connection
+
+    connection.inc_thread_sharing()
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
+    request_started.connect(use_the_test_connection)
     yield
+    request_started.disconnect(use_the_test_connection)
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+    connection.dec_thread_sharing()
 
 
 @pytest.fixture(scope="module", autouse=True)
