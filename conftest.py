@@ -88,7 +88,7 @@ def _s3_storage(request):
 
     storages = dict(settings.STORAGES)
     storages["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "shrutik.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": s3_server["bucket"],
             "endpoint_url": s3_server["endpoint_url"],

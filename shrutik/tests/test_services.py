@@ -43,6 +43,40 @@ def test_storage_writes_to_the_s3_endpoint(s3_server):
     default_storage.delete(name)
 
 
+def test_request_threads_share_one_boto3_session_each_with_its_own_resource(s3_server, monkeypatch):
+    """Under ASGI every request runs in a new thread: a new boto3 session per
+    thread would load botocore's models again on every request."""
+    import threading
+
+    import boto3
+    from django.core.files.storage import storages
+
+    storage = storages.create_storage(settings.STORAGES["default"])
+    sessions = []
+    real_session = boto3.Session
+
+    def counted(*args, **kwargs):
+        sessions.append(real_session(*args, **kwargs))
+        return sessions[-1]
+
+    monkeypatch.setattr(boto3, "Session", counted)
+    name = storage.save(f"probe/{uuid.uuid4()}.txt", ContentFile(b"hello"))
+    seen = []
+
+    def request():
+        seen.append((storage.connection, storage.url(name), storage.open(name).read()))
+
+    threads = [threading.Thread(target=request) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    storage.delete(name)
+    assert len(sessions) == 1
+    assert len({id(connection) for connection, _, _ in seen}) == 3
+    assert all("X-Amz-Signature" in url and body == b"hello" for _, url, body in seen)
+
+
 @pytest.mark.django_db
 def test_healthz_reports_every_dependency(client):
     response = client.get("/healthz")
