@@ -1,8 +1,10 @@
 """Task assignment under load: lease and submit against a large PostgreSQL database.
 
 Builds a scratch database with ``--chunks`` chunks and ``--transcriptions``
-transcriptions (1,000,000 and 3,000,000 by default), serves the real app with
-gunicorn, and drives it with ``--clients`` concurrent transcribers for
+transcriptions (1,000,000 and 3,000,000 by default), serves the real app in the
+deployed shape (the web server as docker-compose.yml runs it, a private Redis,
+S3 storage on moto's server, so every leased task carries an S3 pre-signed
+URL), and drives it with ``--clients`` concurrent transcribers for
 ``--seconds``: each leases one chunk (GET /api/tasks/next/) and submits a
 transcription for it (POST /api/transcriptions/). The same clients also hit a
 bare authenticated endpoint (GET /api/me/) on the same server, so the figures are
@@ -25,24 +27,33 @@ import asyncio
 import json
 import os
 import random
-import signal
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from common import ROOT, admin_conn, django_env, manage, server_times, start_server, summarise
+from common import (
+    ROOT,
+    Services,
+    admin_conn,
+    deployed_env,
+    manage,
+    server_times,
+    start_server,
+    stop,
+    summarise,
+)
 
 DB = "shrutik_bench_assignment"
 PASSWORD = "bench-password-123"
 
 
-def bench_env(redis_db: int = 13) -> dict[str, str]:
-    return django_env(
+def bench_env(services: Services) -> dict[str, str]:
+    return deployed_env(
         DB,
-        REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        redis_url=services.redis_url,
+        s3_endpoint=services.s3_endpoint,
         THROTTLE_SUBMIT="10000000/hour",
         THROTTLE_LOGIN="100000/min",
         SESSION_COOKIE_SECURE="false",
@@ -266,6 +277,46 @@ def checks(before_transcriptions: int, accepted: int) -> dict:
     }
 
 
+def measure(base: str, args, server_log: str):
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as c:
+        before = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
+
+    async def go():
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            tokens = [await login(client, f"u{i + 1}") for i in range(args.clients)]
+        # Warm-up, not measured (but its submissions are checked too): every
+        # web worker imports lazily and opens its connections on its first
+        # requests.
+        accepted: list[int] = []
+        await run_phase(base, tokens, 3, bare)
+        await run_phase(base, tokens, 3, make_transcribe(accepted))
+        # The bare endpoint is measured before and after the workload and
+        # the two halves are pooled, so a drift in machine speed during
+        # the run does not land on one side of the ratio.
+        bare_a = await run_phase(base, tokens, args.seconds / 2, bare)
+        work = await run_phase(base, tokens, args.seconds, make_transcribe(accepted))
+        bare_b = await run_phase(base, tokens, args.seconds / 2, bare)
+        # Latency at half the saturated throughput, the load a service is
+        # sized for: at saturation, latency only measures the queue.
+        cycles = len(work[0].get("transcribe", [])) / work[2]
+        paced_from = os.path.getsize(server_log)
+        paced = await run_phase(
+            base, tokens, args.seconds, make_transcribe(accepted),
+            cycles_per_second=cycles / 2,
+        )  # fmt: skip
+        # The bare endpoint at the same request rate: the latency floor of
+        # this server, client and machine.
+        paced_bare = await run_phase(base, tokens, args.seconds / 2, bare, cycles_per_second=cycles)
+        paced[0].update(paced_bare[0])
+        bare_stats = {"me": bare_a[0]["me"] + bare_b[0]["me"]}
+        bare_errors = {**bare_a[1], **bare_b[1]}
+        server_side = server_times(server_log, paced_from)
+        return (bare_stats, bare_errors, bare_a[2] + bare_b[2], work, paced, server_side,
+                len(accepted), before)  # fmt: skip
+
+    return asyncio.run(go())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=1_000_000)
@@ -277,64 +328,21 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an existing seeded database")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
-    env = bench_env()
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
+    with Services() as services:
+        env = bench_env(services)
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        import django
 
-    django.setup()
-    if not args.reuse:
-        build_database(env, args.chunks, args.transcriptions, args.users)
-    import redis
-
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    handle, access_log = tempfile.mkstemp(prefix="bench-access-", suffix=".log")
-    os.close(handle)
-    server, base = start_server(env, args.workers, access_log=access_log)
-    try:
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB}") as c:
-            before = c.execute("SELECT count(*) FROM transcriptions_transcription").fetchone()[0]
-
-        async def go():
-            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                tokens = [await login(client, f"u{i + 1}") for i in range(args.clients)]
-            # Warm-up, not measured (but its submissions are checked too):
-            # every gunicorn worker imports lazily and opens its connections
-            # on its first requests.
-            accepted: list[int] = []
-            await run_phase(base, tokens, 3, bare)
-            await run_phase(base, tokens, 3, make_transcribe(accepted))
-            # The bare endpoint is measured before and after the workload and
-            # the two halves are pooled, so a drift in machine speed during
-            # the run does not land on one side of the ratio.
-            bare_a = await run_phase(base, tokens, args.seconds / 2, bare)
-            work = await run_phase(base, tokens, args.seconds, make_transcribe(accepted))
-            bare_b = await run_phase(base, tokens, args.seconds / 2, bare)
-            # Latency at half the saturated throughput, the load a service is
-            # sized for: at saturation, latency only measures the queue.
-            cycles = len(work[0].get("transcribe", [])) / work[2]
-            paced_from = os.path.getsize(access_log)
-            paced = await run_phase(
-                base, tokens, args.seconds, make_transcribe(accepted),
-                cycles_per_second=cycles / 2,
-            )  # fmt: skip
-            # The bare endpoint at the same request rate: the latency floor of
-            # this server, client and machine.
-            paced_bare = await run_phase(
-                base, tokens, args.seconds / 2, bare, cycles_per_second=cycles
-            )
-            paced[0].update(paced_bare[0])
-            bare_stats = {"me": bare_a[0]["me"] + bare_b[0]["me"]}
-            bare_errors = {**bare_a[1], **bare_b[1]}
-            server_side = server_times(access_log, paced_from)
-            return (bare_stats, bare_errors, bare_a[2] + bare_b[2], work, paced, server_side,
-                    len(accepted))  # fmt: skip
-
-        bare_stats, bare_errors, bare_elapsed, work, paced, paced_server, n_ok = asyncio.run(go())
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        os.unlink(access_log)
+        django.setup()
+        if not args.reuse:
+            build_database(env, args.chunks, args.transcriptions, args.users)
+        server, base = start_server(env, args.workers)
+        try:
+            results = measure(base, args, server.log_path)
+        finally:
+            stop(server)
+    bare_stats, bare_errors, bare_elapsed, work, paced, paced_server, n_ok, before = results
     bare_summary = summarise(bare_stats, bare_elapsed)
     work_stats, work_errors, work_elapsed = work
     work_summary = summarise(work_stats, work_elapsed)
@@ -346,14 +354,14 @@ def main() -> None:
         "chunks": args.chunks,
         "transcriptions": args.transcriptions,
         "clients": args.clients,
-        "gunicorn_workers": args.workers,
+        "web_workers": args.workers,
         "bare_endpoint": bare_summary,
         "workload": work_summary,
         # Requests per second of the lease + submit mix against the bare
         # endpoint's, both saturating the same server: the mean cost of a
         # bare request over the mean cost of a workload request.
         "throughput_ratio_to_bare": round(workload_rps / bare_summary["me"]["rps"], 3),
-        # Seen by the clients, and the server's own share (gunicorn's request
+        # Seen by the clients, and the server's own share (the app's request
         # time, without the listen queue and the load generator's delays).
         "paced_at_half_throughput": paced_summary,
         "paced_server_side": paced_server,

@@ -2,11 +2,18 @@
 
 Everything listens on loopback and is started and stopped by the benchmark
 itself, so a run never touches the machine's shared databases or queues.
+
+The benchmarks measure the deployed shape unless their docstring says
+otherwise: PostgreSQL (a scratch database), a private redis-server (cache,
+Celery broker, channel layer), an S3 endpoint (moto's server, in its own
+process) and the web server docker-compose.yml runs (:func:`web_command`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -20,6 +27,7 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "shrutik-bench"
 
 
 def django_env(db: str, **overrides: str) -> dict[str, str]:
@@ -35,6 +43,47 @@ def django_env(db: str, **overrides: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         **overrides,
     }
+
+
+def deployed_env(db: str, *, redis_url: str, s3_endpoint: str, **overrides: str) -> dict[str, str]:
+    """:func:`django_env` plus what docker-compose.yml gives the app: Redis for the
+    cache, the channel layer and (in a database of its own) the Celery broker,
+    and S3 storage (bucket :data:`BUCKET` at ``s3_endpoint``)."""
+    return django_env(
+        db,
+        REDIS_URL=f"{redis_url}/0",
+        CELERY_BROKER_URL=f"{redis_url}/1",
+        AWS_STORAGE_BUCKET_NAME=BUCKET,
+        AWS_S3_ENDPOINT_URL=s3_endpoint,
+        AWS_S3_REGION_NAME="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        **overrides,
+    )
+
+
+class Services:
+    """A private redis-server and S3 endpoint for one run, stopped on exit::
+
+    with Services() as services:
+        env = deployed_env(DB, redis_url=services.redis_url, s3_endpoint=services.s3_endpoint)
+    """
+
+    def __enter__(self) -> Services:
+        self.redis = self.s3 = None
+        try:
+            self.redis, self.redis_url = start_redis()
+            self.s3, self.s3_endpoint = start_s3(BUCKET)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop(self.s3)
+        if self.redis is not None:
+            self.redis.kill()
+            self.redis.wait()
 
 
 def consented_users(usernames):
@@ -104,33 +153,48 @@ def spawn(args: list[str], env, *, log_prefix: str) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
-    if proc is None or proc.poll() is not None:
+    if proc is None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for directory in getattr(proc, "scratch_dirs", []):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def start_server(
-    env, workers: int, *, log_level: str = "warning", access_log: str | None = None
-) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving the real app; returns once /healthz answers.
+def web_command(port: int, workers: int) -> list[str]:
+    """The ``web`` service's command in docker-compose.yml, on a loopback port:
+    gunicorn supervising uvicorn workers that serve the ASGI app (HTTP and the
+    live WebSocket), with the gunicorn hooks of ``shrutik.gunicorn_conf``."""
+    return [
+        sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
+        "-k", "uvicorn_worker.UvicornWorker", "-c", "python:shrutik.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "300",
+    ]  # fmt: skip
 
-    With ``access_log``, gunicorn writes one line per request there: the path
-    and the time the worker spent on it in microseconds (see
-    :func:`server_times`).
+
+def start_server(env, workers: int) -> tuple[subprocess.Popen, str]:
+    """The web server as deployed (:func:`web_command`); returns once /healthz answers.
+
+    It runs with the deployed logging (JSON at INFO) and the workers' summed
+    metrics (``PROMETHEUS_MULTIPROC_DIR``), as in docker-compose.yml. Its log,
+    ``proc.log_path``, holds the app's access line for every request, with the
+    time the app spent on it (see :func:`server_times`).
     """
     port = free_port()
-    logging = ["--access-logfile", access_log, "--access-logformat", "%(U)s %(D)s"]
-    proc = spawn(
-        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120",
-         "--log-level", log_level, *(logging if access_log else [])],
-        env, log_prefix="bench-web-",
-    )  # fmt: skip
+    metrics = tempfile.mkdtemp(prefix="bench-prometheus-")
+    server_env = {
+        **env,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "PROMETHEUS_MULTIPROC_DIR": metrics,
+    }
+    proc = spawn(web_command(port, workers), server_env, log_prefix="bench-web-")
+    proc.scratch_dirs = [metrics]
     base = f"http://127.0.0.1:{port}"
 
     def up():
@@ -217,20 +281,26 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def server_times(access_log: str, offset: int = 0) -> dict[str, dict]:
-    """p50/p99 per path of the request times gunicorn logged after ``offset``.
+def server_times(log_path: str, offset: int = 0) -> dict[str, dict]:
+    """p50/p99 per path of the request times the app logged after ``offset``.
 
-    They run from the worker reading the request to its sending the answer:
-    the server's own share of the latency, without the listen queue or the
-    load generator, which shares the machine's cores with the server.
+    They run from the app's first middleware receiving the request to its
+    returning the answer: the server's own share of the latency, without the
+    listen queue or the load generator, which shares the machine's cores with
+    the server.
     """
     times: dict[str, list[float]] = {}
-    with open(access_log, encoding="utf-8") as handle:
+    with open(log_path, encoding="utf-8") as handle:
         handle.seek(offset)
         for line in handle:
-            path, _, micros = line.rpartition(" ")
-            if path and micros.strip().isdigit():
-                times.setdefault(path, []).append(int(micros) / 1000)
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("logger") == "shrutik.access":
+                times.setdefault(record["path"], []).append(float(record["duration_ms"]))
     return {
         path: {
             "requests": len(v),

@@ -6,6 +6,9 @@ present) and simulated Bangla transcripts, so the aligner sees real
 disagreements, not identical strings. Every decision starts from raw text:
 normalisation, alignment, voting and the stopping rule are all timed.
 
+Shape: none. The engine is framework-free (consensus/engine/), timed in this
+process without Django, a database, a broker or storage.
+
     .venv/bin/python bench/consensus_engine.py [--seconds 3]
 """
 

@@ -1,8 +1,9 @@
 """Dataset export throughput and memory against a raw parallel copy.
 
-Builds a scratch PostgreSQL database with ``--chunks`` validated chunks (short
-synthetic FLAC clips, uploaded to a moto S3 server on 127.0.0.1), then in the
-same run measures:
+Measures the deployed shape (bench/common.py): a scratch PostgreSQL database
+with ``--chunks`` validated chunks (short synthetic FLAC clips, uploaded to
+moto's S3 server on 127.0.0.1), a private Redis as the Celery broker. In the
+same run it measures:
 
 1. the baseline: a raw parallel copy of the same chunk objects (GET + PUT of
    every clip, ``EXPORT_IO_THREADS`` threads) to the same endpoint;
@@ -33,17 +34,27 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import (
+    BUCKET,
+    ROOT,
+    Services,
+    deployed_env,
+    drop_database,
+    manage,
+    recreate_database,
+    spawn,
+    stop,
+    wait_for,
+)
+
 sys.path.insert(0, str(ROOT))
 DB = "shrutik_bench_export"
-BUCKET = "shrutik-bench"
 FORMATS = ["huggingface", "nemo", "kaldi", "commonvoice"]
 PROCESSING = {
     "loudness": {"target_lufs": -23.0, "true_peak_dbtp": -1.0},
@@ -54,52 +65,26 @@ PROCESSING = {
     "augment": {"speed": [0.9, 1.1], "noise": {"source": "pink", "snrs": [10.0, 20.0]}},
     "seed": 0,
 }
-VAR_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"shrutik-bench-export-{os.getpid()}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto(port: int) -> subprocess.Popen:
-    # A separate process: the S3 server must not share the GIL with what we measure.
-    code = (
-        "import time; from moto.server import ThreadedMotoServer; "
-        f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); "
-        "s.start(); time.sleep(3600)"
+def bench_env(services: Services) -> dict[str, str]:
+    return deployed_env(
+        DB,
+        redis_url=services.redis_url,
+        s3_endpoint=services.s3_endpoint,
+        CELERY_TASK_ALWAYS_EAGER="false",
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("moto server did not start")
 
 
-def environment(port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "shrutik.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "AWS_STORAGE_BUCKET_NAME": BUCKET,
-        "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_S3_REGION_NAME": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        # A private filesystem broker: the processing run's workers share nothing
-        # with other Celery users of this machine's Redis.
-        "CELERY_BROKER_URL": "filesystem://",
-        "SHRUTIK_VAR_DIR": str(VAR_DIR),
-        "LOG_LEVEL": "WARNING",
-    }
+def s3(env, **config):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], config=Config(**config),
+    )  # fmt: skip
 
 
 def synthetic_clips(count: int, seed: int = 1) -> list[tuple[bytes, float]]:
@@ -121,33 +106,20 @@ def synthetic_clips(count: int, seed: int = 1) -> list[tuple[bytes, float]]:
 
 
 def prepare(args, env) -> list[str]:
-    """Fresh scratch database and bucket; returns the uploaded clip keys."""
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{DB}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    """Fresh scratch database; returns the clip keys uploaded to the bucket."""
+    recreate_database(DB)
+    manage(env, "migrate", "--noinput", "-v0")
     os.environ.update(env)
     import django
 
     django.setup()
-    import boto3
-    from botocore.config import Config
     from django.db import transaction
     from django.utils import timezone
 
     from contributors.models import User
     from recordings.models import Chunk, Language, Recording, Script
 
-    client = boto3.client(
-        "s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(max_pool_connections=32),
-    )  # fmt: skip
-    client.create_bucket(Bucket=BUCKET)
+    client = s3(env, max_pool_connections=32)
     clips = synthetic_clips(min(args.chunks, 400))
     rng = random.Random(7)
     now = timezone.now()
@@ -225,12 +197,7 @@ def add_rows(args, total: int) -> None:
 
 def baseline(keys: list[str], env) -> tuple[float, int]:
     """Raw parallel copy of the same objects (GET + PUT), same endpoint, same threads."""
-    import boto3
-
-    client = boto3.client(
-        "s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-    )  # fmt: skip
+    client = s3(env)
 
     def copy(key: str) -> int:
         data = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
@@ -292,20 +259,21 @@ def run_processing(env, concurrency: int, timeout: float) -> dict:
     from exports.models import Export
     from recordings.models import Chunk
 
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    log = VAR_DIR / f"worker-{concurrency}.log"
-    worker = subprocess.Popen(
+    worker = spawn(
         [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--queues", "exports",
          "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
          "--without-mingle", "--hostname", f"bench{concurrency}-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        env, log_prefix=f"bench-export-worker-{concurrency}-",
     )  # fmt: skip
+    log = Path(worker.log_path)
+
+    def ready() -> bool:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
+        return "ready." in log.read_text()
+
     try:
-        deadline = time.monotonic() + 120
-        while "ready." not in log.read_text():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_for(ready, timeout=120, what="the export worker", interval=0.2)
         user = User.objects.create(username=f"researcher{time.time_ns()}")
         user_set_roles(user=user, roles={"researcher"})
         start = time.perf_counter()
@@ -331,12 +299,49 @@ def run_processing(env, concurrency: int, timeout: float) -> dict:
             "export": Export.objects.filter(pk=export.pk).values_list("total_bytes", flat=True)[0],
         }
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop(worker, timeout=60)
+
+
+def measure(args, env) -> None:
+    t0 = time.perf_counter()
+    keys = prepare(args, env)
+    print(f"prepared {len(keys)} chunks in {time.perf_counter() - t0:.0f} s", flush=True)
+    base_seconds, base_bytes = baseline(keys, env)
+    print(
+        f"baseline raw parallel copy: {base_seconds:.1f} s, {base_bytes / 1e6:.0f} MB",
+        flush=True,
+    )
+    result = run_export(env, args.timeout)
+    ratio = result["seconds"] / base_seconds
+    print(
+        f"export {'+'.join(FORMATS)}: {result['seconds']:.1f} s, {result['clips']} clips, "
+        f"{result['objects']} objects, {result['bytes'] / 1e6:.0f} MB written, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    print(f"ratio export / raw copy: {ratio:.2f} (goal <= 2.0)")
+    for total in args.rss_chunks:
+        add_rows(args, total)
+        grown = run_export(env, args.timeout)
+        print(
+            f"export of {grown['clips']} clips: {grown['seconds']:.1f} s, "
+            f"peak RSS {grown['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    if args.processing:
+        runs = {}
+        for concurrency in (1, 2):
+            runs[concurrency] = run = run_processing(env, concurrency, args.timeout)
+            print(
+                f"processed export, {concurrency} worker process(es): {run['seconds']:.1f} s "
+                f"for {run['input_hours']:.3f} h of audio = "
+                f"{run['seconds'] / run['input_hours']:.0f} s per hour of audio, "
+                f"{run['clips']} clips written (with augmented copies), "
+                f"worker peak RSS {run['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+        print(f"ratio 2 workers / 1 worker: {runs[2]['seconds'] / runs[1]['seconds']:.2f}")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"bench process peak RSS {own:.0f} MB")
 
 
 def main() -> None:
@@ -351,62 +356,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    port = free_port()
-    moto = start_moto(port)
-    env = environment(port)
-    try:
-        t0 = time.perf_counter()
-        keys = prepare(args, env)
-        print(f"prepared {len(keys)} chunks in {time.perf_counter() - t0:.0f} s", flush=True)
-        base_seconds, base_bytes = baseline(keys, env)
-        print(
-            f"baseline raw parallel copy: {base_seconds:.1f} s, {base_bytes / 1e6:.0f} MB",
-            flush=True,
-        )
-        result = run_export(env, args.timeout)
-        ratio = result["seconds"] / base_seconds
-        print(
-            f"export {'+'.join(FORMATS)}: {result['seconds']:.1f} s, {result['clips']} clips, "
-            f"{result['objects']} objects, {result['bytes'] / 1e6:.0f} MB written, "
-            f"peak RSS {result['peak_rss_mb']:.0f} MB"
-        )
-        print(f"ratio export / raw copy: {ratio:.2f} (goal <= 2.0)")
-        for total in args.rss_chunks:
-            add_rows(args, total)
-            grown = run_export(env, args.timeout)
-            print(
-                f"export of {grown['clips']} clips: {grown['seconds']:.1f} s, "
-                f"peak RSS {grown['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
-        if args.processing:
-            runs = {}
-            for concurrency in (1, 2):
-                runs[concurrency] = run = run_processing(env, concurrency, args.timeout)
-                print(
-                    f"processed export, {concurrency} worker process(es): {run['seconds']:.1f} s "
-                    f"for {run['input_hours']:.3f} h of audio = "
-                    f"{run['seconds'] / run['input_hours']:.0f} s per hour of audio, "
-                    f"{run['clips']} clips written (with augmented copies), "
-                    f"worker peak RSS {run['peak_rss_mb']:.0f} MB",
-                    flush=True,
-                )
-            print(f"ratio 2 workers / 1 worker: {runs[2]['seconds'] / runs[1]['seconds']:.2f}")
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"bench process peak RSS {own:.0f} MB")
-    finally:
-        moto.kill()
-        moto.wait()
-        if not args.keep:
-            from django.db import connections
+    with Services() as services:
+        env = bench_env(services)
+        try:
+            measure(args, env)
+        finally:
+            if not args.keep:
+                from django.db import connections
 
-            connections.close_all()
-            import psycopg
-
-            with psycopg.connect(
-                "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-            ) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+                connections.close_all()
+                drop_database(DB)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
 """Live recording under load: N readers streaming at once, at real-time pace.
 
-Starts the ASGI app (one uvicorn process, the embedded shape in a scratch
-directory: SQLite, filesystem staging, in-memory channel layer) on loopback, then
+Serves the app in the deployed shape on loopback (bench/common.py): the web
+server as docker-compose.yml runs it (gunicorn with ``--web-workers`` uvicorn
+workers), a scratch PostgreSQL database, Redis as the channel layer
+(channels_redis) and S3 staging of every frame on moto's server. Then it
 for N = 1, 2, 4, ... runs N WebSocket clients that each stream the shared Bangla
 reading in 1-second MediaRecorder-sized frames, one per second. For every frame
 it measures the feedback latency: from sending the frame to receiving the first
 feedback computed from its audio. After each round it checks in the database
 that every frame of every stream was staged (none lost), and reads the server's
-CPU time (the web process and its ffmpeg decoders).
+CPU time (the web server's processes and their ffmpeg decoders).
 
 Prints, per N: feedback p50/p99 latency (also without each stream's first
 frame, which waits for its decoder process to start), frames lost, server CPU
 per stream (% of one core); then the largest N with p99 < 300 ms (all frames)
 and no lost frame.
 
-    .venv/bin/python bench/live.py [--max-streams 64]
+    .venv/bin/python bench/live.py [--max-streams 64] [--web-workers 3]
 """
 
 from __future__ import annotations
@@ -24,12 +26,23 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
-from common import ROOT, free_port, pct, stop
+from common import (
+    ROOT,
+    Services,
+    consented_users,
+    deployed_env,
+    drop_database,
+    manage,
+    pct,
+    recreate_database,
+    start_server,
+    stop,
+)
+
+DB = "shrutik_bench_live"
 
 READING = [
     ROOT.parent / "shared" / "data" / "speech" / "bn_read_fluent.webm",
@@ -38,45 +51,29 @@ READING = [
 P99_LIMIT = 0.300
 
 
-def setup(env: dict, users: int, script_text: str) -> tuple[int, list[str]]:
-    """Migrate the scratch database; create a script and one reader per stream."""
-    code = f"""
-import json
-from django.utils import timezone
-from rest_framework_simplejwt.tokens import AccessToken
-from contributors.models import User
-from recordings.models import Language
-from recordings.scripts import script_build
-lang, _ = Language.objects.get_or_create(
-    code="bn", defaults={{"name": "Bangla", "native_name": "বাংলা"}}
-)
-script = script_build(language=lang, text={script_text!r}); script.save()
-tokens = []
-for i in range({users}):
-    u = User.objects.create(username=f"reader{{i}}", consent_version="x", consent_at=timezone.now())
-    tokens.append(str(AccessToken.for_user(u)))
-print(json.dumps({{"script": script.pk, "tokens": tokens}}))
-"""
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "manage.py", *a], cwd=ROOT, env=env, check=True, capture_output=True,
-        text=True,
-    )  # fmt: skip
-    run("migrate", "--noinput")
-    out = json.loads(run("shell", "-c", code).stdout.strip().splitlines()[-1])
-    return out["script"], out["tokens"]
+def setup(users: int, script_text: str) -> tuple[int, list[str]]:
+    """A script and one reader per stream; returns the script id and their tokens."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from recordings.models import Language
+    from recordings.scripts import script_build
+
+    language = Language.objects.create(code="bn", name="Bangla", native_name="বাংলা")
+    script = script_build(language=language, text=script_text)
+    script.save()
+    readers = consented_users(f"reader{i}" for i in range(users))
+    return script.pk, [str(AccessToken.for_user(u)) for u in readers]
 
 
-def staged_frames(env: dict) -> dict[str, tuple[int, int]]:
-    code = (
-        "import json; from live.models import LiveSession; "
-        "print(json.dumps({str(s.pk): [s.next_seq, s.staged_bytes] "
-        "for s in LiveSession.objects.all()}))"
-    )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return {k: tuple(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()}
+def staged_frames() -> dict[str, tuple[int, int]]:
+    from live.models import LiveSession
+
+    return {
+        str(pk): (next_seq, staged_bytes)
+        for pk, next_seq, staged_bytes in LiveSession.objects.values_list(
+            "pk", "next_seq", "staged_bytes"
+        )
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -153,6 +150,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-streams", type=int, default=64)
     parser.add_argument("--pace", type=float, default=1.0, help="seconds between frames")
+    parser.add_argument("--web-workers", type=int, default=3, help="as in docker-compose.yml")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
     source = next(p for p in READING if p.exists())
@@ -161,80 +160,74 @@ def main() -> None:
     size = max(1, round(len(data) / meta["duration"]))  # about one second per frame
     frames = [data[i : i + size] for i in range(0, len(data), size)]
 
-    tmp = tempfile.TemporaryDirectory(prefix="shrutik-bench-live-")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
-    }
-    env.update(
-        SHRUTIK_VAR_DIR=tmp.name,
-        DJANGO_SETTINGS_MODULE="shrutik.settings",
-        LIVE_MAX_SESSIONS_PER_USER="1000",
-        LOG_LEVEL="WARNING",
-    )
-    script_id, tokens = setup(env, args.max_streams, meta["script"])
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "shrutik.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    origin = f"http://127.0.0.1:{port}"
-    url = f"ws://127.0.0.1:{port}/ws/record/?script={script_id}"
-    try:
-        import httpx
+    with Services() as services:
+        env = deployed_env(
+            DB,
+            redis_url=services.redis_url,
+            s3_endpoint=services.s3_endpoint,
+            LIVE_MAX_SESSIONS_PER_USER="1000",
+        )
+        recreate_database(DB)
+        manage(env, "migrate", "--noinput", "-v0")
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        import django
 
-        for _ in range(100):
-            try:
-                httpx.get(f"{origin}/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        with os.popen("uptime") as up:
-            print(f"machine: {os.cpu_count()} cores, {up.read().strip()}")
-        print(f"{len(frames)} frames of ~{size} B per stream, one every {args.pace:.1f} s\n")
+        django.setup()
+        from django.db import connections
+
+        script_id, tokens = setup(args.max_streams, meta["script"])
+        server, origin = start_server(env, args.web_workers)
+        try:
+            rounds(args, server, origin, script_id, tokens, frames, size, len(data))
+        finally:
+            stop(server, timeout=20)
+            connections.close_all()
+            if not args.keep:
+                drop_database(DB)
+
+
+def rounds(args, server, origin: str, script_id: int, tokens, frames, size: int, total: int):
+    """N = 1, 2, 4, ... streams until a round misses the latency goal or loses a frame."""
+    url = origin.replace("http", "ws", 1) + f"/ws/record/?script={script_id}"
+    with os.popen("uptime") as up:
+        print(f"machine: {os.cpu_count()} cores, {up.read().strip()}")
+    print(f"{len(frames)} frames of ~{size} B per stream, one every {args.pace:.1f} s\n")
+    print(
+        f"{'N':>4} {'p50 ms':>8} {'p99 ms':>8} {'p99 ms (n>0)':>14} {'lost':>6} {'CPU/stream':>11}"
+    )
+    best = 0
+    n = 1
+    done_sessions: set[str] = set()
+    while n <= args.max_streams:
+        cpu_before, wall_before = cpu_seconds(server.pid), time.perf_counter()
+        results = asyncio.run(round_of(n, url, origin, tokens, frames, args.pace))
+        cpu = cpu_seconds(server.pid) - cpu_before
+        wall = time.perf_counter() - wall_before
+        errors = [r for r in results if isinstance(r, BaseException)]
+        pairs = [x for r in results if not isinstance(r, BaseException) for x in r[0]]
+        latencies = [lat for _, lat in pairs]
+        # Frame 0 also waits for the connection's decoder process to start.
+        steady = [lat for seq, lat in pairs if seq > 0]
+        staged = staged_frames()
+        new = {k: v for k, v in staged.items() if k not in done_sessions}
+        done_sessions |= set(new)
+        lost = n * len(frames) - sum(v[0] for v in new.values())
+        lost += sum(1 for v in new.values() if v[1] != total and v[0] == len(frames))
+        p50, p99 = pct(latencies, 0.50) * 1000, pct(latencies, 0.99) * 1000
+        p99_steady = pct(steady, 0.99) * 1000
+        per_stream = 100 * cpu / wall / n
         print(
-            f"{'N':>4} {'p50 ms':>8} {'p99 ms':>8} {'p99 ms (n>0)':>14} {'lost':>6}"
-            f" {'CPU/stream':>11}"
+            f"{n:>4} {p50:>8.1f} {p99:>8.1f} {p99_steady:>14.1f} {lost + len(errors):>6}"
+            f" {per_stream:>10.1f}%"
         )
-        best = 0
-        n = 1
-        done_sessions: set[str] = set()
-        while n <= args.max_streams:
-            cpu_before, wall_before = cpu_seconds(server.pid), time.perf_counter()
-            results = asyncio.run(round_of(n, url, origin, tokens, frames, args.pace))
-            cpu = cpu_seconds(server.pid) - cpu_before
-            wall = time.perf_counter() - wall_before
-            errors = [r for r in results if isinstance(r, BaseException)]
-            pairs = [x for r in results if not isinstance(r, BaseException) for x in r[0]]
-            latencies = [lat for _, lat in pairs]
-            # Frame 0 also waits for the connection's decoder process to start.
-            steady = [lat for seq, lat in pairs if seq > 0]
-            staged = staged_frames(env)
-            new = {k: v for k, v in staged.items() if k not in done_sessions}
-            done_sessions |= set(new)
-            lost = n * len(frames) - sum(v[0] for v in new.values())
-            lost += sum(1 for v in new.values() if v[1] != len(data) and v[0] == len(frames))
-            p50, p99 = pct(latencies, 0.50) * 1000, pct(latencies, 0.99) * 1000
-            p99_steady = pct(steady, 0.99) * 1000
-            per_stream = 100 * cpu / wall / n
-            print(
-                f"{n:>4} {p50:>8.1f} {p99:>8.1f} {p99_steady:>14.1f} {lost + len(errors):>6}"
-                f" {per_stream:>10.1f}%"
-            )
-            if errors:
-                print(f"     {len(errors)} streams failed: {errors[0]!r}"[:200])
-            if p99 >= P99_LIMIT * 1000 or lost or errors:
-                break
-            best = n
-            n *= 2
-        print(
-            f"\nlargest N with feedback p99 < {P99_LIMIT * 1000:.0f} ms and no lost frame: {best}"
-        )
-    finally:
-        stop(server, timeout=20)
-        tmp.cleanup()
+        if errors:
+            print(f"     {len(errors)} streams failed: {errors[0]!r}"[:200])
+        if p99 >= P99_LIMIT * 1000 or lost or errors:
+            break
+        best = n
+        n *= 2
+    print(f"\nlargest N with feedback p99 < {P99_LIMIT * 1000:.0f} ms and no lost frame: {best}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """The whole platform under load: uploads, processing and transcription at once.
 
-Starts a private stack on loopback — a scratch PostgreSQL database, its own
-redis-server, moto's S3 server, gunicorn and a Celery worker — then runs
+Starts a private stack of the deployed shape on loopback — a scratch
+PostgreSQL database, its own redis-server, moto's S3 server, the web server as
+docker-compose.yml runs it (gunicorn with uvicorn workers serving the ASGI app)
+and a Celery worker — then runs
 ``--uploaders`` volunteers uploading a real reading (POST /api/recordings/)
 and ``--transcribers`` volunteers leasing and transcribing chunks (GET
 /api/tasks/next/, POST /api/transcriptions/) for ``--seconds``. Afterwards it
@@ -33,39 +35,33 @@ from pathlib import Path
 
 import httpx
 from common import (
+    BUCKET,
     ROOT,
+    Services,
     consented_users,
-    django_env,
+    deployed_env,
     drop_database,
     list_keys,
     manage,
     recreate_database,
     spawn,
-    start_redis,
-    start_s3,
     start_server,
     stop,
     summarise,
 )
 
 DB = "shrutik_bench_load"
-BUCKET = "shrutik-bench"
 READING = ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm"
 READING_JSON = READING.with_suffix(".json")
 TEXT = "আমি দুধ দিয়ে চা খাই"
 
 
-def bench_env(redis_url: str, s3_endpoint: str) -> dict[str, str]:
+def bench_env(services: Services) -> dict[str, str]:
     unlimited = "100000000/hour"
-    return django_env(
+    return deployed_env(
         DB,
-        REDIS_URL=f"{redis_url}/0",
-        CELERY_BROKER_URL=f"{redis_url}/1",
-        AWS_STORAGE_BUCKET_NAME=BUCKET,
-        AWS_S3_ENDPOINT_URL=s3_endpoint,
-        AWS_S3_REGION_NAME="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        redis_url=services.redis_url,
+        s3_endpoint=services.s3_endpoint,
         THROTTLE_UPLOAD=unlimited,
         THROTTLE_SUBMIT=unlimited,
         SESSION_COOKIE_SECURE="false",
@@ -253,67 +249,65 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
-    redis_proc = s3_proc = web = worker = None
-    try:
-        redis_proc, redis_url = start_redis()
-        s3_proc, s3_endpoint = start_s3(BUCKET)
-        env = bench_env(redis_url, s3_endpoint)
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        recreate_database(DB)
-        manage(env, "migrate", "--noinput", "-v0")
-        import django
+    web = worker = None
+    with Services() as services:
+        try:
+            env = bench_env(services)
+            os.environ.update(env)
+            sys.path.insert(0, str(ROOT))
+            recreate_database(DB)
+            manage(env, "migrate", "--noinput", "-v0")
+            import django
 
-        django.setup()
-        up_tokens, tr_tokens, script_ids, seed_recording = seed(
-            args.uploaders, args.transcribers, scripts=max(300, 4 * args.uploaders),
-            open_chunks=args.open_chunks,
-        )  # fmt: skip
-        from transcriptions.models import Transcription
+            django.setup()
+            up_tokens, tr_tokens, script_ids, seed_recording = seed(
+                args.uploaders, args.transcribers, scripts=max(300, 4 * args.uploaders),
+                open_chunks=args.open_chunks,
+            )  # fmt: skip
+            from transcriptions.models import Transcription
 
-        before_tr = Transcription.objects.count()
-        worker = spawn(
-            [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel", "WARNING",
-             "--queues", "default,audio,consensus,exports", "--concurrency",
-             str(args.worker_concurrency), "--without-gossip", "--without-mingle"],
-            env, log_prefix="bench-worker-",
-        )  # fmt: skip
-        web, base = start_server(env, args.web_workers)
-        print(
-            f"load: {args.uploaders} uploaders + {args.transcribers} transcribers for "
-            f"{args.seconds:.0f} s against {base} ({args.web_workers} gunicorn workers, "
-            f"Celery concurrency {args.worker_concurrency}, {os.cpu_count()} CPUs)",
-            flush=True,
-        )
-        tally, elapsed = asyncio.run(run_load(base, up_tokens, tr_tokens, script_ids, args.seconds))
-        drained = wait_for_processing(args.drain, seed_recording)
-        report = figures(tally, elapsed, s3_endpoint, seed_recording, before_tr)
-        report["processing_drain_seconds"] = round(drained, 1)
-        report["nothing_lost"] = (
-            0
-            < report["accepted_uploads"]
-            == report["recordings_in_database"]
-            == report["originals_in_storage"]
-            and report["accepted_equals_database_ids"]
-            and report["transcriptions_accepted"] == report["transcriptions_stored"]
-            and report["chunk_rows_of_chunked_recordings"]
-            == report["chunk_objects_of_chunked_recordings"]
-            and report["http_5xx"] == 0
-        )
-        print(json.dumps(report, indent=1, ensure_ascii=False))
-        if web.poll() is None and Path(web.log_path).stat().st_size:
-            print("server log (tail):\n" + Path(web.log_path).read_text()[-2000:])
-    finally:
-        for proc in (web, worker, s3_proc):
-            stop(proc)
-        if redis_proc is not None:
-            redis_proc.kill()
-            redis_proc.wait()
-        if not args.keep:
-            from django.db import connections
+            before_tr = Transcription.objects.count()
+            worker = spawn(
+                [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel",
+                 "WARNING", "--queues", "default,audio,consensus,exports", "--concurrency",
+                 str(args.worker_concurrency), "--without-gossip", "--without-mingle"],
+                env, log_prefix="bench-worker-",
+            )  # fmt: skip
+            web, base = start_server(env, args.web_workers)
+            print(
+                f"load: {args.uploaders} uploaders + {args.transcribers} transcribers for "
+                f"{args.seconds:.0f} s against {base} ({args.web_workers} web workers, "
+                f"Celery concurrency {args.worker_concurrency}, {os.cpu_count()} CPUs)",
+                flush=True,
+            )
+            tally, elapsed = asyncio.run(
+                run_load(base, up_tokens, tr_tokens, script_ids, args.seconds)
+            )
+            drained = wait_for_processing(args.drain, seed_recording)
+            report = figures(tally, elapsed, services.s3_endpoint, seed_recording, before_tr)
+            report["processing_drain_seconds"] = round(drained, 1)
+            report["nothing_lost"] = (
+                0
+                < report["accepted_uploads"]
+                == report["recordings_in_database"]
+                == report["originals_in_storage"]
+                and report["accepted_equals_database_ids"]
+                and report["transcriptions_accepted"] == report["transcriptions_stored"]
+                and report["chunk_rows_of_chunked_recordings"]
+                == report["chunk_objects_of_chunked_recordings"]
+                and report["http_5xx"] == 0
+            )
+            print(json.dumps(report, indent=1, ensure_ascii=False))
+            if report["http_5xx"]:
+                print("server log (tail):\n" + Path(web.log_path).read_text()[-4000:])
+        finally:
+            for proc in (web, worker):
+                stop(proc)
+            if not args.keep:
+                from django.db import connections
 
-            connections.close_all()
-            drop_database(DB)
+                connections.close_all()
+                drop_database(DB)
 
 
 if __name__ == "__main__":

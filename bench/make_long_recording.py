@@ -11,6 +11,8 @@ is the concatenation of the scripts read.
     .venv/bin/python bench/make_long_recording.py                  # 10 min
     .venv/bin/python bench/make_long_recording.py --minutes 60
     .venv/bin/python bench/make_long_recording.py --minutes 60 --out bench/out/long60
+
+It measures nothing itself: it makes the input of bench/pipeline.py.
 """
 
 from __future__ import annotations

@@ -7,12 +7,18 @@ then for each length measures in the same run:
   throwing it away (the least any pipeline must do);
 - ``recordings.process`` exactly as the worker runs it (download from storage,
   decode, quality, segmentation, FLAC chunks written back to storage, rows in
-  one transaction), in a fresh process on the embedded shape, with its peak RSS.
+  one transaction), in a fresh process, with its peak RSS.
+
+``--shape deployed`` (the default) is the shape the audio worker runs in
+production (bench/common.py): a scratch PostgreSQL database, the original
+downloaded from and the chunks written to S3 (moto's server, in its own
+process on the same cores), Redis as the broker. ``--shape embedded`` is
+``make run``'s: SQLite and files under a scratch directory.
 
 Prints the ratio pipeline / bare decode (goal ≤ 1.5), the real-time factor and
 the peak RSS (goal ≤ 250 MB at 60 minutes).
 
-    .venv/bin/python bench/pipeline.py [--minutes 10 60]
+    .venv/bin/python bench/pipeline.py [--minutes 10 60] [--shape deployed|embedded]
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, Services, deployed_env, drop_database, manage, recreate_database
+
 OUT = ROOT / "bench" / "out"
+DB = "shrutik_bench_pipeline"
 WARM_UP = ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm"
 
 
@@ -101,25 +109,38 @@ def child(audio: Path, meta_path: Path) -> None:
     )
 
 
-def run_pipeline(audio: Path, meta: Path) -> dict:
-    with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
-        deployed = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
-        env = {k: v for k, v in os.environ.items() if k not in deployed}
-        env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
-        # Migrations run in their own process: a worker never loads them.
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
-        )
-        result = subprocess.run(
-            [sys.executable, __file__, "--child", str(audio), str(meta)],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
+    if shape == "embedded":
+        with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
+            deployed = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
+            env = {k: v for k, v in os.environ.items() if k not in deployed}
+            env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
+            return timed_child(env, audio, meta)
+    with Services() as services:
+        env = deployed_env(DB, redis_url=services.redis_url, s3_endpoint=services.s3_endpoint)
+        recreate_database(DB)
+        try:
+            return timed_child(env, audio, meta)
+        finally:
+            drop_database(DB)
+
+
+def timed_child(env, audio: Path, meta: Path) -> dict:
+    # Migrations run in their own process: a worker never loads them.
+    manage(env, "migrate", "-v0")
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", str(audio), str(meta)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"the timed process failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
+    parser.add_argument("--shape", choices=["deployed", "embedded"], default="deployed")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -135,9 +156,10 @@ def main() -> None:
         if not (audio.exists() and meta.exists()):
             build(minutes, base, seed=11)
         bare = min(bare_decode_seconds(audio) for _ in range(2))
-        result = run_pipeline(audio, meta)
+        result = run_pipeline(audio, meta, args.shape)
         rows.append(
             {
+                "shape": args.shape,
                 "minutes": minutes,
                 "file_mb": round(audio.stat().st_size / 1e6, 2),
                 "bare_decode_s": round(bare, 2),

@@ -28,6 +28,10 @@ holds them. Then, in the same run:
 Prints one JSON object: the phase times, the job's ratio to the bare read, the
 re-score per chunk, how many chunks changed, and peak RSS.
 
+Shape: the deployed database (PostgreSQL, a scratch database), with the job's
+service called in this process as the Celery task calls it. The job touches
+only the database, so no web server, broker or storage is started.
+
     .venv/bin/python bench/reestimate.py [--chunks 50000] [--transcripts 4] [--keep]
 """
 

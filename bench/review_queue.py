@@ -2,11 +2,17 @@
 
 Most chunks pass through review, so the queue holds most of the table. Builds a
 scratch PostgreSQL database with ``--chunks`` chunks (95% in review, the rest
-validated, random confidence), then renders the queue page as a reviewer sees
-it (least confident first) ``--repeat`` times, with the review index and with
-it dropped, against a bare admin page (the admin index, no chunk query) in the
-same run. Prints one JSON object: median page times, their ratio to the bare
-page, the slowest queries, and peak RSS.
+validated, random confidence) and serves it in the deployed shape (the web
+server as docker-compose.yml runs it, Redis, S3 storage on moto's server, so
+every row's audio player carries an S3 pre-signed URL). A reviewer, given the
+role by ``contributors.services.user_set_roles`` as an administrator would,
+signs in through the admin login form and loads the queue page (least
+confident first) ``--repeat`` times, with the review index and with it
+dropped, against a bare admin page (the admin index, no chunk query) in the
+same run. Prints one JSON object: median page times as the reviewer's client
+saw them and the app's own share from its access log, their ratios to the bare
+page, the slowest queries of one render of each page (made in-process as the
+same reviewer: a server does not report its queries), and peak RSS.
 
     .venv/bin/python bench/review_queue.py [--chunks 1000000] [--repeat 7]
 """
@@ -16,14 +22,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import sys
 import time
 
-from common import ROOT, django_env, drop_database, manage, recreate_database
+import httpx
+from common import (
+    ROOT,
+    Services,
+    consented_users,
+    deployed_env,
+    drop_database,
+    manage,
+    recreate_database,
+    server_times,
+    start_server,
+    stop,
+)
 
 DB = "shrutik_bench_review"
+QUEUE = "/admin/consensus/reviewchunk/"
+REVIEWER = "bench-reviewer"
+PASSWORD = "bench-reviewer-pass-phrase"
 
 
 def build(chunks: int) -> None:
@@ -50,23 +72,84 @@ def build(chunks: int) -> None:
         cursor.execute("ANALYZE recordings_chunk")
 
 
-def timed_pages(client, path: str, repeat: int) -> tuple[float, list[tuple[float, str]]]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def make_reviewer():
+    from contributors.services import user_set_roles
 
-    client.get(path, secure=True)  # warm the caches
-    times, slowest = [], []
+    (user,) = consented_users([REVIEWER])
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user_set_roles(user=user, roles={"contributor", "reviewer"})
+
+
+def sign_in(client: httpx.Client) -> None:
+    """The admin login form, as a reviewer's browser submits it."""
+    form = client.get("/admin/login/", params={"next": "/admin/"})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    if form.status_code != 200 or token is None:
+        raise SystemExit(f"no admin login form: {form.status_code}")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        data={"username": REVIEWER, "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
+    )
+    if response.status_code != 302 or response.headers["location"] != "/admin/":
+        raise SystemExit(f"the reviewer could not sign in: {response.status_code}")
+
+
+def timed_pages(client: httpx.Client, path: str, repeat: int) -> float:
+    """Median milliseconds of ``repeat`` loads of ``path``."""
+    times = []
     for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            start = time.perf_counter()
-            response = client.get(path, secure=True)
-            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        response = client.get(path)
+        times.append(time.perf_counter() - start)
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}")
-        slowest = sorted(((float(q["time"]) * 1000, q["sql"][:70]) for q in queries), reverse=True)[
-            :2
-        ]
-    return statistics.median(times) * 1000, [(round(ms, 1), sql) for ms, sql in slowest]
+    return statistics.median(times) * 1000
+
+
+def slowest_queries(reviewer, path: str) -> list[tuple[float, str]]:
+    """The two slowest queries of one render of ``path`` by ``reviewer``, in-process."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(reviewer)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    if response.status_code != 200:
+        raise SystemExit(f"{path} answered {response.status_code} in-process")
+    slowest = sorted(((float(q["time"]) * 1000, q["sql"][:70]) for q in queries), reverse=True)
+    return [(round(ms, 1), sql) for ms, sql in slowest[:2]]
+
+
+def app_median_ms(log_path: str, offset: int, path: str) -> float:
+    return server_times(log_path, offset)[path]["p50_ms"]
+
+
+def measure(base: str, log_path: str, reviewer, repeat: int) -> dict:
+    from django.db import connection
+
+    figures = {}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        sign_in(client)
+        for label, path, drop_index in (
+            ("bare_admin_page", "/admin/", False),
+            ("queue_page", QUEUE, False),
+            ("without_review_index_page", QUEUE, True),
+        ):
+            if drop_index:
+                with connection.cursor() as cursor:
+                    cursor.execute("DROP INDEX chunk_review_idx")
+            client.get(path)  # warms the caches; not timed
+            offset = os.path.getsize(log_path)
+            figures[f"{label}_ms"] = round(timed_pages(client, path, repeat), 1)
+            figures[f"{label}_app_ms"] = app_median_ms(log_path, offset, path)
+            figures[f"{label}_slowest_queries_ms"] = slowest_queries(reviewer, path)
+    bare = figures["bare_admin_page_ms"]
+    for label in ("queue_page", "without_review_index_page"):
+        figures[f"{label}_ratio_to_bare"] = round(figures[f"{label}_ms"] / bare, 2)
+    return figures
 
 
 def main() -> None:
@@ -76,48 +159,45 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    env = django_env(DB, ALLOWED_HOSTS="testserver")
-    recreate_database(DB)
-    manage(env, "migrate", "-v0")
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
+    with Services() as services:
+        env = deployed_env(
+            DB,
+            redis_url=services.redis_url,
+            s3_endpoint=services.s3_endpoint,
+            # "testserver": the in-process render of each page (its queries).
+            ALLOWED_HOSTS="127.0.0.1,testserver",
+            SESSION_COOKIE_SECURE="false",
+            CSRF_COOKIE_SECURE="false",
+        )
+        recreate_database(DB)
+        manage(env, "migrate", "-v0")
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        import django
 
-    django.setup()
-    from django.db import connection
-    from django.test import Client
+        django.setup()
+        from django.db import connections
 
-    from contributors.models import User
-
-    started = time.perf_counter()
-    build(args.chunks)
-    built_s = time.perf_counter() - started
-    admin = User.objects.create_superuser("bench-admin", "admin@example.org", "x" * 20)
-    client = Client()
-    client.force_login(admin)
-    queue = "/admin/consensus/reviewchunk/"
-    try:
-        bare_ms, _ = timed_pages(client, "/admin/", args.repeat)
-        with_ms, with_queries = timed_pages(client, queue, args.repeat)
-        with connection.cursor() as cursor:
-            cursor.execute("DROP INDEX chunk_review_idx")
-        without_ms, without_queries = timed_pages(client, queue, args.repeat)
-    finally:
-        connection.close()
-        if not args.keep:
-            drop_database(DB)
+        started = time.perf_counter()
+        build(args.chunks)
+        built_s = time.perf_counter() - started
+        reviewer = make_reviewer()
+        # One web worker: the pages are loaded one after another, and the
+        # warm-up load must reach the worker that serves the timed ones.
+        server, base = start_server(env, 1)
+        try:
+            figures = measure(base, server.log_path, reviewer, args.repeat)
+        finally:
+            stop(server)
+            connections.close_all()
+            if not args.keep:
+                drop_database(DB)
     print(
         json.dumps(
             {
                 "chunks": args.chunks,
                 "build_seconds": round(built_s, 1),
-                "bare_admin_page_ms": round(bare_ms, 1),
-                "queue_page_ms": round(with_ms, 1),
-                "queue_page_ratio_to_bare": round(with_ms / bare_ms, 2),
-                "queue_slowest_queries_ms": with_queries,
-                "without_review_index_page_ms": round(without_ms, 1),
-                "without_review_index_ratio_to_bare": round(without_ms / bare_ms, 2),
-                "without_review_index_slowest_queries_ms": without_queries,
+                **figures,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             },
             indent=1,

@@ -21,6 +21,9 @@ Each recording has a JSON (``sentences`` with ``text``, ``start``, ``end``,
 * labelled: share of spoken in-script sentences that got a correct label.
 
 Goals: F1 >= 0.97, no cut in speech, no wrong expected text, on both sets.
+
+Shape: none. Decoding and segmentation are framework-free (recordings/audio/),
+run in this process without Django, a database or storage.
 """
 
 from __future__ import annotations
