@@ -8,14 +8,11 @@ import pytest
 from consensus.engine.evaluate import evaluate_crowd, load_crowdspeech, main
 from consensus.engine.simulate import SENTENCES, simulate_bangla, simulate_clips
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "crowdspeech"
-needs_data = pytest.mark.skipif(
-    not (DATA / "dev-clean-crowd.tsv").exists(),
-    reason=f"CrowdSpeech dev split not found at {DATA} (../shared/data next to the repo)",
-)
+# The first clips of the CrowdSpeech dev splits, in file order (fixtures/crowdspeech/README.md):
+# the same clips the replays below read with ``limit`` from the full splits.
+DATA = Path(__file__).resolve().parent / "fixtures" / "crowdspeech"
 
 
-@needs_data
 def test_consensus_beats_a_single_worker_clearly_on_dev_clean_subset():
     report = evaluate_crowd(
         DATA / "dev-clean-crowd.tsv", DATA / "dev-clean-gt.txt", seed=0, limit=200
@@ -29,7 +26,6 @@ def test_consensus_beats_a_single_worker_clearly_on_dev_clean_subset():
         assert key in report
 
 
-@needs_data
 def test_replay_is_deterministic_for_a_seed():
     kwargs = {"limit": 60, "max_transcripts": 4}
     crowd, gt = DATA / "dev-other-crowd.tsv", DATA / "dev-other-gt.txt"
@@ -77,7 +73,6 @@ def test_simulation_is_seeded_and_uses_the_inline_sentences():
     assert any("\u200c" in text or "\u200d" in text for c in first for _, text in c.transcripts)
 
 
-@needs_data
 def test_cli_prints_one_json_object(capsys):
     main(
         [

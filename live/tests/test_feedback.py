@@ -12,17 +12,9 @@ import pytest
 
 from live.feedback import FeedbackAnalyser, sentence_durations
 from recordings.audio import text as script_text
+from recordings.tests.audio_files import FIXTURES
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEECH = [ROOT.parent / "shared" / "data" / "speech", Path("/work/shared/data/speech")]
 RATE = 16000
-
-
-def speech_dir() -> Path:
-    for path in SPEECH:
-        if path.exists():
-            return path
-    pytest.skip("the shared read-speech data is not next to the repository")
 
 
 def pcm_of(path: Path) -> np.ndarray:
@@ -51,7 +43,7 @@ def expected_for(meta: dict) -> list[float]:
 
 @pytest.mark.parametrize("name", ["bn_read_fluent.webm", "bn_read_short.webm", "en_read_noisy.ogg"])
 def test_follows_the_reader_through_the_script(name):
-    path = speech_dir() / name
+    path = FIXTURES / name
     meta = json.loads(path.with_suffix(".json").read_text())
     reports = run(FeedbackAnalyser(expected_for(meta)), pcm_of(path))
     right = 0
@@ -67,7 +59,7 @@ def test_follows_the_reader_through_the_script(name):
 
 
 def test_block_size_does_not_change_the_result():
-    path = speech_dir() / "bn_read_short.webm"
+    path = FIXTURES / "bn_read_short.webm"
     meta = json.loads(path.with_suffix(".json").read_text())
     samples = pcm_of(path)
     one = run(FeedbackAnalyser(expected_for(meta)), samples, block=len(samples))

@@ -15,9 +15,7 @@ import pytest
 import soundfile
 
 from recordings.audio import decode
-from recordings.tests.audio_files import EXPECTED, ffmpeg, tone
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "speech"
+from recordings.tests.audio_files import EXPECTED, FIXTURES, ffmpeg, tone
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
@@ -186,9 +184,8 @@ def test_decode_to_wav_leaves_nothing_behind_when_too_long(
     assert not out.exists()
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/speech is not available")
 def test_measures_the_shared_recordings_to_their_known_duration() -> None:
-    for meta_path in sorted(SHARED.glob("*.json")):
+    for meta_path in sorted(FIXTURES.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         seconds = decode.measure_duration(meta_path.with_name(meta["file"]), max_seconds=600)
         assert seconds == pytest.approx(meta["duration"], abs=0.05), meta["name"]

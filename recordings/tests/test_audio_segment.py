@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +19,9 @@ from recordings.audio.decode import iter_pcm
 from recordings.audio.envelope import Envelope, envelope_from_audio, envelope_from_blocks
 from recordings.audio.segment import Segmentation, segment_envelope, segment_speech
 from recordings.audio.text import speech_length, split_sentences
+from recordings.tests.audio_files import FIXTURES
 
 SR = 16000
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "speech"
 
 SCRIPT = [
     "The morning train was late again.",
@@ -297,12 +296,11 @@ def test_an_hour_long_envelope_segments_into_every_sentence() -> None:
     assert result.aligned and len(result.segments) == len(script)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/speech is not available")
 @pytest.mark.parametrize("name", ["bn_read_fluent", "bn_read_short", "en_read_noisy"])
 def test_shared_recordings_chunk_into_their_sentences(name: str) -> None:
-    meta = json.loads((SHARED / f"{name}.json").read_text())
+    meta = json.loads((FIXTURES / f"{name}.json").read_text())
     sentences = split_sentences(meta["script"])
-    with iter_pcm(SHARED / meta["file"], block_seconds=5.0) as stream:
+    with iter_pcm(FIXTURES / meta["file"], block_seconds=5.0) as stream:
         env = envelope_from_blocks(stream)
     result = segment_speech(env, sentences, meta["lang"])
     reading = Reading(np.zeros(0), meta["sentences"])

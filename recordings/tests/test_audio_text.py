@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from recordings.audio import text
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "speech"
+from recordings.tests.audio_files import FIXTURES
 
 
 def test_splits_bangla_on_danda_and_keeps_the_danda() -> None:
@@ -106,9 +104,8 @@ def test_estimate_script_totals_sentences_and_pauses() -> None:
     assert est.bucket == "2min"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/speech is not available")
 def test_shared_scripts_split_into_the_sentences_read_and_estimates_are_close() -> None:
-    for meta_path in sorted(SHARED.glob("*.json")):
+    for meta_path in sorted(FIXTURES.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         est = text.estimate_script(meta["script"], meta["lang"])
         assert est.sentences == [s["text"] for s in meta["sentences"]]
