@@ -28,11 +28,17 @@ run: $(VENV)/.runtime
 	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's Chromium; fonts-beng draws Bangla (without it, boxes).
-# Installed only when missing; if that fails the browser tests skip, saying why.
+# Installed only when missing. If that fails the browser tests skip, saying why;
+# with SHRUTIK_FAIL_ON_SKIP=1 (CI: .ci/run) a skip fails the run, so stop here.
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-beng >/dev/null 2>&1; then \
 		(apt-get update && apt-get install -y --no-install-recommends chromium fonts-beng) \
-		|| echo "Could not install chromium/fonts-beng: browser tests will be skipped."; \
+		|| if [ "$$SHRUTIK_FAIL_ON_SKIP" = 1 ]; then \
+			echo "Could not install chromium/fonts-beng, which the browser tests need." >&2; \
+			exit 1; \
+		else \
+			echo "Could not install chromium/fonts-beng: browser tests will be skipped."; \
+		fi; \
 	fi
 
 test: $(VENV)/.dev browser-deps

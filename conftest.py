@@ -9,6 +9,11 @@ from urllib.parse import urlparse
 import pytest
 
 S3_BUCKET = "shrutik-test"
+# Set by .ci/run: CI runs every lane, so a skipped test fails the run. A skip
+# means a lane did not run (no Chromium, missing data), which must not pass
+# unnoticed; locally, skips stay skips and -ra lists them.
+FAIL_ON_SKIP = os.environ.get("SHRUTIK_FAIL_ON_SKIP") == "1"
+_skipped: list[str] = []
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -51,6 +56,32 @@ def pytest_sessionstart(session):
             + "\n(or point DATABASE_URL / REDIS_URL at running servers)",
             returncode=3,
         )
+
+
+def _note_skip(report) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        _skipped.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_runtest_logreport(report):
+    _note_skip(report)
+
+
+def pytest_collectreport(report):
+    _note_skip(report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if FAIL_ON_SKIP and _skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAIL_ON_SKIP and _skipped:
+        terminalreporter.section("skipped tests fail the run (SHRUTIK_FAIL_ON_SKIP=1)", red=True)
+        for line in _skipped:
+            terminalreporter.line(line, red=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,22 @@ PHONE = {"width": 390, "height": 844}
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test here that drives Chromium is marked ``browser`` and, where
+    Chromium is missing, skipped saying why (a skip fails CI: conftest.py)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"Chromium is not installed at {CHROMIUM} "
+                        "(make test installs it: apt-get install chromium fonts-beng)"
+                    )
+                )
+
+
 def reading_source() -> Path:
     return next(path for path in READING_CANDIDATES if path.exists())
 

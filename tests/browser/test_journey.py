@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -23,7 +22,6 @@ from shrutik.testing import wait_until
 from tests.browser.helpers import chunk_shown
 from transcriptions.models import Transcription
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery staple"
 
 pytestmark = [
@@ -31,11 +29,6 @@ pytestmark = [
     # pytest-base-url (a pytest-playwright dependency) defines a fixture pytest 9 warns about.
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(make test installs it: apt-get install chromium fonts-beng)",
-    ),
 ]
 
 

@@ -19,7 +19,6 @@ from exports.models import Export
 from recordings.tests.factories import LanguageFactory, make_chunks, make_script
 from transcriptions.models import Transcription
 
-CHROMIUM = Path("/usr/bin/chromium")
 PO = Path(__file__).resolve().parents[2] / "locale" / "bn" / "LC_MESSAGES" / "django.po"
 NARROW = {"width": 360, "height": 740}
 SENTENCE = "আমি দুধ দিয়ে চা খাই।"
@@ -29,11 +28,6 @@ pytestmark = [
     # pytest-base-url (a pytest-playwright dependency) defines a fixture pytest 9 warns about.
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(make test installs it: apt-get install chromium fonts-beng)",
-    ),
 ]
 
 

@@ -16,18 +16,11 @@ from recordings.tests.factories import LanguageFactory, make_script
 from tests.browser.helpers import chunk_shown
 from transcriptions.models import TaskSkip, Transcription
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 pytestmark = [
     pytest.mark.browser,
     # pytest-base-url (a pytest-playwright dependency) defines a fixture pytest 9 warns about.
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(make test installs it: apt-get install chromium fonts-beng)",
-    ),
 ]
 
 SENTENCE = "আমি দুধ দিয়ে চা খাই।"
