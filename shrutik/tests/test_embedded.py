@@ -1,24 +1,35 @@
-"""Smoke test of the embedded shape: SQLite, filesystem storage, filesystem broker,
-a real gunicorn and a real Celery worker, started the way the README starts them."""
+"""The embedded shape, as `make run` starts it: SQLite, filesystem storage, the
+filesystem broker, one server (gunicorn with uvicorn workers) and a real Celery
+worker, in a scratch directory with no DATABASE_URL, REDIS_URL or S3.
 
+The rest of the suite runs the deployed shape; this module is the embedded
+shape's lane: pages and the live socket, and a contributor's whole path on
+SQLite's own leasing code, from an upload to a built export.
+"""
+
+import io
 import itertools
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-from recordings.tests.audio_files import READING, READING_JSON
+from recordings.tests.audio_files import FIXTURES, READING, READING_JSON
 from shrutik.testing import wait_until
 from shrutik.tests.test_settings import CONFIG_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 METRICS_TOKEN = "embedded-metrics-token"
+PASSWORD = "a-long enough pass phrase"
 
 
 def free_port() -> int:
@@ -36,15 +47,17 @@ def healthy_with_worker(base: str):
     return response.status_code == 200 and body["checks"]["worker"]["alive"] and body
 
 
-@pytest.fixture
-def embedded_env(tmp_path):
+def embedded_env(var: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
     env.update(
         {
-            "SHRUTIK_VAR_DIR": str(tmp_path / "var"),
+            "SHRUTIK_VAR_DIR": str(var),
             "DJANGO_SETTINGS_MODULE": "shrutik.settings",
             "PYTHONUNBUFFERED": "1",
             "METRICS_TOKEN": METRICS_TOKEN,
+            # The module signs up more people in a minute than one address may.
+            "THROTTLE_REGISTER": "100/min",
+            "THROTTLE_LOGIN": "100/min",
         }
     )
     for key in ("REDIS_URL", "AWS_STORAGE_BUCKET_NAME"):
@@ -64,33 +77,52 @@ def manage(env, *args, timeout=120):
     )
 
 
-def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path):
-    manage(embedded_env, "migrate", "--noinput")
-    manage(embedded_env, "seed_demo")
-    script_id = (
-        manage(
-            embedded_env,
-            "shell",
-            "-c",
+def shell(env, code: str) -> str:
+    """Run ``code`` in ``manage.py shell``; returns the last line it printed."""
+    return manage(env, "shell", "-c", code).stdout.strip().splitlines()[-1]
+
+
+def make_script(env, meta_path: Path) -> int:
+    """The script read in a fixture recording, in its language (seed_demo's)."""
+    return int(
+        shell(
+            env,
             "import json; from recordings.models import Language; "
             "from recordings.scripts import script_build; "
-            f"meta = json.load(open({str(READING_JSON)!r})); "
-            "s = script_build(language=Language.objects.get(code='bn'), text=meta['script']); "
-            "s.save(); print(s.pk)",
+            f"meta = json.load(open({str(meta_path)!r})); "
+            "language = Language.objects.get(code=meta['lang']); "
+            "s = script_build(language=language, text=meta['script']); s.save(); print(s.pk)",
         )
-        .stdout.strip()
-        .splitlines()[-1]
     )
-    admin = manage(embedded_env, "ensure_admin")
-    assert "password:" in admin.stdout
 
+
+@dataclass
+class Embedded:
+    base: str
+    env: dict[str, str]
+    var: Path
+    admin_output: str
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """`make run`'s steps in a scratch directory; the server and worker run for
+    the module's tests and must stop cleanly at the end."""
+    tmp = tmp_path_factory.mktemp("embedded")
+    env = embedded_env(tmp / "var")
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo")
+    admin = manage(env, "ensure_admin")
     port = free_port()
-    log_path = tmp_path / "run.log"
+    log_path = tmp / "run.log"
     with open(log_path, "w") as log:
-        proc = start_embedded(embedded_env, port, log)
+        proc = start_embedded(env, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        check_embedded(base, tmp_path, int(script_id))
+        wait_until(
+            lambda: healthy_with_worker(base), timeout=120, what="healthz 200 with a live worker"
+        )
+        yield Embedded(base=base, env=env, var=tmp / "var", admin_output=admin.stdout)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -101,6 +133,161 @@ def test_embedded_default_serves_pages_and_runs_a_worker(embedded_env, tmp_path)
     assert proc.returncode == 0, log_path.read_text()[-3000:]
 
 
+def sign_up(base: str, username: str) -> dict[str, str]:
+    """Register through the API; returns the bearer header of a fresh token."""
+    registered = requests.post(
+        f"{base}/api/auth/register/",
+        json={"username": username, "password": PASSWORD, "consent": True},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    pair = requests.post(
+        f"{base}/api/auth/token/", json={"username": username, "password": PASSWORD}, timeout=10
+    )
+    assert pair.status_code == 200, pair.text
+    return {"Authorization": f"Bearer {pair.json()['access']}"}
+
+
+def test_embedded_default_serves_pages_and_runs_a_worker(embedded):
+    base = embedded.base
+    assert "password:" in embedded.admin_output
+    script_id = make_script(embedded.env, READING_JSON)
+    check_embedded(base, embedded.var, script_id)
+
+
+def test_a_reading_goes_from_upload_to_an_export_on_sqlite(embedded):
+    """Upload, chunks, leases and submissions on SQLite's leasing path (no row
+    locks), decisions by the worker through the filesystem broker, an export."""
+    base, env = embedded.base, embedded.env
+    # English, so that the other test's Bangla chunks are not offered here.
+    meta_path = FIXTURES / "en_read_noisy.json"
+    meta = json.loads(meta_path.read_text())
+    script_id = make_script(env, meta_path)
+    reader, typist, first, second = (
+        sign_up(base, name) for name in ("reader", "typist", "verifier1", "verifier2")
+    )
+
+    with open(meta_path.with_name(meta["file"]), "rb") as audio:
+        uploaded = requests.post(
+            f"{base}/api/recordings/",
+            data={"script": script_id},
+            files={"audio": (meta["file"], audio, "audio/ogg")},
+            headers=reader,
+            timeout=60,
+        )
+    assert uploaded.status_code == 201, uploaded.text
+    url = f"{base}/api/recordings/{uploaded.json()['id']}/"
+
+    def recording() -> dict:
+        return requests.get(url, headers=reader, timeout=10).json()
+
+    def processed() -> dict | None:
+        body = recording()
+        return body if body["status"] in {"chunked", "rejected", "failed"} else None
+
+    chunked = wait_until(processed, timeout=120, what="the worker to chunk the upload")
+    assert chunked["status"] == "chunked", chunked
+    # Each sentence read is a chunk that knows its sentence: what listeners verify.
+    expected = {c["id"]: c["expected_text"] for c in chunked["chunks"]}
+    assert sorted(expected.values()) == sorted(s["text"] for s in meta["sentences"])
+
+    def lease(headers, mode: str, count: int) -> list[dict]:
+        response = requests.get(
+            f"{base}/api/tasks/next/",
+            params={"language": meta["lang"], "mode": mode, "count": count},
+            headers=headers,
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def submit(headers, chunk: str) -> None:
+        posted = requests.post(
+            f"{base}/api/transcriptions/",
+            json={"chunk": chunk, "text": expected[chunk]},
+            headers=headers,
+            timeout=10,
+        )
+        assert posted.status_code == 201, posted.text
+
+    def verify(headers, chunk: str, matches: bool) -> requests.Response:
+        return requests.post(
+            f"{base}/api/tasks/{chunk}/verify/", json={"matches": matches}, headers=headers,
+            timeout=10,
+        )  # fmt: skip
+
+    # One listener types what they hear, without seeing the sentence.
+    (typed,) = lease(typist, "transcribe", 1)
+    assert typed["expected_text"] is None
+    submit(typist, typed["chunk"])
+    # Another confirms every sentence against its audio.
+    leased = lease(first, "verify", len(expected))
+    assert {t["chunk"]: t["expected_text"] for t in leased} == expected
+    for task in leased:
+        assert verify(first, task["chunk"], True).status_code == 201
+    # A third finds one that does not match and types it; the rest match. The
+    # typed chunk already has its two and is not offered again.
+    leased = lease(second, "verify", len(expected))
+    assert {t["chunk"] for t in leased} == set(expected) - {typed["chunk"]}
+    mismatch, *rest = leased
+    assert verify(second, mismatch["chunk"], False).json()["next"] == "transcribe"
+    submit(second, mismatch["chunk"])
+    for task in rest:
+        assert verify(second, task["chunk"], True).status_code == 201
+    assert lease(second, "verify", len(expected)) == []
+
+    def decided() -> dict | None:
+        body = recording()
+        return body if all(c["status"] != "open" for c in body["chunks"]) else None
+
+    statuses = [
+        c["status"]
+        for c in wait_until(decided, timeout=120, what="the worker to decide every chunk")["chunks"]
+    ]
+    # Two people confirmed each sentence word for word: validated, except the
+    # few drawn for a reviewer's audit.
+    assert set(statuses) <= {"validated", "needs_review"} and "validated" in statuses, statuses
+    check_export(base, env, validated=statuses.count("validated"))
+
+
+def check_export(base: str, env, *, validated: int) -> None:
+    researcher = sign_up(base, "researcher")
+    shell(
+        env,
+        "from contributors.models import User; "
+        "from contributors.services import user_set_roles; "
+        "user_set_roles(user=User.objects.get(username='researcher'), "
+        "roles={'contributor', 'researcher'}); print('ok')",
+    )
+    requested = requests.post(
+        f"{base}/api/exports/", json={"formats": ["nemo"]}, headers=researcher, timeout=10
+    )
+    assert requested.status_code == 202, requested.text
+    url = f"{base}/api/exports/{requested.json()['id']}/"
+
+    def finished():
+        body = requests.get(url, headers=researcher, timeout=10).json()
+        return body if body["status"] in {"done", "failed"} else None
+
+    export = wait_until(finished, timeout=180, what="the worker to build the export")
+    assert export["status"] == "done", export["error"]
+    assert export["stats"]["totals"]["clips"] == validated
+    # The whole export, as a researcher downloads a small one: one streamed tar.
+    archive = requests.get(base + export["archive_url"], headers=researcher, timeout=60)
+    assert archive.status_code == 200, archive.text
+    with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+        members = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}
+        entries = [
+            json.loads(line)
+            for name in members
+            if name.endswith("_manifest.json")
+            for line in tar.extractfile(members[name]).read().decode().splitlines()
+        ]
+        assert len(entries) == validated
+        for entry in entries:
+            assert tar.extractfile(members[entry["audio_filepath"]]).read(4) == b"fLaC"
+
+
 def start_embedded(env, port: int, log) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_embedded", "--port", str(port), "--web-workers", "2",
@@ -109,10 +296,8 @@ def start_embedded(env, port: int, log) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def check_embedded(base: str, tmp_path, script_id: int) -> None:
-    health = wait_until(
-        lambda: healthy_with_worker(base), timeout=120, what="healthz 200 with a live worker"
-    )
+def check_embedded(base: str, var: Path, script_id: int) -> None:
+    health = healthy_with_worker(base)
     assert health["checks"]["database"]["ok"] and health["checks"]["storage"]["ok"]
     assert health["checks"]["worker"]["hostname"].startswith("embedded@")
 
@@ -158,7 +343,7 @@ def check_embedded(base: str, tmp_path, script_id: int) -> None:
     assert recording["chunk_count"] == len(recording["chunks"]) >= 5
     chunk_audio = session.get(base + recording["chunks"][0]["audio_url"], timeout=10)
     assert chunk_audio.status_code == 200 and chunk_audio.content[:4] == b"fLaC"
-    assert (tmp_path / "var" / "db.sqlite3").exists()
+    assert (var / "db.sqlite3").exists()
 
     # The same server speaks WebSocket: stream the reading live. It is the same
     # reading by the same person, so it ends as the recording already made.
@@ -167,8 +352,8 @@ def check_embedded(base: str, tmp_path, script_id: int) -> None:
     assert streamed["status"]["status"] == "chunked"
     assert streamed["status"]["chunk_count"] == recording["chunk_count"]
     assert streamed["feedback"], "no live feedback while streaming"
-    assert not list((tmp_path / "var" / "media" / "live").glob("*/*.part"))
-    check_metrics_sum_every_web_worker(base, tmp_path / "var" / "prometheus")
+    assert not list((var / "media" / "live").glob("*/*.part"))
+    check_metrics_sum_every_web_worker(base, var / "prometheus")
 
 
 def check_metrics_sum_every_web_worker(base: str, directory: Path) -> None:
