@@ -37,7 +37,6 @@ from common import (
     ROOT,
     Services,
     admin_conn,
-    deployed_env,
     manage,
     server_times,
     start_server,
@@ -50,10 +49,8 @@ PASSWORD = "bench-password-123"
 
 
 def bench_env(services: Services) -> dict[str, str]:
-    return deployed_env(
+    return services.env(
         DB,
-        redis_url=services.redis_url,
-        s3_endpoint=services.s3_endpoint,
         THROTTLE_SUBMIT="10000000/hour",
         THROTTLE_LOGIN="100000/min",
         SESSION_COOKIE_SECURE="false",

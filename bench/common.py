@@ -45,28 +45,11 @@ def django_env(db: str, **overrides: str) -> dict[str, str]:
     }
 
 
-def deployed_env(db: str, *, redis_url: str, s3_endpoint: str, **overrides: str) -> dict[str, str]:
-    """:func:`django_env` plus what docker-compose.yml gives the app: Redis for the
-    cache, the channel layer and (in a database of its own) the Celery broker,
-    and S3 storage (bucket :data:`BUCKET` at ``s3_endpoint``)."""
-    return django_env(
-        db,
-        REDIS_URL=f"{redis_url}/0",
-        CELERY_BROKER_URL=f"{redis_url}/1",
-        AWS_STORAGE_BUCKET_NAME=BUCKET,
-        AWS_S3_ENDPOINT_URL=s3_endpoint,
-        AWS_S3_REGION_NAME="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        **overrides,
-    )
-
-
 class Services:
     """A private redis-server and S3 endpoint for one run, stopped on exit::
 
     with Services() as services:
-        env = deployed_env(DB, redis_url=services.redis_url, s3_endpoint=services.s3_endpoint)
+        env = services.env(DB)
     """
 
     def __enter__(self) -> Services:
@@ -84,6 +67,22 @@ class Services:
         if self.redis is not None:
             self.redis.kill()
             self.redis.wait()
+
+    def env(self, db: str, **overrides: str) -> dict[str, str]:
+        """:func:`django_env` plus what docker-compose.yml gives the app: this
+        Redis for the cache, the channel layer and (in a database of its own)
+        the Celery broker, and S3 storage in bucket :data:`BUCKET`."""
+        return django_env(
+            db,
+            REDIS_URL=f"{self.redis_url}/0",
+            CELERY_BROKER_URL=f"{self.redis_url}/1",
+            AWS_STORAGE_BUCKET_NAME=BUCKET,
+            AWS_S3_ENDPOINT_URL=self.s3_endpoint,
+            AWS_S3_REGION_NAME="us-east-1",
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            **overrides,
+        )
 
 
 def consented_users(usernames):
@@ -131,6 +130,18 @@ def free_port() -> int:
 
 def manage(env, *args):
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def setup_django(env: dict[str, str], db: str) -> None:
+    """A fresh scratch database ``db``, migrated by ``manage.py`` in its own
+    process; then Django set up in this one on ``env``."""
+    recreate_database(db)
+    manage(env, "migrate", "--noinput", "-v0")
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
 
 
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.3):

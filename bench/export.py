@@ -44,10 +44,8 @@ from common import (
     BUCKET,
     ROOT,
     Services,
-    deployed_env,
     drop_database,
-    manage,
-    recreate_database,
+    setup_django,
     spawn,
     stop,
     wait_for,
@@ -68,12 +66,7 @@ PROCESSING = {
 
 
 def bench_env(services: Services) -> dict[str, str]:
-    return deployed_env(
-        DB,
-        redis_url=services.redis_url,
-        s3_endpoint=services.s3_endpoint,
-        CELERY_TASK_ALWAYS_EAGER="false",
-    )
+    return services.env(DB, CELERY_TASK_ALWAYS_EAGER="false")
 
 
 def s3(env, **config):
@@ -107,12 +100,7 @@ def synthetic_clips(count: int, seed: int = 1) -> list[tuple[bytes, float]]:
 
 def prepare(args, env) -> list[str]:
     """Fresh scratch database; returns the clip keys uploaded to the bucket."""
-    recreate_database(DB)
-    manage(env, "migrate", "--noinput", "-v0")
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    setup_django(env, DB)
     from django.db import transaction
     from django.utils import timezone
 

@@ -26,18 +26,15 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
 
 from common import (
     ROOT,
     Services,
     consented_users,
-    deployed_env,
     drop_database,
-    manage,
     pct,
-    recreate_database,
+    setup_django,
     start_server,
     stop,
 )
@@ -161,19 +158,8 @@ def main() -> None:
     frames = [data[i : i + size] for i in range(0, len(data), size)]
 
     with Services() as services:
-        env = deployed_env(
-            DB,
-            redis_url=services.redis_url,
-            s3_endpoint=services.s3_endpoint,
-            LIVE_MAX_SESSIONS_PER_USER="1000",
-        )
-        recreate_database(DB)
-        manage(env, "migrate", "--noinput", "-v0")
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        env = services.env(DB, LIVE_MAX_SESSIONS_PER_USER="1000")
+        setup_django(env, DB)
         from django.db import connections
 
         script_id, tokens = setup(args.max_streams, meta["script"])

@@ -39,11 +39,9 @@ from common import (
     ROOT,
     Services,
     consented_users,
-    deployed_env,
     drop_database,
     list_keys,
-    manage,
-    recreate_database,
+    setup_django,
     spawn,
     start_server,
     stop,
@@ -58,10 +56,8 @@ TEXT = "আমি দুধ দিয়ে চা খাই"
 
 def bench_env(services: Services) -> dict[str, str]:
     unlimited = "100000000/hour"
-    return deployed_env(
+    return services.env(
         DB,
-        redis_url=services.redis_url,
-        s3_endpoint=services.s3_endpoint,
         THROTTLE_UPLOAD=unlimited,
         THROTTLE_SUBMIT=unlimited,
         SESSION_COOKIE_SECURE="false",
@@ -253,13 +249,7 @@ def main() -> None:
     with Services() as services:
         try:
             env = bench_env(services)
-            os.environ.update(env)
-            sys.path.insert(0, str(ROOT))
-            recreate_database(DB)
-            manage(env, "migrate", "--noinput", "-v0")
-            import django
-
-            django.setup()
+            setup_django(env, DB)
             up_tokens, tr_tokens, script_ids, seed_recording = seed(
                 args.uploaders, args.transcribers, scripts=max(300, 4 * args.uploaders),
                 open_chunks=args.open_chunks,

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, Services, deployed_env, drop_database, manage, recreate_database
+from common import ROOT, Services, drop_database, manage, recreate_database
 
 OUT = ROOT / "bench" / "out"
 DB = "shrutik_bench_pipeline"
@@ -117,7 +117,7 @@ def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
             env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
             return timed_child(env, audio, meta)
     with Services() as services:
-        env = deployed_env(DB, redis_url=services.redis_url, s3_endpoint=services.s3_endpoint)
+        env = services.env(DB)
         recreate_database(DB)
         try:
             return timed_child(env, audio, meta)

@@ -41,18 +41,16 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import re
 import resource
 import statistics
-import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from unittest import mock
 
-from common import ROOT, consented_users, django_env, drop_database, manage, recreate_database
+from common import consented_users, django_env, drop_database, setup_django
 
 DB = "shrutik_bench_reestimate"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowdspeech"
@@ -393,13 +391,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = django_env(DB, ALLOWED_HOSTS="testserver")
-    recreate_database(DB)
-    manage(env, "migrate", "-v0")
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(env, DB)
     from django.db import connection
 
     from consensus.tasks import reliability_reestimate as task

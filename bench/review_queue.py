@@ -25,19 +25,15 @@ import os
 import re
 import resource
 import statistics
-import sys
 import time
 
 import httpx
 from common import (
-    ROOT,
     Services,
     consented_users,
-    deployed_env,
     drop_database,
-    manage,
-    recreate_database,
     server_times,
+    setup_django,
     start_server,
     stop,
 )
@@ -160,22 +156,14 @@ def main() -> None:
     args = parser.parse_args()
 
     with Services() as services:
-        env = deployed_env(
+        env = services.env(
             DB,
-            redis_url=services.redis_url,
-            s3_endpoint=services.s3_endpoint,
             # "testserver": the in-process render of each page (its queries).
             ALLOWED_HOSTS="127.0.0.1,testserver",
             SESSION_COOKIE_SECURE="false",
             CSRF_COOKIE_SECURE="false",
         )
-        recreate_database(DB)
-        manage(env, "migrate", "-v0")
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        setup_django(env, DB)
         from django.db import connections
 
         started = time.perf_counter()

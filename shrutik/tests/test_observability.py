@@ -7,6 +7,7 @@ import json
 import logging
 import logging.config
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,28 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies()
         assert depends["redis"]["condition"] == "service_healthy", name
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
     assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_benchmarks_serve_the_web_command_compose_ships():
+    """bench/ figures are only about production if its server is production's."""
+    import importlib.util
+
+    import yaml
+
+    from shrutik.testing import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_common", ROOT / "bench" / "common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+
+    def without_address(command: list[str]) -> list[str]:
+        at = command.index("--bind")
+        return command[:at] + command[at + 2 :]
+
+    bench = common.web_command(8000, workers=3)
+    assert bench[:3] == [sys.executable, "-m", "gunicorn"]
+    assert without_address(bench[3:]) == without_address(compose["command"][1:])
 
 
 @pytest.mark.parametrize(
