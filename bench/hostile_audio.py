@@ -15,6 +15,10 @@ ffmpeg RSS. Goals: no file costs more than 2x the honest upload (a refusal
 should be cheaper than accepting); the child's peak RSS stays within 256 MB
 of the reference's; no ffmpeg child holds more than 300 MB.
 
+Shape: none. The upload check and the decode are framework-free
+(recordings/audio/), run in a child process without Django, a database or
+storage, under the test suite's address-space cap.
+
     .venv/bin/python bench/hostile_audio.py [--repeat 3]
 """
 
