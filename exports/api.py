@@ -19,13 +19,13 @@ from exports import audio, processing, selectors, services, splits
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
-from shrutik.api import api_error
+from shrutik.api import StrictInput, api_error
 from shrutik.permissions import IsResearcher
 from shrutik.storage import signed_url
 from shrutik.streaming import streaming_response
 
 
-class ExportFiltersInput(serializers.Serializer):
+class ExportFiltersInput(StrictInput):
     languages = serializers.ListField(
         child=serializers.CharField(max_length=35), required=False, default=list
     )
@@ -79,14 +79,14 @@ def storable_filters(validated: dict | None) -> dict:
     return data
 
 
-class SplitRatiosInput(serializers.Serializer):
+class SplitRatiosInput(StrictInput):
     # Given ratios replace the defaults whole: a split left out gets nothing.
     train = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
     dev = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
     test = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
 
 
-class SplitInput(serializers.Serializer):
+class SplitInput(StrictInput):
     ratios = SplitRatiosInput(required=False)
     sentence_disjoint = serializers.BooleanField(default=False)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
@@ -97,21 +97,6 @@ class SplitInput(serializers.Serializer):
             raise serializers.ValidationError(_("At least one split ratio must be positive."))
         attrs["ratios"] = dict(ratios)
         return attrs
-
-
-class StrictInput(serializers.Serializer):
-    """Rejects keys it does not know: a misspelt option must not be silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    _("Unknown option(s): {unknown}. Known: {known}.").format(
-                        unknown=", ".join(unknown), known=", ".join(self.fields)
-                    )
-                )
-        return super().to_internal_value(data)
 
 
 class LoudnessInput(StrictInput):
@@ -315,7 +300,7 @@ class ExportListCreateApi(ListAPIView):
     permission_classes = [IsResearcher]
     serializer_class = ExportOutput
 
-    class Input(serializers.Serializer):
+    class Input(StrictInput):
         version = serializers.RegexField(
             r"^[\w.\-]{1,64}$",
             required=False,

@@ -1,17 +1,23 @@
-"""API-wide plumbing: one error shape for every client error."""
+"""API-wide plumbing: one error shape for every client error, strict input, parsers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 # What ``shrutik.health.unavailable_dependency`` names, as a client reads it.
@@ -44,6 +50,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     Clients always find a ``detail`` string saying what to fix; field-level errors
     stay available under ``errors`` for forms that highlight fields.
     """
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        return _request_too_big_response(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return _unavailable_response(exc)
@@ -54,6 +62,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, list):
         response.data = {"detail": "; ".join(_flatten(response.data))}
     return response
+
+
+def _request_too_big_response(exc: Exception) -> Response:
+    """Django refuses these while reading the body; say which limit was crossed."""
+    if isinstance(exc, RequestDataTooBig):
+        detail = _(
+            "The request body is over the {limit} limit (uploaded files do not count toward it)."
+        ).format(limit=filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+        return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        detail = _("Too many files in one request: at most {limit}.").format(limit=limit)
+    else:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        detail = _("Too many fields in one request: at most {limit}.").format(limit=limit)
+    return Response({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _unavailable_response(exc: Exception) -> Response | None:
@@ -85,11 +109,36 @@ def json_not_found(request, exception=None) -> JsonResponse:
     return JsonResponse({"detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
 
 
+def json_bad_request(request, exception=None) -> JsonResponse:
+    """Django's own 400s (an unknown Host header, a suspicious request), in the API's shape."""
+    return JsonResponse({"detail": _("Malformed request.")}, status=status.HTTP_400_BAD_REQUEST)
+
+
 def json_server_error(request) -> JsonResponse:
     return JsonResponse(
         {"detail": _("Internal server error; the failure has been logged.")},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+class StrictInput(serializers.Serializer):
+    """Refuses keys it does not know: a misspelt or misplaced option must not be
+    silently ignored (``languages`` at the top of an export request instead of
+    under ``filters`` would export every language). The schema says so too
+    (``additionalProperties: false``, see ``AutoSchema``)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            known = [name for name, field in self.fields.items() if not field.read_only]
+            unknown = sorted(set(data) - set(known))
+            if unknown:
+                message = _("Unknown option(s): {unknown}. Known: {known}.").format(
+                    unknown=", ".join(unknown), known=", ".join(known)
+                )
+                # Keyed, because a top-level serializer does not wrap what its
+                # own to_internal_value raises.
+                raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+        return super().to_internal_value(data)
 
 
 class ErrorOutput(serializers.Serializer):
@@ -138,6 +187,12 @@ class AutoSchema(SpectacularAutoSchema):
                 filled = self._get_response_for_code(ErrorOutput, code)
                 response["content"] = filled["content"]
         return operation
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(force_instance(serializer), StrictInput):
+            schema["additionalProperties"] = False
+        return schema
 
     def _error_codes(self, operation: dict) -> list[str]:
         from rest_framework_simplejwt.views import TokenViewBase

@@ -299,6 +299,13 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # DRF's parsers, refusing what they would fail on or garble: deeply nested
+    # JSON, form text that is not UTF-8.
+    "DEFAULT_PARSER_CLASSES": [
+        "shrutik.parsers.JSONParser",
+        "shrutik.parsers.FormParser",
+        "shrutik.parsers.MultiPartParser",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
