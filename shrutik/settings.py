@@ -296,7 +296,7 @@ WORKER_HEARTBEAT_MAX_AGE = 120
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "contributors.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # DRF's parsers, refusing what they would fail on or garble: deeply nested
