@@ -8,7 +8,12 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -22,7 +27,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from contributors import services
 from contributors.authentication import token_user_id
 from contributors.models import AgeRange, Gender, User
-from shrutik.api import StrictInput
+from shrutik.api import LANGUAGE_CODE_PATTERN, StrictInput
 
 
 class JWTScheme(SimpleJWTScheme):
@@ -72,7 +77,7 @@ class ProfileFields(StrictInput):
     age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False, allow_blank=True)
     gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
     native_language = serializers.RegexField(
-        r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        LANGUAGE_CODE_PATTERN,
         required=False,
         allow_blank=True,
         max_length=35,
@@ -80,6 +85,16 @@ class ProfileFields(StrictInput):
     )
     dialect = serializers.CharField(required=False, allow_blank=True, max_length=100)
     show_on_leaderboard = serializers.BooleanField(required=False)
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueOnlyField(serializers.BooleanField):
+    """A flag that must be true; the schema says so, the serializer says why."""
+
+
+@extend_schema_field({"type": "string", "enum": [settings.CONSENT_VERSION]})
+class CurrentConsentVersionField(serializers.CharField):
+    """The current agreement version only; the schema says so, the serializer says why."""
 
 
 class RegisterInput(ProfileFields):
@@ -90,10 +105,10 @@ class RegisterInput(ProfileFields):
         },
     )
     password = serializers.CharField(write_only=True, trim_whitespace=False)
-    consent = serializers.BooleanField(
+    consent = TrueOnlyField(
         help_text="Must be true: the contributor accepts the current agreement."
     )
-    consent_version = serializers.CharField(
+    consent_version = CurrentConsentVersionField(
         required=False, help_text="The agreement version shown to the contributor."
     )
 

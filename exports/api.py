@@ -19,16 +19,15 @@ from exports import audio, processing, selectors, services, splits
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
-from shrutik.api import StrictInput, api_error
+from shrutik.api import LanguageCodeField, StrictInput, api_error
+from shrutik.parsers import JSONParser
 from shrutik.permissions import IsResearcher
 from shrutik.storage import signed_url
 from shrutik.streaming import streaming_response
 
 
 class ExportFiltersInput(StrictInput):
-    languages = serializers.ListField(
-        child=serializers.CharField(max_length=35), required=False, default=list
-    )
+    languages = serializers.ListField(child=LanguageCodeField(), required=False, default=list)
     min_confidence = serializers.FloatField(
         min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
     )
@@ -285,7 +284,7 @@ class ExportOutput(serializers.ModelSerializer):
             for f in export.files
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_archive_url(self, export: Export) -> str | None:
         if export.status != ExportStatus.DONE:
             return None
@@ -298,6 +297,8 @@ class ExportListCreateApi(ListAPIView):
     """/api/exports/: GET lists the exports the user may see, POST requests one."""
 
     permission_classes = [IsResearcher]
+    # Filters, split and processing are nested objects, which a form cannot carry.
+    parser_classes = [JSONParser]
     serializer_class = ExportOutput
 
     class Input(StrictInput):

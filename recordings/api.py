@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from recordings import selectors, services
 from recordings.models import Chunk, Language, LengthBucket, Recording, Script
-from shrutik.api import StrictInput
+from shrutik.api import LanguageCodeField, StrictInput
 from shrutik.parsers import FormParser, MultiPartParser
 from shrutik.storage import signed_url
 
@@ -53,7 +53,7 @@ class ScriptOutput(serializers.ModelSerializer):
         ]
 
 
-class ActiveLanguageField(serializers.CharField):
+class ActiveLanguageField(LanguageCodeField):
     """A language code, resolved from the per-process cache of active languages."""
 
     def to_internal_value(self, data) -> Language:

@@ -7,13 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.validators import RegexValidator
 from django.http import JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import force_instance
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -33,7 +34,8 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
     if isinstance(errors, dict):
         lines: list[str] = []
         for key, value in errors.items():
-            name = key if key != "non_field_errors" else ""
+            # str(): list items are keyed by index, and index 0 must not read as "no name"
+            name = str(key) if key != api_settings.NON_FIELD_ERRORS_KEY else ""
             lines += _flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix))
         return lines
     if isinstance(errors, list):
@@ -161,6 +163,27 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+# DRF refuses NUL in every text field (PostgreSQL cannot store it); patterns of
+# our own (usernames, language codes, versions) already leave it out. Blank is
+# stated apart (minLength, or drf-spectacular's blank alternative, which must
+# be the only one an empty string matches).
+NO_NUL_CHARACTERS = r"^[^\u0000]+$"
+# ... and where blank is refused, DRF strips the text first: whitespace alone is
+# blank. The class is what str.strip() removes, spelt out because ECMA's \s
+# (which schema validators use) is another set.
+_STRIPPED = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_NO_NUL = rf"^[{_STRIPPED}]*[^{_STRIPPED}\u0000][^\u0000]*$"
+# A BCP-47 language tag such as "bn" or "en-US".
+LANGUAGE_CODE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+
+
+@extend_schema_field({"type": "string", "pattern": LANGUAGE_CODE_PATTERN, "maxLength": 35})
+class LanguageCodeField(serializers.CharField):
+    """A language code. The schema states its form; whether such a language
+    exists is the view's to say (no length validator: a subclass may resolve
+    the code to a Language before validators run)."""
+
+
 class AutoSchema(SpectacularAutoSchema):
     """drf-spectacular's schema, plus the error answers each operation really gives.
 
@@ -187,6 +210,28 @@ class AutoSchema(SpectacularAutoSchema):
                 filled = self._get_response_for_code(ErrorOutput, code)
                 response["content"] = filled["content"]
         return operation
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        # Constraints DRF enforces that drf-spectacular leaves out.
+        if (
+            isinstance(field, serializers.ListField | serializers.MultipleChoiceField)
+            and not field.allow_empty
+            and schema.get("type") == "array"
+        ):
+            schema.setdefault("minItems", 1)
+        if (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+            # drf-spectacular writes a RegexValidator's pattern after this
+            and not any(isinstance(v, RegexValidator) for v in field.validators)
+        ):
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            schema["pattern"] = NOT_BLANK_NO_NUL if blank_refused else NO_NUL_CHARACTERS
+        return schema
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

@@ -307,7 +307,7 @@ REST_FRAMEWORK = {
         "shrutik.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "shrutik.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "shrutik.api.AutoSchema",
     "EXCEPTION_HANDLER": "shrutik.api.exception_handler",

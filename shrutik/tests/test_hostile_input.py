@@ -101,16 +101,16 @@ def leased_chunk(client_as, contributor):
     return chunk
 
 
-def _multipart(fields: dict[str, bytes], boundary: str = "shrutik-boundary") -> tuple[bytes, str]:
+def _multipart(fields: dict[str, bytes], boundary: str = "shrutik-boundary"):
+    """A multipart body byte for byte (the test client would encode the values)."""
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
         + value
         + b"\r\n"
         for name, value in fields.items()
     ]
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
-        f"multipart/form-data; boundary={boundary}"
-    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def test_form_text_that_is_not_utf8_is_refused(client_as, leased_chunk):
@@ -118,17 +118,21 @@ def test_form_text_that_is_not_utf8_is_refused(client_as, leased_chunk):
     chunk = str(leased_chunk.id).encode()
     body, content_type = _multipart({"chunk": chunk, "text": b"ab\xff\xfe\xfd"})
     response = send(client, "post", "/api/transcriptions/", body, content_type)
-    assert_client_error(response, 400, says="text is not valid UTF-8")
-    body = b"chunk=" + chunk + b"&text=ab%FF%FE%FD"
+    assert_client_error(response, 400, says="Form fields must be valid UTF-8 text.")
+    body = b"chunk=" + chunk + b"&text=ab\xff\xfe"  # raw, not percent-encoded
     form = "application/x-www-form-urlencoded"
     response = send(client, "post", "/api/transcriptions/", body, form)
-    assert_client_error(response, 400, says="text is not valid UTF-8")
+    assert_client_error(response, 400, says="Form fields must be valid UTF-8 text.")
+    body = b"chunk=" + chunk + b"&text=ab%FF%FE%FD"
+    response = send(client, "post", "/api/transcriptions/", body, form)
+    assert_client_error(response, 400, says="Form fields must be valid UTF-8 text.")
     assert not Transcription.objects.exists()
-    # The same text in UTF-8 is taken, in either form encoding.
-    body, content_type = _multipart({"chunk": chunk, "text": "আমি চা খাই".encode()})
+    # Text in UTF-8 is taken, even the replacement character itself.
+    text = "আমি চা খাই \ufffd"
+    body, content_type = _multipart({"chunk": chunk, "text": text.encode()})
     response = send(client, "post", "/api/transcriptions/", body, content_type)
     assert response.status_code == 201, response.content
-    assert Transcription.objects.get().text == "আমি চা খাই"
+    assert Transcription.objects.get().text == text
 
 
 def test_a_misplaced_export_filter_is_refused_not_ignored(client_as):
