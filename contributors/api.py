@@ -7,17 +7,34 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from contributors import services
+from contributors.authentication import token_user_id
 from contributors.models import AgeRange, Gender, User
+from shrutik.api import LANGUAGE_CODE_PATTERN, StrictInput
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The schema's bearer scheme for our JWT authentication (drf-spectacular
+    matches the exact class, not subclasses)."""
+
+    target_class = "contributors.authentication.JWTAuthentication"
 
 
 class ProfileOutput(serializers.ModelSerializer):
@@ -54,13 +71,13 @@ class ProfileOutput(serializers.ModelSerializer):
         return sorted(user.groups.values_list("name", flat=True))
 
 
-class ProfileFields(serializers.Serializer):
+class ProfileFields(StrictInput):
     email = serializers.EmailField(required=False, allow_blank=True)
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=80)
     age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False, allow_blank=True)
     gender = serializers.ChoiceField(choices=Gender.choices, required=False, allow_blank=True)
     native_language = serializers.RegexField(
-        r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        LANGUAGE_CODE_PATTERN,
         required=False,
         allow_blank=True,
         max_length=35,
@@ -68,6 +85,16 @@ class ProfileFields(serializers.Serializer):
     )
     dialect = serializers.CharField(required=False, allow_blank=True, max_length=100)
     show_on_leaderboard = serializers.BooleanField(required=False)
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueOnlyField(serializers.BooleanField):
+    """A flag that must be true; the schema says so, the serializer says why."""
+
+
+@extend_schema_field({"type": "string", "enum": [settings.CONSENT_VERSION]})
+class CurrentConsentVersionField(serializers.CharField):
+    """The current agreement version only; the schema says so, the serializer says why."""
 
 
 class RegisterInput(ProfileFields):
@@ -78,10 +105,10 @@ class RegisterInput(ProfileFields):
         },
     )
     password = serializers.CharField(write_only=True, trim_whitespace=False)
-    consent = serializers.BooleanField(
+    consent = TrueOnlyField(
         help_text="Must be true: the contributor accepts the current agreement."
     )
-    consent_version = serializers.CharField(
+    consent_version = CurrentConsentVersionField(
         required=False, help_text="The agreement version shown to the contributor."
     )
 
@@ -132,16 +159,57 @@ class RegisterApi(APIView):
         fields = dict(data.validated_data)
         fields.pop("consent")
         fields["consent_version"] = fields.get("consent_version") or settings.CONSENT_VERSION
-        user = services.user_register(**fields)
+        try:
+            user = services.user_register(**fields)
+        except services.UsernameTaken:
+            # Registered by a concurrent request after the check above.
+            taken = {"username": [_("This username is taken.")]}
+            raise serializers.ValidationError(taken) from None
         return Response(ProfileOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainInput(StrictInput, TokenObtainPairSerializer):
+    pass
+
+
+class TokenPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshToken(tokens.RefreshToken):
+    def verify(self, *args, **kwargs) -> None:
+        # simplejwt looks the token's id up in the blacklist before checking that
+        # it has one (a KeyError, a 500); check the claims first.
+        tokens.Token.verify(self, *args, **kwargs)
+        self.check_blacklist()
+
+
+class TokenRefreshInput(StrictInput, TokenRefreshSerializer):
+    """A refresh token for a new pair; the token is spent (see refresh_token_spend)."""
+
+    token_class = RefreshToken
+
+    def validate(self, attrs: dict) -> dict:
+        refresh = self.token_class(attrs["refresh"])
+        user_id = token_user_id(refresh.payload)
+        user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
+        if user is None:
+            raise AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            )
+        successor = services.refresh_token_spend(token=refresh, user=user)
+        return {"access": str(successor.access_token), "refresh": str(successor)}
 
 
 class ThrottledTokenObtainPairView(TokenObtainPairView):
     """JWT login, throttled per address and locked out per username and address."""
 
+    serializer_class = TokenObtainInput
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
+    @extend_schema(request=TokenObtainInput, responses={200: TokenPairOutput})
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         try:
@@ -160,8 +228,13 @@ class ThrottledTokenObtainPairView(TokenObtainPairView):
 
 
 class ThrottledTokenRefreshView(TokenRefreshView):
+    serializer_class = TokenRefreshInput
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token_refresh"
+
+    @extend_schema(request=TokenRefreshInput, responses={200: TokenPairOutput})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class MeUpdateInput(ProfileFields):

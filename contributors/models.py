@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -61,6 +62,13 @@ class User(AbstractUser):
                     | (~models.Q(consent_version="") & models.Q(consent_at__isnull=False))
                 ),
                 name="consent_version_and_time_together",
+            ),
+            # "Rina" and "rina" are one person to everyone reading a leaderboard
+            # or an admin page; the registration check alone loses races.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="username_unique_ignoring_case",
+                violation_error_message=_("This username is taken."),
             ),
         ]
 

@@ -8,9 +8,14 @@ from typing import Any
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from contributors.models import User
 from contributors.signals import user_blocked, user_erased
@@ -27,6 +32,10 @@ PROFILE_FIELDS = (
 )
 
 
+class UsernameTaken(Exception):
+    """Another account has this username, in some letter case."""
+
+
 def user_register(
     *, username: str, password: str, email: str = "", consent_version: str, **profile: Any
 ) -> User:
@@ -34,17 +43,24 @@ def user_register(
 
     The caller has validated the password and that the version is current; the
     role is always ``contributor`` — other roles are granted by admins only.
+    Raises UsernameTaken when the name is in use ignoring case, including when a
+    concurrent registration took it after the caller checked.
     """
-    with transaction.atomic():
-        user = User(username=username, email=email)
-        for field, value in profile.items():
-            if field in PROFILE_FIELDS:
-                setattr(user, field, value)
-        user.set_password(password)
-        user.consent_version = consent_version
-        user.consent_at = timezone.now()
-        user.save()
-        user_set_roles(user=user, roles={CONTRIBUTOR})
+    try:
+        with transaction.atomic():
+            user = User(username=username, email=email)
+            for field, value in profile.items():
+                if field in PROFILE_FIELDS:
+                    setattr(user, field, value)
+            user.set_password(password)
+            user.consent_version = consent_version
+            user.consent_at = timezone.now()
+            user.save()
+            user_set_roles(user=user, roles={CONTRIBUTOR})
+    except IntegrityError:
+        if User.objects.filter(username__iexact=username).exists():
+            raise UsernameTaken(username) from None
+        raise
     return user
 
 
@@ -156,3 +172,29 @@ def user_erase(*, user: User, delete_recordings: bool = False) -> None:
                 sender=User, user_id=user_id, delete_recordings=delete_recordings
             )
         )
+
+
+def refresh_token_spend(*, token: RefreshToken, user: User) -> RefreshToken:
+    """Spend a verified refresh token of ``user`` and return its successor.
+
+    A refresh token works once. Of concurrent refreshes with the same token,
+    the blacklist's one-entry-per-token constraint lets exactly one through;
+    the others get a TokenError. The successor is recorded in the same
+    transaction, so a refresh that fails issues nothing.
+    """
+    with transaction.atomic():
+        spent, _created = OutstandingToken.objects.get_or_create(
+            jti=token[jwt_settings.JTI_CLAIM],
+            defaults={
+                "user": user,
+                "token": str(token),
+                "created_at": timezone.now(),
+                "expires_at": datetime_from_epoch(token["exp"]),
+            },
+        )
+        try:
+            with transaction.atomic():
+                BlacklistedToken.objects.create(token=spent)
+        except IntegrityError:
+            raise TokenError(_("Token is blacklisted")) from None
+        return RefreshToken.for_user(user)

@@ -18,10 +18,15 @@ def signup(request):
         return redirect("profile")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("Welcome to Shrutik! Your account is ready."))
-        return redirect("profile")
+        try:
+            user = form.save()
+        except services.UsernameTaken:
+            # Registered by a concurrent request after the form's check.
+            form.add_error("username", _("This username is taken."))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome to Shrutik! Your account is ready."))
+            return redirect("profile")
     return render(request, "registration/signup.html", {"form": form})
 
 

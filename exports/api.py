@@ -19,16 +19,15 @@ from exports import audio, processing, selectors, services, splits
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
-from shrutik.api import api_error
+from shrutik.api import LanguageCodeField, StrictInput, api_error
+from shrutik.parsers import JSONParser
 from shrutik.permissions import IsResearcher
 from shrutik.storage import signed_url
 from shrutik.streaming import streaming_response
 
 
-class ExportFiltersInput(serializers.Serializer):
-    languages = serializers.ListField(
-        child=serializers.CharField(max_length=35), required=False, default=list
-    )
+class ExportFiltersInput(StrictInput):
+    languages = serializers.ListField(child=LanguageCodeField(), required=False, default=list)
     min_confidence = serializers.FloatField(
         min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None
     )
@@ -79,14 +78,14 @@ def storable_filters(validated: dict | None) -> dict:
     return data
 
 
-class SplitRatiosInput(serializers.Serializer):
+class SplitRatiosInput(StrictInput):
     # Given ratios replace the defaults whole: a split left out gets nothing.
     train = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
     dev = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
     test = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
 
 
-class SplitInput(serializers.Serializer):
+class SplitInput(StrictInput):
     ratios = SplitRatiosInput(required=False)
     sentence_disjoint = serializers.BooleanField(default=False)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
@@ -97,21 +96,6 @@ class SplitInput(serializers.Serializer):
             raise serializers.ValidationError(_("At least one split ratio must be positive."))
         attrs["ratios"] = dict(ratios)
         return attrs
-
-
-class StrictInput(serializers.Serializer):
-    """Rejects keys it does not know: a misspelt option must not be silently ignored."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    _("Unknown option(s): {unknown}. Known: {known}.").format(
-                        unknown=", ".join(unknown), known=", ".join(self.fields)
-                    )
-                )
-        return super().to_internal_value(data)
 
 
 class LoudnessInput(StrictInput):
@@ -300,7 +284,7 @@ class ExportOutput(serializers.ModelSerializer):
             for f in export.files
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_archive_url(self, export: Export) -> str | None:
         if export.status != ExportStatus.DONE:
             return None
@@ -313,9 +297,11 @@ class ExportListCreateApi(ListAPIView):
     """/api/exports/: GET lists the exports the user may see, POST requests one."""
 
     permission_classes = [IsResearcher]
+    # Filters, split and processing are nested objects, which a form cannot carry.
+    parser_classes = [JSONParser]
     serializer_class = ExportOutput
 
-    class Input(serializers.Serializer):
+    class Input(StrictInput):
         version = serializers.RegexField(
             r"^[\w.\-]{1,64}$",
             required=False,

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -17,6 +16,8 @@ from rest_framework.views import APIView
 
 from recordings import selectors, services
 from recordings.models import Chunk, Language, LengthBucket, Recording, Script
+from shrutik.api import LanguageCodeField, StrictInput
+from shrutik.parsers import FormParser, MultiPartParser
 from shrutik.storage import signed_url
 
 
@@ -52,7 +53,7 @@ class ScriptOutput(serializers.ModelSerializer):
         ]
 
 
-class ActiveLanguageField(serializers.CharField):
+class ActiveLanguageField(LanguageCodeField):
     """A language code, resolved from the per-process cache of active languages."""
 
     def to_internal_value(self, data) -> Language:
@@ -65,7 +66,7 @@ class ActiveLanguageField(serializers.CharField):
         return language
 
 
-class ScriptNextInput(serializers.Serializer):
+class ScriptNextInput(StrictInput):
     language = ActiveLanguageField()
     length = serializers.ChoiceField(choices=LengthBucket.choices, required=False)
 
@@ -184,7 +185,7 @@ class RecordingDetailOutput(RecordingOutput):
         fields = [*RecordingOutput.Meta.fields, "chunks"]
 
 
-class RecordingCreateInput(serializers.Serializer):
+class RecordingCreateInput(StrictInput):
     script = serializers.PrimaryKeyRelatedField(
         queryset=Script.objects.filter(active=True, language__active=True).select_related(
             "language"

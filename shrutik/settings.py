@@ -296,11 +296,18 @@ WORKER_HEARTBEAT_MAX_AGE = 120
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "contributors.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # DRF's parsers, refusing what they would fail on or garble: deeply nested
+    # JSON, form text that is not UTF-8.
+    "DEFAULT_PARSER_CLASSES": [
+        "shrutik.parsers.JSONParser",
+        "shrutik.parsers.FormParser",
+        "shrutik.parsers.MultiPartParser",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "shrutik.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "shrutik.api.AutoSchema",
     "EXCEPTION_HANDLER": "shrutik.api.exception_handler",

@@ -106,10 +106,13 @@ def signed_url(key: str, *, expires: int = 600) -> str:
 
 
 def signed_media_key(token: str) -> str | None:
-    """The key a filesystem signed URL grants, or None if forged or expired."""
+    """The key a filesystem signed URL grants, or None if forged, expired or malformed."""
     try:
         unsigned = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=3600 * 24)
         data = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=unsigned["e"])
     except (signing.BadSignature, KeyError, TypeError):
         return None
-    return data["k"]
+    # Only this module signs media tokens, but a token's content is still
+    # checked: a key that is not a non-empty string is not one it issued.
+    key = data.get("k")
+    return key if isinstance(key, str) and key else None

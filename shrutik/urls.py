@@ -32,5 +32,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 
+handler400 = "shrutik.errors.bad_request"
 handler404 = "shrutik.errors.not_found"
 handler500 = "shrutik.errors.server_error"

@@ -1,5 +1,6 @@
 import mimetypes
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
@@ -32,7 +33,8 @@ def signed_media(request, token: str):
         return JsonResponse({"detail": "This link is invalid or has expired."}, status=403)
     try:
         fh = default_storage.open(key, "rb")
-    except FileNotFoundError:
+    except (FileNotFoundError, SuspiciousFileOperation):
+        # A key outside the storage's root names no object it holds.
         return JsonResponse({"detail": "Not found."}, status=404)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     response = streaming_response(request, FilePieces(fh), content_type=content_type)

@@ -12,6 +12,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from recordings.api import ActiveLanguageField, require_consent
+from shrutik.api import StrictInput
 from shrutik.storage import signed_url
 from transcriptions import services
 from transcriptions.models import (
@@ -44,7 +45,7 @@ class TaskOutput(serializers.Serializer):
         return lease.chunk.expected_text if lease.mode == TaskMode.VERIFY else None
 
 
-class TaskNextInput(serializers.Serializer):
+class TaskNextInput(StrictInput):
     language = ActiveLanguageField()
     count = serializers.IntegerField(min_value=1, default=5)
     mode = serializers.ChoiceField(choices=TaskMode.choices, default=TaskMode.TRANSCRIBE)
@@ -81,7 +82,7 @@ class TaskNextApi(APIView):
         return Response(TaskOutput(leases, many=True).data)
 
 
-class TranscriptionInput(serializers.Serializer):
+class TranscriptionInput(StrictInput):
     chunk = serializers.UUIDField()
     text = serializers.CharField(allow_blank=True, max_length=2000, trim_whitespace=True)
     flags = serializers.ListField(
@@ -132,7 +133,7 @@ class TranscriptionListCreateApi(ListAPIView):
         return Response(TranscriptionOutput(transcription).data, status=status.HTTP_201_CREATED)
 
 
-class VerifyInput(serializers.Serializer):
+class VerifyInput(StrictInput):
     matches = serializers.BooleanField()
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False)
 
@@ -167,7 +168,7 @@ class TaskVerifyApi(APIView):
         return Response(TranscriptionOutput(result).data, status=status.HTTP_201_CREATED)
 
 
-class ReleaseInput(serializers.Serializer):
+class ReleaseInput(StrictInput):
     reason = serializers.ChoiceField(choices=Flag.choices, required=False)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
 

@@ -96,6 +96,22 @@ def test_oversized_upload_is_413_before_it_is_read(auth_client, short_script, se
     assert "larger than" in response.json()["detail"]
 
 
+def test_the_request_body_limit_leaves_the_audio_file_out(auth_client, reading_script, settings):
+    """DATA_UPLOAD_MAX_MEMORY_SIZE bounds form fields and JSON, not uploaded files."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    assert audio_files.READING.stat().st_size > 50 * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = upload(auth_client, reading_script, audio_files.READING)
+    assert response.status_code == 201, response.content
+    # Text over the limit is refused in the API's shape, saying what the limit is.
+    response = auth_client.post(
+        "/api/recordings/",
+        {"script": "1" * 2000, "audio": b""},
+        format="multipart",
+    )
+    assert response.status_code == 413
+    assert "over the 1.0\xa0KB limit" in response.json()["detail"]
+
+
 def test_recording_longer_than_the_script_allows_is_400(auth_client, short_script, tmp_path):
     long = audio_files.speechlike(tmp_path / "long.ogg", seconds=90, codec=["-c:a", "libopus"])
     response = upload(auth_client, short_script, long, name="long.ogg")

@@ -303,6 +303,38 @@ def test_forged_or_tampered_tokens_are_refused(filesystem_storage, client, forge
     assert "invalid or has expired" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"k": 5, "e": 60},
+        {"k": ["chunks/a/0.flac"], "e": 60},
+        {"k": {"path": "chunks/a/0.flac"}, "e": 60},
+        {"k": "", "e": 60},
+        {"k": None, "e": 60},
+        {"e": 60},
+        {"k": "chunks/a/0.flac", "e": "60"},
+        {"k": "chunks/a/0.flac", "e": [60]},
+        ["chunks/a/0.flac", 60],
+        "chunks/a/0.flac",
+        7,
+    ],
+    ids=repr,
+)
+def test_well_signed_but_malformed_tokens_are_refused(filesystem_storage, client, payload):
+    """Only our code signs tokens, but what they hold is checked all the same."""
+    token = signing.dumps(payload, salt=SIGNED_MEDIA_SALT, compress=True)
+    response = client.get(f"/media/signed/{token}/")
+    assert response.status_code == 403
+    assert "invalid or has expired" in response.json()["detail"]
+
+
+def test_a_signed_key_outside_the_storage_is_not_found(filesystem_storage, client):
+    token = signing.dumps({"k": "../outside.flac", "e": 60}, salt=SIGNED_MEDIA_SALT)
+    response = client.get(f"/media/signed/{token}/")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Not found."
+
+
 def test_filesystem_signed_url_expires(filesystem_storage, client):
     issued = time.time() - 120
     with mock.patch("django.core.signing.time.time", return_value=issued):
