@@ -133,9 +133,25 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # A connection dropped by the server (restart, failover) is noticed before use
-    # instead of failing the request that picks it up.
+    # One psycopg pool per process (web process, worker child), so a process
+    # never holds more than DB_POOL_MAX_SIZE connections however many threads
+    # serve it: under ASGI every request runs in a thread of its own, and
+    # persistent per-thread connections piled up until PostgreSQL refused
+    # clients. docs/operations.md adds the processes up against max_connections.
+    # Django closes each request's or task's connection back into the pool,
+    # which is why persistent connections must stay off.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+        # A request that waits longer for a free connection gets a 503 (and a
+        # task a retry) instead of queueing without bound.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # Idle connections above min_size are closed after this long.
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
+    }
+    # The pool checks a connection before handing it out, so one dropped by the
+    # server (restart, failover) is replaced instead of failing its request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
