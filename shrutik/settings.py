@@ -278,9 +278,15 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than the longest task time limit, so a task still running is not
-        # redelivered to a second worker while acks_late holds it unacknowledged.
-        "visibility_timeout": 3 * 3600,
+        # acks_late leaves a task's message in Redis's unacked set until the
+        # task is done; any worker puts back a message left there this long.
+        # Live workers refresh the messages they hold every 15 s
+        # (shrutik.worker.UnackedHeartbeat), so a long task is never handed to
+        # a second worker, and a killed worker's work resumes within about a
+        # minute and a half: this, plus the sweep below.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
         # An unreachable broker fails an enqueue in seconds (the upload is kept
         # and the sweeper enqueues it later) instead of holding the request.
         "socket_connect_timeout": 5,
@@ -302,7 +308,16 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_QUEUES = env.list(
     "CELERY_WORKER_QUEUES", default=["default", "audio", "consensus", "exports"]
 )
+# A worker (and beat) keeps trying to reach the broker for as long as it is
+# gone, at start and after losing it; shrutik.worker.Consumer keeps the loss
+# itself from stopping the worker. Tasks running when the connection dropped
+# cannot be acknowledged any more: they are stopped, and their messages run
+# again once redelivered.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_CONSUMER = "shrutik.worker:Consumer"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "shrutik.heartbeat", "schedule": 30.0},
@@ -545,8 +560,8 @@ EXPORT_WEBDATASET_SHARD_BYTES = env.int("EXPORT_WEBDATASET_SHARD_BYTES", default
 # Single-archive downloads stream through a web process: only for small exports.
 EXPORT_ARCHIVE_MAX_BYTES = env.int("EXPORT_ARCHIVE_MAX_BYTES", default=2 * 1024**3)
 EXPORT_DOWNLOAD_URL_SECONDS = env.int("EXPORT_DOWNLOAD_URL_SECONDS", default=900)
-# Below the broker's visibility timeout (3 h), so a running export is never
-# redelivered to a second worker while the first still holds it.
+# A running export's message is kept from other workers by its worker's
+# heartbeat (shrutik.worker.UnackedHeartbeat), whatever this limit.
 EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=10000)
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 # An export with no progress for this long has no live attempt (its worker was
