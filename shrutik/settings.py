@@ -277,15 +277,16 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
+    _visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=60)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # acks_late leaves a task's message in Redis's unacked set until the
         # task is done; any worker puts back a message left there this long.
-        # Live workers refresh the messages they hold every 15 s
+        # Live workers refresh the messages they hold every quarter of it
         # (shrutik.worker.UnackedHeartbeat), so a long task is never handed to
         # a second worker, and a killed worker's work resumes within about a
-        # minute and a half: this, plus the sweep below.
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60),
-        "unacked_restore_interval": 10,
+        # minute and a half: the timeout plus one restore interval.
+        "visibility_timeout": _visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, _visibility_timeout // 4)),
         "unacked_restore_throttle": 1,
         # An unreachable broker fails an enqueue in seconds (the upload is kept
         # and the sweeper enqueues it later) instead of holding the request.

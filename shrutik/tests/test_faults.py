@@ -415,3 +415,57 @@ def test_worker_survives_redis_being_killed_and_consumes_once_it_is_back(s3_serv
         except AssertionError as exc:
             raise AssertionError(log.read_text()[-6000:]) from exc
         assert worker.poll() is None, log.read_text()[-4000:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_running_past_the_visibility_timeout_stays_with_its_worker(
+    api_client, contributor, reading, s3_server
+):
+    """Two workers with a 3 s visibility timeout; one recording held up for
+    several timeouts: the live worker's heartbeat keeps the message its own."""
+    from shrutik.celery import app
+
+    script, meta = reading
+    api_client.force_authenticate(contributor)
+    db_name = connection.settings_dict["NAME"]
+    env = app_env(s3_server, CELERY_VISIBILITY_TIMEOUT="3", LOG_LEVEL="INFO")
+    app.control.purge()
+
+    def ready(proc, log):
+        return " ready." in log
+
+    with (
+        celery_worker(env, queues="audio", hostname=f"one-{os.getpid()}@%h", ready=ready) as one,
+        celery_worker(env, queues="audio", hostname=f"two-{os.getpid()}@%h", ready=ready) as two,
+    ):
+        response = upload(api_client, script, audio_files.READING)
+        assert response.status_code == 201, response.content
+        recording_id = response.json()["id"]
+
+        def status():
+            return Recording.objects.values_list("status", flat=True).get(pk=recording_id)
+
+        wait_until(lambda: status() == RecordingStatus.PROCESSING, timeout=60,
+                   what="a worker to claim the recording", interval=0.02)  # fmt: skip
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db_name}") as lock:
+            lock.execute(
+                "SELECT 1 FROM recordings_recording WHERE id = %s FOR UPDATE", (recording_id,)
+            )
+            wait_until(lambda: backends_waiting_on_a_lock(db_name) >= 1, timeout=120,
+                       what="the worker to reach the chunk transaction")  # fmt: skip
+            # Time itself is what this test is about: four visibility timeouts
+            # (and restore sweeps) pass while the task cannot finish.
+            time.sleep(12)
+            lock.rollback()
+        wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=60,
+                   what="the worker to finish")  # fmt: skip
+        logs = [Path(w.log_path).read_text() for w in (one, two)]
+    deliveries = [
+        line
+        for log in logs
+        for line in log.splitlines()
+        if "recordings.process[" in line and "] received" in line and recording_id in line
+    ]
+    assert len(deliveries) == 1, deliveries
+    assert Recording.objects.get(pk=recording_id).processing_attempts == 1
+    chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))
