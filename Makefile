@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check clean browser-deps
+.PHONY: run test lint check clean browser-deps compose-check
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,16 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 
 # Schema and migration checks need no server: they run on the embedded shape.
-check: $(VENV)/.dev
+check: $(VENV)/.dev compose-check
 	env -u DATABASE_URL SHRUTIK_VAR_DIR=var/check $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	env -u DATABASE_URL SHRUTIK_VAR_DIR=var/check $(PY) manage.py makemigrations --check --dry-run
+
+# docker-compose.yml validated without a container engine: Debian's
+# docker-compose (1.29) parses, interpolates and checks it. Installed when missing.
+compose-check:
+	@command -v docker-compose >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y --no-install-recommends docker-compose)
+	SECRET_KEY=compose-check docker-compose -f docker-compose.yml config -q
 
 clean:
 	rm -rf $(VENV) var

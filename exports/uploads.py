@@ -25,6 +25,10 @@ from django.core.files.storage import default_storage
 
 from shrutik.storage import COPY_BUFFER, is_s3, sha256_file, storage_put
 
+# Larger files (archives, big shards) go up in parts: a failed part is retried
+# alone, and parts upload in parallel.
+MULTIPART_THRESHOLD = 64 * 1024**2
+
 
 def _s3():
     """The bucket's boto3 client and name, configured exactly as the storage is.
@@ -123,7 +127,7 @@ class ExportSink:
         if self.s3:
             from boto3.s3.transfer import TransferConfig
 
-            config = TransferConfig(multipart_threshold=64 * 1024**2, max_concurrency=4)
+            config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
             self.client.upload_file(str(local), self.bucket, key, Config=config)
         else:
             with open(local, "rb") as fh:

@@ -118,6 +118,18 @@ class Recording(models.Model):
             models.Index(fields=["contributor", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
         ]
+        constraints = [
+            # The same bytes from the same contributor for the same script are
+            # always a retry (a new reading never hashes the same): concurrent
+            # copies of one upload make one recording (recording_create).
+            # Rejected recordings are left out so that copies made before this
+            # constraint existed could be set aside (migration 0004).
+            models.UniqueConstraint(
+                fields=["contributor", "script", "sha256"],
+                condition=~models.Q(status="rejected"),
+                name="recording_unique_reading",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Recording {self.pk} ({self.status})"

@@ -14,8 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -152,17 +152,21 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
     created; if the row cannot be created the object is deleted again, so there
     are no orphans either way. Processing is enqueued only after commit, so a
     worker never looks for a row that is not there yet.
+
+    The same bytes for the same script from the same contributor are a retry
+    (a client that lost the answer, or sent the upload twice at once): the
+    answer is the recording already stored, marked ``duplicate``. Concurrent
+    copies are settled by the database (``recording_unique_reading``): the
+    first insert wins, the others delete their object and answer with it.
     """
     if upload.size is not None and upload.size > settings.RECORDING_MAX_BYTES:
         raise UploadRejected(413, too_large_message())
     with _local_path(upload) as path:
         info = recording_validate_audio(path=path, script=script)
         sha256 = sha256_file(path)
-        # A client that retries after a dropped connection may send the same
-        # reading again after the first copy was stored: answer with that one.
-        existing = Recording.objects.filter(contributor=user, script=script, sha256=sha256).first()
+        # The usual retry, after the first copy committed: nothing to store.
+        existing = _same_reading(user=user, script=script, sha256=sha256)
         if existing is not None:
-            existing.duplicate = True
             return existing
         recording = Recording(
             contributor=user,
@@ -185,10 +189,32 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
             # Never raises: once the row is committed the upload is kept whatever
             # happens to the broker, and the object must not be deleted under it.
             transaction.on_commit(lambda: recording_enqueue_or_defer(recording_id=recording.id))
+    except IntegrityError:
+        default_storage.delete(recording.audio.name)
+        # A concurrent copy of this upload committed first (on PostgreSQL the
+        # insert waited for it): the same answer as a later retry gets.
+        existing = _same_reading(user=user, script=script, sha256=sha256)
+        if existing is None:
+            raise
+        return existing
     except Exception:
         default_storage.delete(recording.audio.name)
         raise
     return recording
+
+
+def _same_reading(*, user, script: Script, sha256: str) -> Recording | None:
+    """The recording these bytes already made, marked as a duplicate."""
+    existing = (
+        Recording.objects.filter(contributor=user, script=script, sha256=sha256)
+        # The one the constraint keeps unique first; copies set aside by
+        # migration 0004 are rejected.
+        .order_by(Case(When(status=RecordingStatus.REJECTED, then=1), default=0), "created_at")
+        .first()
+    )
+    if existing is not None:
+        existing.duplicate = True
+    return existing
 
 
 def rejection_text(rejection: dict, english: str) -> str:

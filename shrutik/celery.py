@@ -2,15 +2,28 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import task_failure
+from celery.signals import task_failure, worker_process_init
 
 from shrutik.logging import connect_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shrutik.settings")
 
-app = Celery("shrutik")
+# Every task retries a database that could not be reached (shrutik/worker.py).
+app = Celery("shrutik", task_cls="shrutik.worker:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _add_worker_steps() -> None:
+    from shrutik.worker import UnackedHeartbeat, forget_inherited_pools
+
+    app.steps["consumer"].add(UnackedHeartbeat)
+    # Connected here, before Celery's Django fixup connects its own handler
+    # (at worker start), which closes the pool it finds: this one must run first.
+    worker_process_init.connect(forget_inherited_pools, dispatch_uid="shrutik-forget-db-pools")
+
+
+_add_worker_steps()
 
 connect_signals()
 

@@ -133,9 +133,25 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # A connection dropped by the server (restart, failover) is noticed before use
-    # instead of failing the request that picks it up.
+    # One psycopg pool per process (web process, worker child), so a process
+    # never holds more than DB_POOL_MAX_SIZE connections however many threads
+    # serve it: under ASGI every request runs in a thread of its own, and
+    # persistent per-thread connections piled up until PostgreSQL refused
+    # clients. docs/operations.md adds the processes up against max_connections.
+    # Django closes each request's or task's connection back into the pool,
+    # which is why persistent connections must stay off.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+        # A request that waits longer for a free connection gets a 503 (and a
+        # task a retry) instead of queueing without bound.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # Idle connections above min_size are closed after this long.
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
+    }
+    # The pool checks a connection before handing it out, so one dropped by the
+    # server (restart, failover) is replaced instead of failing its request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -261,10 +277,17 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
+    _visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=60)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than the longest task time limit, so a task still running is not
-        # redelivered to a second worker while acks_late holds it unacknowledged.
-        "visibility_timeout": 3 * 3600,
+        # acks_late leaves a task's message in Redis's unacked set until the
+        # task is done; any worker puts back a message left there this long.
+        # Live workers refresh the messages they hold every quarter of it
+        # (shrutik.worker.UnackedHeartbeat), so a long task is never handed to
+        # a second worker, and a killed worker's work resumes within about a
+        # minute and a half: the timeout plus one restore interval.
+        "visibility_timeout": _visibility_timeout,
+        "unacked_restore_interval": max(1, min(10, _visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
         # An unreachable broker fails an enqueue in seconds (the upload is kept
         # and the sweeper enqueues it later) instead of holding the request.
         "socket_connect_timeout": 5,
@@ -286,7 +309,16 @@ CELERY_TASK_ROUTES = {
 CELERY_WORKER_QUEUES = env.list(
     "CELERY_WORKER_QUEUES", default=["default", "audio", "consensus", "exports"]
 )
+# A worker (and beat) keeps trying to reach the broker for as long as it is
+# gone, at start and after losing it; shrutik.worker.Consumer keeps the loss
+# itself from stopping the worker. Tasks running when the connection dropped
+# cannot be acknowledged any more: they are stopped, and their messages run
+# again once redelivered.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_CONSUMER = "shrutik.worker:Consumer"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "shrutik.heartbeat", "schedule": 30.0},
@@ -536,8 +568,8 @@ EXPORT_WEBDATASET_SHARD_BYTES = env.int("EXPORT_WEBDATASET_SHARD_BYTES", default
 # Single-archive downloads stream through a web process: only for small exports.
 EXPORT_ARCHIVE_MAX_BYTES = env.int("EXPORT_ARCHIVE_MAX_BYTES", default=2 * 1024**3)
 EXPORT_DOWNLOAD_URL_SECONDS = env.int("EXPORT_DOWNLOAD_URL_SECONDS", default=900)
-# Below the broker's visibility timeout (3 h), so a running export is never
-# redelivered to a second worker while the first still holds it.
+# A running export's message is kept from other workers by its worker's
+# heartbeat (shrutik.worker.UnackedHeartbeat), whatever this limit.
 EXPORT_TIME_LIMIT_SECONDS = env.int("EXPORT_TIME_LIMIT_SECONDS", default=10000)
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 # An export with no progress for this long has no live attempt (its worker was

@@ -52,6 +52,10 @@ STORAGES = {
 }
 
 DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_shrutik_{RUN_ID}"
+# The test process serves live-server and WebSocket threads besides the test
+# itself; a test that measures the pool sets DB_POOL_MAX_SIZE explicitly.
+if "DB_POOL_MAX_SIZE" not in os.environ:
+    DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 10
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": f"test{RUN_ID}:",

@@ -116,3 +116,28 @@ def signed_media_key(token: str) -> str | None:
     # checked: a key that is not a non-empty string is not one it issued.
     key = data.get("k")
     return key if isinstance(key, str) and key else None
+
+
+def storage_bucket_ensure() -> bool:
+    """Create the S3 bucket if it does not exist; True if it was created.
+
+    Idempotent: docker compose runs it (``manage.py ensure_bucket``) before
+    every start. A bucket is private unless a policy says otherwise, and
+    recordings never get one.
+    """
+    from botocore.exceptions import ClientError
+
+    client = default_storage.connection.meta.client
+    bucket = default_storage.bucket_name
+    try:
+        client.head_bucket(Bucket=bucket)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+    region = client.meta.region_name
+    options = {}
+    if region and region != "us-east-1":  # us-east-1 refuses its own name here
+        options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    client.create_bucket(Bucket=bucket, **options)
+    return True

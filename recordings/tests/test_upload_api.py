@@ -277,3 +277,31 @@ def test_a_retried_upload_of_the_same_reading_returns_the_first(
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
     assert Recording.objects.count() == 1
+
+
+def test_a_copy_that_loses_the_race_answers_with_the_winner_and_leaves_no_object(
+    auth_client, short_script, tmp_path, s3_server, monkeypatch
+):
+    """Another request with the same bytes commits between this one's check and
+    its insert: the database refuses the second row."""
+    from recordings import services
+
+    path = audio_files.speechlike(tmp_path / "ok.wav", seconds=3)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    before = set(stored_keys(s3_server))
+    real_put = services.storage_put
+    winner = {}
+
+    def put_then_lose_the_race(key, fileobj, **kwargs):
+        name = real_put(key, fileobj, **kwargs)
+        winner["recording"] = Recording.objects.create(
+            contributor=auth_client.user, script=short_script, sha256=digest
+        )
+        return name
+
+    monkeypatch.setattr(services, "storage_put", put_then_lose_the_race)
+    response = upload(auth_client, short_script, path, name="a.wav")
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == str(winner["recording"].id)
+    assert Recording.objects.count() == 1
+    assert set(stored_keys(s3_server)) == before  # the loser's object is gone

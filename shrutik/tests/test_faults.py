@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -24,9 +23,7 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from recordings import services
 from recordings.models import Chunk, Recording, RecordingStatus
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
@@ -69,12 +66,14 @@ def private_redis_env(s3_server, redis: RedisServer, **overrides: str) -> dict[s
 
 
 @contextmanager
-def gunicorn(env: dict[str, str]):
+def gunicorn(env: dict[str, str], *, workers: int = 1):
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="web-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "shrutik.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"],
+        # The compose command: ASGI under gunicorn with uvicorn workers.
+        [sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
+         "-k", "uvicorn_worker.UvicornWorker", "-c", "python:shrutik.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -195,10 +194,12 @@ def backends_waiting_on_a_lock(db_name: str) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_chunking_leaves_one_set_of_chunks(
+def test_worker_killed_mid_chunking_is_taken_over_by_a_new_worker_once(
     api_client, contributor, reading, s3_server
 ):
-    """kill -9 after the chunk objects are written, before their rows commit."""
+    """kill -9 of the whole worker after the chunk objects are written, before
+    their rows commit. No sweeper runs: the broker hands the message, which the
+    dead worker no longer keeps fresh, to the next worker within two minutes."""
     script, meta = reading
     n = len(meta["sentences"])
     api_client.force_authenticate(contributor)
@@ -229,11 +230,12 @@ def test_worker_killed_mid_chunking_leaves_one_set_of_chunks(
     assert status() == RecordingStatus.PROCESSING
     assert not Chunk.objects.filter(recording_id=recording_id).exists()
 
-    with worker_process({k: env[k] for k in env if k.startswith(("AWS_", "DATABASE_"))}):
-        # What beat's sweep does once the attempt is stale.
-        assert services.recording_sweep(now=timezone.now() + timedelta(hours=1)) == 1
-        wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=120,
-                   what="a fresh worker to finish the recording")  # fmt: skip
+    with worker_process({k: env[k] for k in env if k.startswith(("AWS_", "DATABASE_"))}) as proc:
+        try:
+            wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=120,
+                       what="a fresh worker to finish the recording")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(Path(proc.log_path).read_text()[-4000:]) from exc
     recording = Recording.objects.get(pk=recording_id)
     assert recording.processing_attempts == 2
     chunk_keys_match_rows(s3_server, recording_id, n)
@@ -379,3 +381,91 @@ def test_web_process_recovers_when_its_database_connections_are_dropped(make_use
         time.sleep(0.2)
         answers = [web.get("/api/me/", headers=headers).status_code for _ in range(5)]
         assert answers == [200] * 5, Path(web.log_path).read_text()[-3000:]
+
+
+def send_task(broker_url: str, name: str, queue: str, **options) -> str:
+    """Send a task to a broker the test process does not use; its id."""
+    from celery import Celery
+
+    sender = Celery(set_as_current=False)
+    sender.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    with sender.connection_for_write(broker_url) as conn:
+        return sender.send_task(name, queue=queue, connection=conn, **options).id
+
+
+def test_worker_survives_redis_being_killed_and_consumes_once_it_is_back(s3_server, private_redis):
+    env = private_redis_env(s3_server, private_redis)
+    broker = private_redis.url(1)
+    with faults_worker(env, queues="default") as worker:
+        log = Path(worker.log_path)
+        # A task held unacknowledged (waiting for its ETA) when Redis dies: the
+        # worker restores it on reconnect, the path that used to crash it.
+        held = send_task(broker, "shrutik.heartbeat", "default", countdown=3600)
+        wait_until(lambda: f"[{held}] received" in log.read_text(), timeout=30,
+                   what="the worker to hold the delayed task")  # fmt: skip
+        private_redis.stop()
+        # Still retrying after the first attempts, with no limit on them.
+        wait_until(lambda: "(2/None)" in log.read_text(), timeout=60,
+                   what="the worker to keep retrying while Redis is gone")  # fmt: skip
+        private_redis.start()
+        fresh = send_task(broker, "shrutik.heartbeat", "default")
+        try:
+            wait_until(lambda: f"[{fresh}] succeeded" in log.read_text(), timeout=90,
+                       what="the worker to run a task sent after Redis came back")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(log.read_text()[-6000:]) from exc
+        assert worker.poll() is None, log.read_text()[-4000:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_running_past_the_visibility_timeout_stays_with_its_worker(
+    api_client, contributor, reading, s3_server
+):
+    """Two workers with a 3 s visibility timeout; one recording held up for
+    several timeouts: the live worker's heartbeat keeps the message its own."""
+    from shrutik.celery import app
+
+    script, meta = reading
+    api_client.force_authenticate(contributor)
+    db_name = connection.settings_dict["NAME"]
+    env = app_env(s3_server, CELERY_VISIBILITY_TIMEOUT="3", LOG_LEVEL="INFO")
+    app.control.purge()
+
+    def ready(proc, log):
+        return " ready." in log
+
+    with (
+        celery_worker(env, queues="audio", hostname=f"one-{os.getpid()}@%h", ready=ready) as one,
+        celery_worker(env, queues="audio", hostname=f"two-{os.getpid()}@%h", ready=ready) as two,
+    ):
+        response = upload(api_client, script, audio_files.READING)
+        assert response.status_code == 201, response.content
+        recording_id = response.json()["id"]
+
+        def status():
+            return Recording.objects.values_list("status", flat=True).get(pk=recording_id)
+
+        wait_until(lambda: status() == RecordingStatus.PROCESSING, timeout=60,
+                   what="a worker to claim the recording", interval=0.02)  # fmt: skip
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{db_name}") as lock:
+            lock.execute(
+                "SELECT 1 FROM recordings_recording WHERE id = %s FOR UPDATE", (recording_id,)
+            )
+            wait_until(lambda: backends_waiting_on_a_lock(db_name) >= 1, timeout=120,
+                       what="the worker to reach the chunk transaction")  # fmt: skip
+            # Time itself is what this test is about: four visibility timeouts
+            # (and restore sweeps) pass while the task cannot finish.
+            time.sleep(12)
+            lock.rollback()
+        wait_until(lambda: status() == RecordingStatus.CHUNKED, timeout=60,
+                   what="the worker to finish")  # fmt: skip
+        logs = [Path(w.log_path).read_text() for w in (one, two)]
+    deliveries = [
+        line
+        for log in logs
+        for line in log.splitlines()
+        if "recordings.process[" in line and "] received" in line and recording_id in line
+    ]
+    assert len(deliveries) == 1, deliveries
+    assert Recording.objects.get(pk=recording_id).processing_attempts == 1
+    chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))

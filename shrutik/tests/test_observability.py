@@ -225,7 +225,7 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_dependencies()
     from shrutik.testing import ROOT
 
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    for name in ("postgres", "redis", "minio", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "s3", "web", "worker", "beat"):
         assert services[name]["healthcheck"]["test"], name
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])

@@ -85,7 +85,7 @@ def test_env_example_lists_every_variable_settings_read():
 def test_docker_compose_defines_the_deployed_shape():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "minio", "createbucket", "web", "worker", "beat", "nginx"} <= set(
+    assert {"postgres", "redis", "s3", "createbucket", "web", "worker", "beat", "nginx"} <= set(
         services
     )
     for name in ("web", "worker", "beat"):
@@ -95,7 +95,7 @@ def test_docker_compose_defines_the_deployed_shape():
         assert env["DATABASE_URL"].startswith("postgres://")
         assert "@postgres:5432/" in env["DATABASE_URL"]
         assert env["REDIS_URL"].startswith("redis://redis:6379")
-        assert env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert env["AWS_S3_ENDPOINT_URL"] == "http://s3:8333"
     assert "gunicorn" in " ".join(services["web"]["command"])
     assert "worker" in services["worker"]["command"]
     assert "beat" in services["beat"]["command"]

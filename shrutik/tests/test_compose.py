@@ -1,0 +1,109 @@
+"""docker-compose.yml: pinned images, the S3 service's identities, the bucket job.
+
+No container engine runs here; `make check` also validates the file with
+docker-compose itself (`compose-check`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from io import StringIO
+
+import pytest
+import yaml
+
+from shrutik.testing import ROOT
+
+
+def services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_every_image_is_pinned_to_a_version():
+    images = {name: service["image"] for name, service in services().items()}
+    for name, image in images.items():
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{name}: {image} has no tag"
+        assert tag != "latest" and re.match(r"^\d+(\.\d+)+$", tag), f"{name}: {image}"
+    # The image compose builds carries the project's version.
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert images["web"] == f"shrutik:{version}"
+
+
+def test_the_app_reaches_the_s3_service_with_its_own_identity():
+    compose = services()
+    env = compose["web"]["environment"]
+    assert env["AWS_S3_ENDPOINT_URL"] == "http://s3:8333"
+    assert "-s3.port=8333" in compose["s3"]["command"][0]
+    assert env["AWS_ACCESS_KEY_ID"] == compose["s3"]["environment"]["S3_ACCESS_KEY"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == compose["s3"]["environment"]["S3_SECRET_KEY"]
+    # The bucket job creates the bucket as the admin, then the app starts.
+    job = compose["createbucket"]
+    assert job["command"] == ["python", "manage.py", "ensure_bucket"]
+    assert job["environment"]["AWS_ACCESS_KEY_ID"] == "${S3_ADMIN_ACCESS_KEY:-shrutik-admin}"
+    assert job["depends_on"] == {"s3": {"condition": "service_healthy"}}
+    for name in ("migrate", "web", "worker", "beat"):
+        condition = compose[name]["depends_on"]["createbucket"]["condition"]
+        assert condition == "service_completed_successfully", name
+
+
+def test_the_s3_service_writes_its_identities_from_the_environment(tmp_path):
+    """Runs the service's start script with the engine's parts left out."""
+    script = services()["s3"]["command"][0].replace("$$", "$")
+    config = tmp_path / "s3.json"
+    script = script.replace("/etc/seaweedfs/s3.json", str(config))
+    script = "\n".join(
+        line for line in script.splitlines() if not line.startswith(("chown ", "exec "))
+    )
+    keys = {
+        "S3_ACCESS_KEY": "app-key",
+        "S3_SECRET_KEY": "app-secret",
+        "S3_ADMIN_ACCESS_KEY": "admin-key",
+        "S3_ADMIN_SECRET_KEY": "admin-secret",
+    }
+    subprocess.run(["sh", "-ec", script], env=keys, check=True, timeout=10)
+    identities = {i["name"]: i for i in json.loads(config.read_text())["identities"]}
+    assert set(identities) == {"admin", "shrutik"}  # no anonymous access
+    assert identities["shrutik"]["credentials"] == [
+        {"accessKey": "app-key", "secretKey": "app-secret"}
+    ]
+    assert sorted(identities["shrutik"]["actions"]) == [
+        "List:shrutik",
+        "Read:shrutik",
+        "Tagging:shrutik",
+        "Write:shrutik",
+    ]
+    assert identities["admin"]["credentials"] == [
+        {"accessKey": "admin-key", "secretKey": "admin-secret"}
+    ]
+    assert config.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.django_db
+def test_ensure_bucket_creates_the_bucket_once(s3_server):
+    import boto3
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    name = "shrutik-ensure-bucket"
+    storages = {**settings.STORAGES}
+    storages["default"] = {
+        **storages["default"],
+        "OPTIONS": {**storages["default"]["OPTIONS"], "bucket_name": name},
+    }
+    s3 = boto3.client("s3", endpoint_url=s3_server["endpoint_url"], region_name="us-east-1")
+    outputs = []
+    with override_settings(STORAGES=storages, AWS_STORAGE_BUCKET_NAME=name):
+        for _ in range(2):
+            out = StringIO()
+            call_command("ensure_bucket", stdout=out)
+            outputs.append(out.getvalue().strip())
+    try:
+        assert outputs == [f"Created bucket {name}.", f"Bucket {name} exists."]
+        s3.head_bucket(Bucket=name)
+    finally:
+        s3.delete_bucket(Bucket=name)
