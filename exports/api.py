@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contributors.models import AgeRange, Gender
-from exports import audio, processing, selectors, services, splits
+from exports import processing, selectors, services, splits
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
@@ -312,7 +312,7 @@ class ExportListCreateApi(ListAPIView):
         formats = serializers.MultipleChoiceField(choices=ExportFormat.choices, allow_empty=False)
         filters = ExportFiltersInput(required=False)
         audio_format = serializers.ChoiceField(choices=AudioFormat.choices, default="flac")
-        sample_rate = serializers.ChoiceField(choices=audio.SAMPLE_RATES, default=16000)
+        sample_rate = serializers.ChoiceField(choices=processing.SAMPLE_RATES, default=16000)
         split = SplitInput(required=False)
         processing = ProcessingInput(
             required=False,
@@ -321,8 +321,9 @@ class ExportListCreateApi(ListAPIView):
         )
 
         def validate(self, attrs: dict) -> dict:
-            if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in audio.OPUS_RATES:
-                rates = ", ".join(str(r) for r in audio.OPUS_RATES)
+            opus_rates = processing.OPUS_RATES
+            if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in opus_rates:
+                rates = ", ".join(str(r) for r in opus_rates)
                 raise serializers.ValidationError(
                     _("Opus supports sample rates {rates} only.").format(rates=rates)
                 )

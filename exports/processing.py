@@ -31,14 +31,16 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-# Encoding per export audio format (same table as exports.audio, which copies
-# unprocessed clips).
+# The export audio formats: container and sample encoding, and file extension.
 ENCODING = {
     "flac": ("FLAC", "PCM_16"),
     "wav": ("WAV", "PCM_16"),
     "mp3": ("MP3", "MPEG_LAYER_III"),
     "opus": ("OGG", "OPUS"),
 }
+EXTENSIONS = {"flac": "flac", "wav": "wav", "mp3": "mp3", "opus": "opus"}
+SAMPLE_RATES = (8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # spectral slope: 1/f^a power
 NOISE_SET = "set"
 NOISE_SOURCES = (*NOISE_COLOURS, NOISE_SET)
@@ -103,6 +105,17 @@ class Options:
     @property
     def augments(self) -> bool:
         return bool(self.speeds or self.noise_snrs)
+
+    @property
+    def passthrough(self) -> bool:
+        """Nothing but the format, rate and channels would change a clip."""
+        return (
+            self.target_lufs is None
+            and not self.trim
+            and self.min_duration is None
+            and self.max_duration is None
+            and not self.augments
+        )
 
 
 # --- building blocks ------------------------------------------------------------------

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from contributors.models import AgeRange, Gender
-from exports.audio import SAMPLE_RATES
 from exports.models import AudioFormat, ExportFormat
+from exports.processing import SAMPLE_RATES
 from recordings.models import ChunkStatus, Language
 from shrutik.permissions import RESEARCHER, user_has_role
 

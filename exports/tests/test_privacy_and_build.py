@@ -13,6 +13,7 @@ from contributors.services import user_erase, user_withdraw_consent
 from exports import services
 from exports.models import Export, SpeakerSplit
 from exports.pseudonyms import speaker_pseudonym
+from exports.services import lifecycle
 from exports.tests.conftest import download
 from shrutik.tests.broker import queue_length, take_newest
 
@@ -189,13 +190,13 @@ def test_too_many_attempts_fail_the_export(researcher, db):
 
 def test_a_superseded_attempt_stops_without_finishing(corpus, researcher, monkeypatch):
     export = services.export_create(requester=researcher, formats=["nemo"])
-    real = services._progress
+    real = lifecycle.progress
 
     def steal(export_id, token, **fields):
         Export.objects.filter(pk=export_id).update(run_token=None)  # a newer attempt
         return real(export_id, token, **fields)
 
-    monkeypatch.setattr(services, "_progress", steal)
+    monkeypatch.setattr(lifecycle, "progress", steal)
     services.export_build(export_id=export.id)
     export.refresh_from_db()
     assert export.status == "running"  # left to the attempt that owns it

@@ -1,0 +1,221 @@
+"""What an export will hold, decided before the first clip is written.
+
+Both builds start here: the snapshot of matching chunks, every speaker's split
+(stable across the exports of a lineage), the owner split of each sentence
+(sentence-disjoint exports only) and how many clips each split will get.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import datetime
+
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from exports import datasheet, processing, selectors, splits
+from exports.formats import Plan, writer_classes
+from exports.models import Export, SpeakerSplit
+from exports.pseudonyms import speaker_pseudonym
+from exports.services import lifecycle
+
+CHUNK_FIELDS = (
+    "id",
+    "audio",
+    "duration",
+    "text",
+    "status",
+    "confidence",
+    "transcriptions_received",
+    "language__code",
+    "contributor__speaker_id",
+)
+SPEAKER_FIELDS = (
+    "contributor__gender",
+    "contributor__age_range",
+    "contributor__native_language",
+    "contributor__dialect",
+)
+DEMOGRAPHICS = ("gender", "age", "native_language", "dialect")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Speaker:
+    """A speaker as exported: pseudonymous, with their split and demographics."""
+
+    pseudonym: str
+    split: str
+    gender: str
+    age: str
+    native_language: str
+    dialect: str
+
+    @classmethod
+    def from_row(cls, row: dict, *, pseudonym: str, split: str) -> Speaker:
+        """From a row carrying ``SPEAKER_FIELDS``."""
+        return cls(
+            pseudonym=pseudonym,
+            split=split,
+            gender=row["contributor__gender"],
+            age=row["contributor__age_range"],
+            native_language=row["contributor__native_language"],
+            dialect=row["contributor__dialect"],
+        )
+
+
+@dataclasses.dataclass
+class Planned:
+    spec: splits.SplitSpec
+    snapshot: datetime
+    qs: QuerySet
+    speakers: dict[str, Speaker]  # by the contributor's speaker id
+    total: int
+    owners: dict[str, str] | None
+    per_split: dict[str, int]
+
+
+def split_spec(export: Export) -> splits.SplitSpec:
+    return splits.SplitSpec(
+        ratios=export.split_spec.get("ratios") or dict(splits.DEFAULT_RATIOS),
+        seed=int(export.split_spec.get("seed", 0)),
+        sentence_disjoint=bool(export.split_spec.get("sentence_disjoint", False)),
+    )
+
+
+def options(export: Export) -> processing.Options:
+    return processing.Options.from_dict(export.processing or {})
+
+
+def uses_clips(export: Export) -> bool:
+    classes = writer_classes()
+    return any(classes[name].uses_clips for name in export.formats)
+
+
+def plan(export: Export, token) -> Planned:
+    spec = split_spec(export)
+    snapshot = timezone.now()
+    qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
+    lifecycle.progress(export.id, token, step="Planning splits")
+    speakers, total = _plan_speakers(qs, spec)
+    if not total:
+        raise lifecycle.ExportEmptyError(
+            gettext_noop("No clips match these filters; nothing to export.")
+        )
+    owners, per_split = _plan_sentences(qs, spec, speakers)
+    return Planned(spec, snapshot, qs, speakers, total, owners, per_split)
+
+
+def writer_plan(
+    export: Export, spec: splits.SplitSpec, per_split, *, augmented: bool = False
+) -> Plan:
+    """What the format writers need to know before the first row."""
+    return Plan(
+        splits=spec.active,
+        clips_per_split={s: per_split.get(s, 0) for s in spec.active},
+        sample_rate=export.sample_rate,
+        audio_format=export.audio_format,
+        statuses=export.filters.get("statuses") or ["validated"],
+        augmented=augmented,
+    )
+
+
+def small_cohorts(qs) -> set[str]:
+    """Languages with too few speakers for their demographics to hide anyone.
+
+    In such a language a clip's gender, age and accent would point at one of a
+    handful of people, so every clip of it is exported without them (and the
+    datasheet's tables are withheld too).
+    """
+    rows = qs.values("language__code").annotate(n=Count("contributor", distinct=True))
+    return {
+        row["language__code"] for row in rows if row["n"] < datasheet.MIN_SPEAKERS_FOR_DEMOGRAPHICS
+    }
+
+
+def iter_batches(qs, batch_size: int):
+    """Keyset pagination on the primary key: each batch is a short, indexed query
+    (no long-lived cursor or transaction), and the order is stable across runs."""
+    last = None
+    while True:
+        page = qs.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.values(*CHUNK_FIELDS)[:batch_size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def _plan_speakers(qs, spec: splits.SplitSpec) -> tuple[dict[str, Speaker], int]:
+    """Every speaker's split (stable across exports of a lineage) and the clip total."""
+    rows = qs.values("contributor__speaker_id", *SPEAKER_FIELDS).annotate(
+        seconds=Sum("duration"), clips=Count("id")
+    )
+    found: dict[str, tuple[str, dict]] = {}
+    hours: dict[str, float] = {}
+    total = 0
+    for row in rows.iterator(chunk_size=2000):
+        pseudonym = speaker_pseudonym(row["contributor__speaker_id"])
+        found[row["contributor__speaker_id"]] = (pseudonym, row)
+        hours[pseudonym] = (row["seconds"] or 0.0) / 3600
+        total += row["clips"]
+    lineage = spec.lineage
+    previous = dict(
+        SpeakerSplit.objects.filter(lineage=lineage).values_list("speaker", "split").iterator()
+    )
+    assigned = splits.assign_speakers(hours, spec=spec, previous=previous)
+    new = [
+        SpeakerSplit(lineage=lineage, speaker=s, split=split)
+        for s, split in assigned.items()
+        if s not in previous
+    ]
+    if new:
+        SpeakerSplit.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+        # A concurrent export of the same lineage may have placed some of them
+        # first: the stored row wins, so both exports agree.
+        stored = dict(
+            SpeakerSplit.objects.filter(
+                lineage=lineage, speaker__in=[row.speaker for row in new]
+            ).values_list("speaker", "split")
+        )
+        assigned.update(stored)
+    speakers = {
+        speaker_id: Speaker.from_row(row, pseudonym=pseudonym, split=assigned[pseudonym])
+        for speaker_id, (pseudonym, row) in found.items()
+    }
+    return speakers, total
+
+
+def _plan_sentences(qs, spec, speakers) -> tuple[dict[str, str] | None, dict[str, int]]:
+    """Sentence owners (sentence-disjoint only) and the clips each split will hold."""
+    per_split: Counter = Counter()
+    if not spec.sentence_disjoint:
+        rows = qs.values("contributor__speaker_id").annotate(clips=Count("id"))
+        for row in rows.iterator(chunk_size=2000):
+            # A speaker who appeared since the previous query (consent given in
+            # between) is not in the plan; the stream skips them too.
+            if speaker := speakers.get(row["contributor__speaker_id"]):
+                per_split[speaker.split] += row["clips"]
+        return None, dict(per_split)
+    readings = []
+    rows = qs.values("contributor__speaker_id", "text").annotate(
+        seconds=Sum("duration"), clips=Count("id")
+    )
+    for row in rows.iterator(chunk_size=2000):
+        speaker = speakers.get(row["contributor__speaker_id"])
+        if speaker is None:
+            continue
+        key = splits.sentence_key(row["text"])
+        readings.append((speaker.pseudonym, speaker.split, key, row["seconds"] or 0, row["clips"]))
+    owners = splits.sentence_owners(
+        ((pseudonym, key, seconds) for pseudonym, _, key, seconds, _ in readings),
+        speaker_split={s.pseudonym: s.split for s in speakers.values()},
+        spec=spec,
+    )
+    for _, split, key, _, clips in readings:
+        if owners[key] == split:
+            per_split[split] += clips
+    return owners, dict(per_split)
