@@ -7,25 +7,11 @@ class ConsensusConfig(AppConfig):
     verbose_name = "Consensus and review"
 
     def ready(self) -> None:
-        from django.db import transaction
-
-        from consensus.engine import normalize
-        from transcriptions import hooks
-
-        hooks.register_normalizer(lambda text, language: normalize(text))
-
-        def enqueue(chunk_id: str) -> None:
-            from consensus.services import decide_enqueue_or_defer
-
-            # Called from on_commit already; a nested on_commit keeps it safe
-            # when the hook fires inside a transaction (skip/report paths).
-            transaction.on_commit(lambda: decide_enqueue_or_defer(chunk_id=chunk_id))
-
-        hooks.on_chunk_transcribed(enqueue)
-
-        from consensus.signals import on_user_blocked
+        from consensus.signals import on_chunk_transcribed, on_user_blocked
         from contributors.signals import user_blocked
+        from transcriptions.signals import chunk_transcribed
 
+        chunk_transcribed.connect(on_chunk_transcribed, dispatch_uid="consensus.decide")
         user_blocked.connect(on_user_blocked, dispatch_uid="consensus.on_user_blocked")
         post_migrate.connect(grant_reviewer_permissions, sender=self)
 

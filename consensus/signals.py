@@ -1,4 +1,4 @@
-"""Reactions to contributor events from the lower apps."""
+"""Reactions to events of the lower apps: answers on a chunk, blocked contributors."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ def on_user_blocked(sender, *, user_ids, blocked: bool, **kwargs) -> None:
 
     ids = list(user_ids)
     transaction.on_commit(lambda: enqueue_or_defer(rescore_contributors, ids, blocked))
+
+
+def on_chunk_transcribed(sender, *, chunk_id: str, **kwargs) -> None:
+    """Decide the chunk once the answer is committed (the report path sends this
+    inside its transaction; on_commit runs at once outside one)."""
+    from consensus.services import decide_enqueue_or_defer
+
+    transaction.on_commit(lambda: decide_enqueue_or_defer(chunk_id=chunk_id))

@@ -32,13 +32,6 @@ def language_active_by_code(code: str) -> Language | None:
     return by_code.get(code)
 
 
-def language_code_by_id(language_id: int) -> str:
-    for language in _language_cache[1].values():
-        if language.pk == language_id:
-            return language.code
-    return Language.objects.values_list("code", flat=True).get(pk=language_id)
-
-
 def language_cache_clear() -> None:
     global _language_cache
     _language_cache = (0.0, {})

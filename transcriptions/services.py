@@ -14,8 +14,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from recordings.models import Chunk, Language
-from recordings.selectors import language_code_by_id
-from transcriptions import hooks
 from transcriptions.models import (
     Flag,
     SkipReason,
@@ -25,6 +23,8 @@ from transcriptions.models import (
     Transcription,
     TranscriptionSource,
 )
+from transcriptions.normalize import normalize
+from transcriptions.signals import chunk_transcribed
 
 _FLAGS_FIELD = Transcription._meta.get_field("flags")
 
@@ -279,16 +279,14 @@ def transcription_submit(
                 flags = sorted({*flags, "verify_mismatch"})
             cursor.execute(
                 f"UPDATE {chunk_table} SET transcriptions_received = transcriptions_received + 1"
-                " WHERE id = %s RETURNING language_id",
+                " WHERE id = %s",
                 [chunk_db_id],
             )
-            (language_id,) = cursor.fetchone()
-            code = language_code_by_id(language_id)
             transcription = Transcription(
                 chunk_id=chunk_id,
                 user=user,
                 text=text,
-                normalized_text=hooks.normalize(text, code) if text else "",
+                normalized_text=normalize(text) if text else "",
                 flags=flags,
                 source=source,
                 time_spent_ms=time_spent_ms,
@@ -312,7 +310,7 @@ def transcription_submit(
             (transcription.id,) = cursor.fetchone()
             transcription._state.adding = False
             transcription._state.db = connection.alias
-            transaction.on_commit(lambda: hooks.chunk_transcribed(str(chunk_id)))
+            transaction.on_commit(lambda: _transcribed(chunk_id))
     except IntegrityError as exc:
         raise TaskError(409, _("You have already transcribed this chunk.")) from exc
     return transcription
@@ -357,7 +355,11 @@ def task_release(*, user, chunk_id, kind: str | None, reason: str = "", comment:
             defaults={"kind": kind, "reason": reason, "comment": comment[:500]},
         )
     if kind == SkipReason.REPORT:
-        hooks.chunk_transcribed(str(chunk_id))
+        _transcribed(chunk_id)
+
+
+def _transcribed(chunk_id) -> None:
+    chunk_transcribed.send(sender=Transcription, chunk_id=str(chunk_id))
 
 
 def leases_release_for_users(user_ids) -> int:

@@ -1,4 +1,11 @@
-"""Reactions to contributor events."""
+"""What this app tells the apps above it, and its reactions to contributor events."""
+
+from django.dispatch import Signal
+
+# Sent once a chunk gained an answer that may settle it (a transcription or a
+# verification, committed; or a report). Consensus connects to it to decide the
+# chunk. Arguments: chunk_id (str).
+chunk_transcribed = Signal()
 
 
 def on_user_blocked(sender, *, user_ids, blocked: bool, **kwargs) -> None:

@@ -5,7 +5,8 @@ reliabilities and calls these functions. The stable API is what is exported
 here; everything else may change between method versions.
 """
 
-from .normalize import normalize, tokenize
+from transcriptions.normalize import normalize, tokenize
+
 from .policy import audit_draw, decide, rescored_status
 from .reliability import (
     DecidedChunk,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from .normalize import tokenize, tokenize_with_raw
+from transcriptions.normalize import tokenize, tokenize_with_raw
+
 from .schema import (
     METHOD_VERSION,
     Decision,

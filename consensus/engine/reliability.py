@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from .normalize import tokenize
+from transcriptions.normalize import tokenize
+
 from .policy import build_voters
 from .schema import EngineConfig, Transcript, weight_from_accuracy
 from .vote import combine, vote_slot

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
-from .normalize import tokenize
+from transcriptions.normalize import tokenize
+
 from .policy import decide, rescored_status
 from .reliability import DecidedChunk, ReliabilityState, reestimate, reliability_evidence
 from .schema import METHOD_VERSION, Decision, EngineConfig, Transcript, budget_threshold

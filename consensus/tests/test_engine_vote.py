@@ -5,10 +5,10 @@ import math
 import pytest
 
 from consensus.engine.align import align
-from consensus.engine.normalize import tokenize_with_raw
 from consensus.engine.policy import build_voters
 from consensus.engine.schema import EngineConfig, Transcript
 from consensus.engine.vote import Voter, combine, mean_pairwise_cer, vote_slot
+from transcriptions.normalize import tokenize_with_raw
 
 
 def voter(text: str, weight: float) -> Voter:

@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from consensus.engine.normalize import (
+from transcriptions.normalize import (
     _normalize_unicode,
     normalize,
     tokenize,
