@@ -329,6 +329,7 @@ def recording_process(*, recording_id) -> None:
     often this runs (or crashes) there is exactly one set of chunks.
     """
     from recordings.audio import decode, encode, quality, segment
+    from recordings.audio.analysis import decode_and_analyse
 
     if not _claim(recording_id):
         return
@@ -339,7 +340,7 @@ def recording_process(*, recording_id) -> None:
         source = storage_copy_to_temp(recording.audio.name, directory=tmp)
         wav = Path(tmp) / "decoded.wav"
         try:
-            analysis = quality.decode_and_analyse(source, wav, max_seconds=max_seconds + 1)
+            analysis = decode_and_analyse(source, wav, max_seconds=max_seconds + 1)
         except decode.AudioTooLongError:
             recording_reject(
                 recording_id=recording_id,

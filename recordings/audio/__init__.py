@@ -6,19 +6,21 @@ need (``from recordings.audio import decode``): this package deliberately
 imports nothing, so the web process validating uploads (``decode`` only)
 does not load numba, which ``envelope`` and ``segment`` need.
 
-- ``decode``   probe, measure_duration, iter_pcm, decode_to_wav (pinned ffmpeg)
-- ``quality``  QualityMeter, analyse_wav (metrics + envelope), assess
+- ``decode``   probe, measure_duration, decode_to_wav (pinned ffmpeg): the upload check
+- ``libav``    iter_pcm: in-process decoding for the worker
+- ``analysis`` decode_and_analyse: one decode pass that writes the WAV and
+               measures quality and the envelope as the blocks stream in
+- ``quality``  QualityMeter (level, clipping, speech, SNR), assess
 - ``envelope`` EnvelopeBuilder, speech_regions
-- ``segment``  segment_speech / segment_envelope (script-aware chunking)
-- ``encode``   flac_slice, iter_flac_chunks
+- ``segment``  segment_speech (script-aware chunking)
+- ``encode``   flac_slice
 - ``text``     split_sentences, estimate_script, length_bucket
 
-A worker's use::
+The worker's use (``recordings.services.recording_process``)::
 
-    seconds = decode.decode_to_wav(upload_path, wav_path, max_seconds=limit)
-    analysis = quality.analyse_wav(wav_path)
-    if reason := quality.assess(analysis.metrics, expected_duration=script_seconds): ...
-    result = segment.segment_speech(analysis.envelope, sentences, language="bn")
-    spans = [(s.start, s.end) for s in result.segments]
-    for seg, flac in zip(result.segments, encode.iter_flac_chunks(wav_path, spans)): ...
+    measured = analysis.decode_and_analyse(upload_path, wav_path, max_seconds=limit)
+    if reason := quality.assess(measured.metrics, expected_duration=script_seconds): ...
+    cut = segment.segment_speech(measured.envelope, sentences, language="bn")
+    for seg in cut.segments:
+        flac = encode.flac_slice(wav_path, seg.start, seg.end)  # seg.sentence: its index
 """

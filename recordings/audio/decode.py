@@ -42,7 +42,6 @@ __all__ = [
     "demuxer_of",
     "ffmpeg_exe",
     "iter_pcm",
-    "iter_wav_blocks",
     "measure_duration",
     "probe",
     "sniff_container",
@@ -640,18 +639,3 @@ def decode_to_wav(
         child.finish()
         if not ok:
             out_path.unlink(missing_ok=True)
-
-
-def iter_wav_blocks(
-    path: str | os.PathLike[str], *, block_seconds: float = 10.0
-) -> Iterator[np.ndarray]:
-    """Read a (decoded) WAV as mono float32 blocks without loading it whole."""
-    import soundfile
-
-    with soundfile.SoundFile(str(path)) as sf:
-        block = max(1, round(block_seconds * sf.samplerate))
-        while True:
-            data = sf.read(block, dtype="float32", always_2d=True)
-            if data.shape[0] == 0:
-                break
-            yield data.mean(axis=1) if data.shape[1] > 1 else data[:, 0].copy()

@@ -9,26 +9,16 @@ contributor is shown when their recording cannot be used.
 from __future__ import annotations
 
 import math
-import os
-import queue
-import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .envelope import Envelope
-
 __all__ = [
-    "Analysis",
     "QualityMeter",
     "QualityMetrics",
     "QualityThresholds",
-    "analyse_blocks",
-    "analyse_wav",
     "assess",
     "measure_quality",
     "speech_threshold",
@@ -213,36 +203,6 @@ def measure_quality(blocks: Iterable[np.ndarray], sample_rate: int = 16000) -> Q
 
 
 @dataclass(frozen=True)
-class Analysis:
-    metrics: QualityMetrics
-    envelope: Envelope
-
-
-def analyse_blocks(blocks: Iterable[np.ndarray], sample_rate: int = 16000) -> Analysis:
-    """Quality figures and the segmenter's energy envelope in one pass."""
-    # Imported here: the envelope needs numba, which the upload path (probe,
-    # measure_duration) has no use for and should not pay ~90 MB for.
-    from .envelope import EnvelopeBuilder
-
-    meter = QualityMeter(sample_rate)
-    builder = EnvelopeBuilder(sample_rate)
-    for block in blocks:
-        meter.update(block)
-        builder.update(block)
-    return Analysis(meter.result(), builder.result())
-
-
-def analyse_wav(path: str | os.PathLike[str], *, block_seconds: float = 10.0) -> Analysis:
-    """``analyse_blocks`` over a decoded WAV, read block by block."""
-    import soundfile
-
-    from .decode import iter_wav_blocks
-
-    rate = soundfile.info(str(path)).samplerate
-    return analyse_blocks(iter_wav_blocks(path, block_seconds=block_seconds), rate)
-
-
-@dataclass(frozen=True)
 class QualityThresholds:
     """Limits for rejecting a recording; defaults suit phone and laptop microphones."""
 
@@ -342,87 +302,3 @@ def assess(
                 lengths,
             )
     return None
-
-
-def decode_and_analyse(
-    source: str | os.PathLike[str],
-    wav_out: str | os.PathLike[str],
-    *,
-    sample_rate: int = 16000,
-    max_seconds: float | None = None,
-    timeout: float = 600.0,
-    block_seconds: float = 8.0,
-) -> Analysis:
-    """Decode ``source`` once: write the 16-bit WAV the chunks are cut from and
-    measure quality and the envelope from the same blocks as they stream in.
-
-    libav decodes in a reader thread (releasing the GIL) while this one analyses
-    and writes, so on two cores the whole step takes about as long as the decode
-    alone instead of decode plus a second read of the WAV. Raises what
-    ``libav.iter_pcm`` raises; a partial WAV is removed on failure.
-    """
-    import soundfile
-
-    from .envelope import EnvelopeBuilder
-    from .libav import iter_pcm
-
-    meter = QualityMeter(sample_rate)
-    builder = EnvelopeBuilder(sample_rate)
-    # A reader thread decodes into a short queue, so decoding and analysing
-    # overlap instead of taking turns. The queue bounds memory to a few blocks
-    # (8 s each, 512 kB): long blocks keep this thread's per-block Python work,
-    # which competes with the decoder for the GIL, small.
-    blocks: queue.Queue = queue.Queue(maxsize=8)
-    stop = threading.Event()
-    done = object()
-
-    def read(stream) -> None:
-        # The decoder is used and closed by this thread only: closing it from
-        # another thread while a frame is being decoded is not safe.
-        try:
-            with stream:
-                for block in stream:
-                    while not stop.is_set():
-                        try:
-                            blocks.put(block, timeout=0.5)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-            blocks.put(done)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            blocks.put(exc)
-
-    ok = False
-    stream = iter_pcm(
-        source,
-        sample_rate=sample_rate,
-        block_seconds=block_seconds,
-        max_seconds=max_seconds,
-        timeout=timeout,
-    )
-    reader = threading.Thread(target=read, args=(stream,), daemon=True)
-    try:
-        with soundfile.SoundFile(
-            str(wav_out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16"
-        ) as wav:
-            reader.start()
-            try:
-                while (item := blocks.get()) is not done:
-                    if isinstance(item, BaseException):
-                        raise item
-                    meter.update(item)
-                    builder.update(item)
-                    # The blocks are 16-bit samples / 32768: written back exactly.
-                    wav.write((item * 32768.0).astype(np.int16))
-            finally:
-                stop.set()
-                reader.join(timeout=5)
-        ok = True
-    finally:
-        if reader.ident is None:
-            stream.close()  # the reader never started, so it cannot close it
-        if not ok:
-            Path(wav_out).unlink(missing_ok=True)
-    return Analysis(meter.result(), builder.result())

@@ -280,7 +280,8 @@ def _decode_one(path: Path, scratch: Path) -> dict:
     """The upload check, then the worker's decode, each giving an outcome string."""
     import time
 
-    from recordings.audio import decode, quality
+    from recordings.audio import analysis as audio_analysis
+    from recordings.audio import decode
 
     result: dict = {"file": path.name}
     started = time.monotonic()
@@ -290,7 +291,7 @@ def _decode_one(path: Path, scratch: Path) -> dict:
     except decode.AudioDecodeError as exc:
         result["upload"] = f"{type(exc).__name__}: {exc.reason}"
     try:
-        analysis = quality.decode_and_analyse(
+        analysis = audio_analysis.decode_and_analyse(
             path, scratch / "decoded.wav", max_seconds=MAX_SECONDS
         )
         result["worker"] = f"ok {analysis.metrics.duration:.1f} s"

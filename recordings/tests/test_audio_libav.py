@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recordings.audio import decode, libav, quality
+from recordings.audio import analysis, decode, libav
 from recordings.tests.audio_files import EXPECTED, tone
 
 
@@ -81,16 +81,16 @@ def test_decode_and_analyse_writes_the_samples_exactly(media: dict[str, Path], t
     import soundfile
 
     wav = tmp_path / "out.wav"
-    analysis = quality.decode_and_analyse(media["ogg_opus"], wav)
+    measured = analysis.decode_and_analyse(media["ogg_opus"], wav)
     written, rate = soundfile.read(str(wav), dtype="int16")
     decoded = _decode_all(libav, media["ogg_opus"], block_seconds=2.0)
     assert rate == 16000
     assert np.array_equal(written, (decoded * 32768).astype(np.int16))
-    assert analysis.metrics.duration == pytest.approx(2.0, abs=0.06)
+    assert measured.metrics.duration == pytest.approx(2.0, abs=0.06)
 
 
 def test_decode_and_analyse_leaves_no_partial_wav(media: dict[str, Path], tmp_path: Path):
     wav = tmp_path / "out.wav"
     with pytest.raises(decode.AudioTooLongError):
-        quality.decode_and_analyse(media["webm"], wav, max_seconds=0.5, block_seconds=0.1)
+        analysis.decode_and_analyse(media["webm"], wav, max_seconds=0.5, block_seconds=0.1)
     assert not wav.exists()
