@@ -161,6 +161,85 @@ def _comma_allowance(n_sig, sig_off, sig_gain, net, fracs, n_commas, inv2s2_pos,
     return best[n_commas, n_sig]
 
 
+@njit(cache=True, inline="always")
+def _read(
+    mode,
+    src,
+    dst,
+    penalty,
+    ttype,
+    sentence,
+    j,
+    k,
+    ls,
+    base,
+    mulog,
+    inv2s2,
+    n_sig,
+    sig_off,
+    sig_gain,
+    net,
+    fracs,
+    ncommas,
+    inv2s2_pos,
+    scratch,
+    val,
+    other,
+    alive,
+    bp_src,
+    bp_type,
+    post,
+    unit_k,
+    unit_lab,
+    logz,
+):
+    """Atoms j..k-1 read as ``sentence`` (a match, a repeat or an attempt): the
+    duration cost, less what its pauses earn as the sentence's commas, plus
+    ``penalty``. Inlined, so the three readings cost no call."""
+    d = ls - mulog[sentence]
+    allowance = _comma_allowance(
+        n_sig, sig_off, sig_gain, net, fracs[sentence], ncommas[sentence], inv2s2_pos, scratch
+    )
+    cost = penalty + d * d * inv2s2 + base - allowance
+    _apply(
+        mode, src, dst, cost, ttype, sentence, j, k,
+        val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _skips(
+    mode,
+    forward,
+    j,
+    lo_j,
+    hi_j,
+    width,
+    s_skip,
+    use_alive,
+    val,
+    other,
+    alive,
+    bp_src,
+    bp_type,
+    post,
+    unit_k,
+    unit_lab,
+    logz,
+):
+    """Every skip in column j. Skips stay in the column, so they are visited by
+    ascending i going forward and descending i going back: each source is final
+    when it is read."""
+    for step in range(hi_j - lo_j):
+        i = lo_j + step if forward else hi_j - 1 - step
+        src = j * width + (i - lo_j)
+        if _valid(mode, use_alive, val, alive, src):
+            _apply(
+                mode, src, src + 1, s_skip, SKIP, -1, j, j,
+                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+            )  # fmt: skip
+
+
 @njit(cache=True)
 def sweep(
     mode,
@@ -220,29 +299,10 @@ def sweep(
         lo_j = lo[j]
         hi_j = min(n_sent, lo_j + width - 1)
         if forward:
-            # Skips stay in column j; ascending i makes each source final first.
-            for i in range(lo_j, hi_j):
-                src = j * width + (i - lo_j)
-                if _valid(mode, use_alive, val, alive, src):
-                    _apply(
-                        mode,
-                        src,
-                        src + 1,
-                        s_skip,
-                        SKIP,
-                        -1,
-                        j,
-                        j,
-                        val,
-                        other,
-                        alive,
-                        bp_src,
-                        bp_type,
-                        post,
-                        unit_k,
-                        unit_lab,
-                        logz,
-                    )
+            _skips(
+                mode, forward, j, lo_j, hi_j, width, s_skip, use_alive,
+                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+            )  # fmt: skip
         # The sources worth extending in this column: a contiguous sub-range of
         # the band in practice, found once instead of testing per step.
         first = hi_j + 1
@@ -286,159 +346,40 @@ def sweep(
                         continue
                     # Match sentence i.
                     if i < n_sent and lo_k <= i + 1 <= hi_k and (n_atoms == 1 or net <= maxspan[i]):
-                        d = ls - mulog[i]
-                        cost = (
-                            d * d * inv2s2
-                            + base
-                            - _comma_allowance(
-                                n_sig,
-                                sig_off,
-                                sig_gain,
-                                net,
-                                fracs[i],
-                                ncommas[i],
-                                inv2s2_pos,
-                                scratch,
-                            )
-                        )
-                        _apply(
-                            mode,
-                            src,
-                            k * width + (i + 1 - lo_k),
-                            cost,
-                            MATCH,
-                            i,
-                            j,
-                            k,
-                            val,
-                            other,
-                            alive,
-                            bp_src,
-                            bp_type,
-                            post,
-                            unit_k,
-                            unit_lab,
-                            logz,
-                        )
+                        _read(
+                            mode, src, k * width + (i + 1 - lo_k), 0.0, MATCH, i, j, k,
+                            ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
+                            ncommas, inv2s2_pos, scratch,
+                            val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+                        )  # fmt: skip
                     if lo_k <= i <= hi_k:
                         # Repeat sentence i-1 right after reading it.
                         if i >= 1 and (n_atoms == 1 or net <= maxspan[i - 1]):
-                            d = ls - mulog[i - 1]
-                            cost = (
-                                s_rep
-                                + d * d * inv2s2
-                                + base
-                                - _comma_allowance(
-                                    n_sig,
-                                    sig_off,
-                                    sig_gain,
-                                    net,
-                                    fracs[i - 1],
-                                    ncommas[i - 1],
-                                    inv2s2_pos,
-                                    scratch,
-                                )
-                            )
-                            _apply(
-                                mode,
-                                src,
-                                k * width + (i - lo_k),
-                                cost,
-                                REPEAT,
-                                i - 1,
-                                j,
-                                k,
-                                val,
-                                other,
-                                alive,
-                                bp_src,
-                                bp_type,
-                                post,
-                                unit_k,
-                                unit_lab,
-                                logz,
-                            )
+                            _read(
+                                mode, src, k * width + (i - lo_k), s_rep, REPEAT, i - 1, j, k,
+                                ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
+                                ncommas, inv2s2_pos, scratch,
+                                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+                            )  # fmt: skip
                         # A first attempt at sentence i, read again right after:
                         # the mirror of a repeat. Without it, "attempt + match"
                         # could only be "insert + match", and the attempt's text
                         # (sentence i all the same) would look doubtful.
                         if i < n_sent and (n_atoms == 1 or net <= maxspan[i]):
-                            d = ls - mulog[i]
-                            cost = (
-                                s_rep
-                                + d * d * inv2s2
-                                + base
-                                - _comma_allowance(
-                                    n_sig,
-                                    sig_off,
-                                    sig_gain,
-                                    net,
-                                    fracs[i],
-                                    ncommas[i],
-                                    inv2s2_pos,
-                                    scratch,
-                                )
-                            )
-                            _apply(
-                                mode,
-                                src,
-                                k * width + (i - lo_k),
-                                cost,
-                                ATTEMPT,
-                                i,
-                                j,
-                                k,
-                                val,
-                                other,
-                                alive,
-                                bp_src,
-                                bp_type,
-                                post,
-                                unit_k,
-                                unit_lab,
-                                logz,
-                            )
+                            _read(
+                                mode, src, k * width + (i - lo_k), s_rep, ATTEMPT, i, j, k,
+                                ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
+                                ncommas, inv2s2_pos, scratch,
+                                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+                            )  # fmt: skip
                         # Insert unscripted speech.
                         if ins_ok:
                             _apply(
-                                mode,
-                                src,
-                                k * width + (i - lo_k),
-                                ins_cost,
-                                INSERT,
-                                -1,
-                                j,
-                                k,
-                                val,
-                                other,
-                                alive,
-                                bp_src,
-                                bp_type,
-                                post,
-                                unit_k,
-                                unit_lab,
-                                logz,
-                            )
+                                mode, src, k * width + (i - lo_k), ins_cost, INSERT, -1, j, k,
+                                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+                            )  # fmt: skip
         if not forward:
-            for i in range(hi_j - 1, lo_j - 1, -1):
-                src = j * width + (i - lo_j)
-                if not use_alive or alive[src]:
-                    _apply(
-                        mode,
-                        src,
-                        src + 1,
-                        s_skip,
-                        SKIP,
-                        -1,
-                        j,
-                        j,
-                        val,
-                        other,
-                        alive,
-                        bp_src,
-                        bp_type,
-                        post,
-                        unit_k,
-                        unit_lab,
-                        logz,
-                    )
+            _skips(
+                mode, forward, j, lo_j, hi_j, width, s_skip, use_alive,
+                val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+            )  # fmt: skip
