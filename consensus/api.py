@@ -1,16 +1,15 @@
-"""Reviewer chunk view and the public platform statistics."""
+"""The reviewer's view of a chunk: its transcriptions, decisions and confidence."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consensus import selectors, services
+from consensus import services
 from consensus.models import ConsensusDecision
 from recordings.models import Chunk
 from shrutik.permissions import IsReviewer
@@ -114,29 +113,3 @@ class ChunkDetailApi(APIView):
             [t.user_id for t in chunk.transcriptions.all()], chunk.language.code
         )
         return Response(ChunkDetailOutput(chunk, context={"standing": standing}).data)
-
-
-StatsOutput = inline_serializer(
-    "Stats",
-    {
-        "hours_recorded": serializers.FloatField(),
-        "hours_validated": serializers.FloatField(),
-        "recordings": serializers.IntegerField(),
-        "chunks": serializers.DictField(child=serializers.IntegerField()),
-        "contributors": serializers.IntegerField(),
-        "transcribers": serializers.IntegerField(),
-        "transcriptions": serializers.IntegerField(),
-        "languages": serializers.DictField(),
-        "generated_at": serializers.DateTimeField(),
-    },
-)
-
-
-class StatsApi(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: StatsOutput}, summary="Platform totals, per language")
-    def get(self, request):
-        # Aggregates over millions of rows are computed at most once a minute per
-        # cluster, whatever the traffic: the figures are for humans.
-        return Response(selectors.platform_stats_cached())

@@ -4,5 +4,4 @@ from consensus import api
 
 urlpatterns = [
     path("chunks/<uuid:pk>/", api.ChunkDetailApi.as_view(), name="api-chunk"),
-    path("stats/", api.StatsApi.as_view(), name="api-stats"),
 ]

@@ -26,7 +26,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from contributors import services
 from contributors.authentication import token_user_id
-from contributors.models import AgeRange, Gender, User
+from contributors.models import PROFILE_FIELDS, AgeRange, Gender, User
 from shrutik.api import LANGUAGE_CODE_PATTERN, StrictInput
 
 
@@ -51,13 +51,7 @@ class ProfileOutput(serializers.ModelSerializer):
         fields = [
             "id",
             "username",
-            "email",
-            "display_name",
-            "age_range",
-            "gender",
-            "native_language",
-            "dialect",
-            "show_on_leaderboard",
+            *PROFILE_FIELDS,
             "consent_version",
             "consent_at",
             "has_consented",

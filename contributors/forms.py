@@ -3,17 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from contributors.models import User
-
-PROFILE_FORM_FIELDS = [
-    "display_name",
-    "email",
-    "age_range",
-    "gender",
-    "native_language",
-    "dialect",
-    "show_on_leaderboard",
-]
+from contributors.models import PROFILE_FIELDS, User
 
 PROFILE_FORM_LABELS = {
     "display_name": _("Display name"),
@@ -35,7 +25,7 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username", *PROFILE_FORM_FIELDS]
+        fields = ["username", *PROFILE_FIELDS]
         labels = PROFILE_FORM_LABELS
 
     def __init__(self, *args, **kwargs):
@@ -53,7 +43,7 @@ class SignUpForm(UserCreationForm):
     def save(self, commit: bool = True) -> User:
         from contributors import services
 
-        data = {f: self.cleaned_data.get(f) for f in PROFILE_FORM_FIELDS}
+        data = {f: self.cleaned_data.get(f) for f in PROFILE_FIELDS}
         return services.user_register(
             username=self.cleaned_data["username"],
             password=self.cleaned_data["password1"],
@@ -65,7 +55,7 @@ class SignUpForm(UserCreationForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = PROFILE_FORM_FIELDS
+        fields = list(PROFILE_FIELDS)
         labels = PROFILE_FORM_LABELS
 
 

@@ -29,6 +29,19 @@ def new_speaker_id() -> str:
     return uuid.uuid4().hex
 
 
+# What a contributor tells the platform about themselves and may change: the
+# profile page, the API and "download my data" all read this one list.
+PROFILE_FIELDS = (
+    "display_name",
+    "email",
+    "age_range",
+    "gender",
+    "native_language",
+    "dialect",
+    "show_on_leaderboard",
+)
+
+
 class User(AbstractUser):
     """A contributor, reviewer, researcher or admin.
 

@@ -17,19 +17,9 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from contributors.models import User
+from contributors.models import PROFILE_FIELDS, User
 from contributors.signals import user_blocked, user_erased
 from shrutik.permissions import CONTRIBUTOR, REVIEWER
-
-PROFILE_FIELDS = (
-    "email",
-    "display_name",
-    "age_range",
-    "gender",
-    "native_language",
-    "dialect",
-    "show_on_leaderboard",
-)
 
 
 class UsernameTaken(Exception):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tarfile
-
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -15,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contributors.models import AgeRange, Gender
-from exports import processing, selectors, services, splits
+from exports import archive, processing, selectors, services, splits
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
-from exports.uploads import iter_prefix
 from recordings.models import ChunkStatus, Language
 from shrutik.api import LanguageCodeField, StrictInput, api_error
 from shrutik.parsers import JSONParser
@@ -382,38 +379,6 @@ class ExportDetailApi(APIView):
         return Response(ExportOutput(export, context={"request": request}).data)
 
 
-def tar_stream(export: Export):
-    """The export as one uncompressed tar, streamed object by object in 1 MiB reads.
-
-    Headers are built with tarfile and the members' bytes copied straight
-    through, so memory holds one read buffer whatever the file sizes.
-    """
-    from django.core.files.storage import default_storage
-
-    root = f"shrutik-{export.version}-{str(export.id)[:8]}"
-    mtime = int(export.finished_at.timestamp()) if export.finished_at else 0
-    written = 0
-    for path, size in iter_prefix(export.prefix):
-        info = tarfile.TarInfo(f"{root}/{path}")
-        info.size, info.mode, info.mtime = size, 0o644, mtime
-        header = info.tobuf(format=tarfile.PAX_FORMAT)
-        yield header
-        sent = 0
-        with default_storage.open(export.prefix + path, "rb") as fh:
-            while sent < size and (block := fh.read(min(1024 * 1024, size - sent))):
-                sent += len(block)
-                yield block
-        if sent != size:
-            raise OSError(f"{path} changed while being archived")
-        padding = -size % tarfile.BLOCKSIZE
-        yield b"\0" * padding
-        written += len(header) + size + padding
-    # End of archive: two zero blocks, then zero-fill to a whole record as tar does.
-    end = 2 * tarfile.BLOCKSIZE
-    end += -(written + end) % tarfile.RECORDSIZE
-    yield b"\0" * end
-
-
 class ExportArchiveApi(APIView):
     permission_classes = [IsResearcher]
 
@@ -434,7 +399,9 @@ class ExportArchiveApi(APIView):
                 _("This export is too large for a single archive; download its files."),
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
-        response = streaming_response(request, tar_stream(export), content_type="application/x-tar")
+        response = streaming_response(
+            request, archive.tar_stream(export), content_type="application/x-tar"
+        )
         name = f"shrutik-{export.version}-{str(export.id)[:8]}.tar"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "private, no-store"

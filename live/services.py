@@ -29,6 +29,7 @@ from recordings import services as recording_services
 from recordings.audio import decode
 from recordings.audio import text as script_text
 from recordings.models import Recording, Script
+from shrutik.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ def session_end(*, session: LiveSession) -> Recording:
                 )
             finally:
                 upload.close()
-    except recording_services.UploadRejected as exc:
+    except ApplicationError as exc:
         LiveSession.objects.filter(pk=session.pk).update(
             status=LiveStatus.REJECTED, detail=exc.detail[:300], connection=""
         )

@@ -7,9 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from recordings import selectors, services
 from recordings.models import Chunk, Language, LengthBucket, Recording, Script
 from shrutik.api import LanguageCodeField, StrictInput
 from shrutik.parsers import FormParser, MultiPartParser
+from shrutik.permissions import HasConsented
 from shrutik.storage import signed_url
 
 
@@ -69,16 +69,6 @@ class ActiveLanguageField(LanguageCodeField):
 class ScriptNextInput(StrictInput):
     language = ActiveLanguageField()
     length = serializers.ChoiceField(choices=LengthBucket.choices, required=False)
-
-
-def require_consent(user) -> None:
-    if not user.has_consented:
-        raise PermissionDenied(
-            _(
-                "Accept the current contributor agreement (PATCH /api/me/ with consent=true) "
-                "before contributing."
-            )
-        )
 
 
 class ScriptNextApi(APIView):
@@ -195,6 +185,8 @@ class RecordingCreateInput(StrictInput):
 
 
 class RecordingListCreateApi(ListAPIView):
+    permission_classes = [IsAuthenticated, HasConsented]
+    contributes = ("POST",)
     serializer_class = RecordingOutput
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "upload"
@@ -223,7 +215,6 @@ class RecordingListCreateApi(ListAPIView):
         summary="Upload a reading of a script",
     )
     def post(self, request):
-        require_consent(request.user)
         # Refuse an oversized body before parsing it, so it never reaches disk.
         length = request.META.get("CONTENT_LENGTH")
         if length and length.isdigit() and int(length) > settings.RECORDING_MAX_BYTES + 65536:
@@ -233,14 +224,11 @@ class RecordingListCreateApi(ListAPIView):
             )
         data = RecordingCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            recording = services.recording_create(
-                user=request.user,
-                script=data.validated_data["script"],
-                upload=data.validated_data["audio"],
-            )
-        except services.UploadRejected as exc:
-            return Response({"detail": exc.detail}, status=exc.status_code)
+        recording = services.recording_create(
+            user=request.user,
+            script=data.validated_data["script"],
+            upload=data.validated_data["audio"],
+        )
         # 200 with the stored recording when this exact reading was already uploaded.
         created = not getattr(recording, "duplicate", False)
         return Response(

@@ -32,6 +32,16 @@ def language_active_by_code(code: str) -> Language | None:
     return by_code.get(code)
 
 
+def language_pick(languages: list[Language], *codes: str | None) -> Language | None:
+    """The first of ``codes`` that names one of ``languages`` (say the one asked
+    for, the user's native language, the interface's), else the first language."""
+    by_code = {lang.code: lang for lang in languages}
+    for code in codes:
+        if code in by_code:
+            return by_code[code]
+    return languages[0] if languages else None
+
+
 def language_cache_clear() -> None:
     global _language_cache
     _language_cache = (0.0, {})

@@ -7,7 +7,6 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script
+from shrutik.exceptions import ApplicationError
 from shrutik.queueing import enqueue_or_defer
 from shrutik.storage import (
     COPY_BUFFER,
@@ -45,17 +45,6 @@ CONTAINER_EXTENSIONS = {
 
 
 CHUNK_WRITE_THREADS = 4
-
-
-@dataclass
-class UploadRejected(Exception):
-    """A client error in an upload: HTTP status and a message saying what to fix."""
-
-    status_code: int
-    detail: str
-
-    def __str__(self) -> str:
-        return self.detail
 
 
 def duration_limits(script: Script) -> tuple[float, float]:
@@ -88,20 +77,20 @@ def _local_path(upload: UploadedFile):
 def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
     """Decode the upload to learn what it really is and how long it really lasts."""
     if path.stat().st_size == 0:
-        raise UploadRejected(400, _("The audio file is empty."))
+        raise ApplicationError(400, _("The audio file is empty."))
     try:
         info = decode.probe(path)
     except decode.UnsupportedAudioError as exc:
-        raise UploadRejected(
+        raise ApplicationError(
             415,
             _("Unsupported audio: {reason}. Upload {supported}.").format(
                 reason=exc.reason, supported=decode.SUPPORTED_DESCRIPTION
             ),
         ) from exc
     except decode.AudioDecodeError as exc:
-        raise UploadRejected(400, _undecodable(exc)) from exc
+        raise ApplicationError(400, _undecodable(exc)) from exc
     if CONTAINER_EXTENSIONS.get(info.container) is None:
-        raise UploadRejected(
+        raise ApplicationError(
             415,
             _("Unsupported audio container '{container}'. Upload {supported}.").format(
                 container=info.container, supported=decode.SUPPORTED_DESCRIPTION
@@ -111,7 +100,7 @@ def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
     try:
         duration = decode.measure_duration(path, max_seconds=high)
     except decode.AudioTooLongError as exc:
-        raise UploadRejected(
+        raise ApplicationError(
             400,
             _(
                 "The recording is longer than {most} s, the most this script "
@@ -119,9 +108,9 @@ def recording_validate_audio(*, path: Path, script: Script) -> decode.AudioInfo:
             ).format(most=f"{high:.0f}", reading=f"{script.estimated_seconds:.0f}"),
         ) from exc
     except decode.AudioDecodeError as exc:
-        raise UploadRejected(400, _undecodable(exc)) from exc
+        raise ApplicationError(400, _undecodable(exc)) from exc
     if duration < low:
-        raise UploadRejected(
+        raise ApplicationError(
             400,
             _(
                 "The recording lasts {duration} s; reading this script takes about "
@@ -160,7 +149,7 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
     first insert wins, the others delete their object and answer with it.
     """
     if upload.size is not None and upload.size > settings.RECORDING_MAX_BYTES:
-        raise UploadRejected(413, too_large_message())
+        raise ApplicationError(413, too_large_message())
     with _local_path(upload) as path:
         info = recording_validate_audio(path=path, script=script)
         sha256 = sha256_file(path)

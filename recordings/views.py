@@ -8,23 +8,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from recordings import selectors
-from recordings.models import Language, LengthBucket
-
-
-def pick_language(request, languages: list[Language]) -> Language | None:
-    """The language asked for, else the user's native language, else the interface's."""
-    by_code = {lang.code: lang for lang in languages}
-    for code in (request.GET.get("language"), request.user.native_language, request.LANGUAGE_CODE):
-        if code in by_code:
-            return by_code[code]
-    return languages[0] if languages else None
+from recordings.models import LengthBucket
 
 
 @login_required
 @require_GET
 def record(request):
     languages = list(selectors.language_list_active())
-    language = pick_language(request, languages)
+    language = selectors.language_pick(
+        languages, request.GET.get("language"), request.user.native_language, request.LANGUAGE_CODE
+    )
     length = request.GET.get("length") or ""
     if length not in LengthBucket.values:
         length = ""  # any length

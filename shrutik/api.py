@@ -21,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from shrutik.exceptions import ApplicationError
+
 # What ``shrutik.health.unavailable_dependency`` names, as a client reads it.
 _DEPENDENCIES = {
     "database": gettext_lazy("database"),
@@ -52,6 +54,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     Clients always find a ``detail`` string saying what to fix; field-level errors
     stay available under ``errors`` for forms that highlight fields.
     """
+    if isinstance(exc, ApplicationError):
+        return Response({"detail": exc.detail}, status=exc.status_code)
     if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         return _request_too_big_response(exc)
     response = drf_exception_handler(exc, context)

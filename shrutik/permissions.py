@@ -7,6 +7,7 @@ reviewers need for the review queue. It grants nothing outside the admin.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 REVIEWER = "reviewer"
@@ -40,3 +41,21 @@ class IsResearcher(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, RESEARCHER)
+
+
+class HasConsented(BasePermission):
+    """Contributing (uploading, taking and answering tasks) needs the current
+    contributor agreement; reading what one has contributed does not. A view
+    names the methods that contribute in ``contributes`` (default: all)."""
+
+    message = gettext_lazy(
+        "Accept the current contributor agreement (PATCH /api/me/ with consent=true) "
+        "before contributing."
+    )
+
+    def has_permission(self, request, view) -> bool:
+        methods = getattr(view, "contributes", None)
+        if methods is not None and request.method not in methods:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_consented)

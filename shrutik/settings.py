@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "transcriptions",
     "consensus",
     "exports",
+    "dashboard",
     "live",
 ]
 
@@ -320,8 +321,25 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_CONSUMER = "shrutik.worker:Consumer"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Every periodic task, in one table: name → (task, seconds between runs).
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "shrutik.heartbeat", "schedule": 30.0},
+    name: {"task": task, "schedule": seconds}
+    for name, (task, seconds) in {
+        # Proof of life for /healthz (WORKER_HEARTBEAT_MAX_AGE).
+        "worker-heartbeat": ("shrutik.heartbeat", 30.0),
+        # Recordings stuck in processing (RECORDING_STUCK_AFTER_SECONDS).
+        "recordings-sweep": ("recordings.sweep", 300.0),
+        # Erased contributors' audio past ERASURE_GRACE_DAYS.
+        "recordings-erased-audio-sweep": ("recordings.erased_audio_sweep", 3600.0),
+        # Chunks whose decision message was lost (CONSENSUS_STUCK_AFTER_SECONDS).
+        "consensus-sweep": ("consensus.sweep", 300.0),
+        # The nightly joint re-estimation of reliabilities, then re-scoring.
+        "consensus-reestimate": ("consensus.reestimate", 24 * 3600.0),
+        # Live sessions abandoned past their expiry.
+        "live-expire": ("live.expire", 300.0),
+        # Exports with no live attempt (EXPORT_STALL_SECONDS).
+        "exports-sweep": ("exports.sweep", 300.0),
+    }.items()
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
 
@@ -496,19 +514,13 @@ RECORDING_STUCK_AFTER_SECONDS = env.int("RECORDING_STUCK_AFTER_SECONDS", default
 RECORDING_MAX_ATTEMPTS = env.int("RECORDING_MAX_ATTEMPTS", default=5)
 CHUNK_TRANSCRIPTIONS_REQUIRED = env.int("CHUNK_TRANSCRIPTIONS_REQUIRED", default=2)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)
-CELERY_BEAT_SCHEDULE["recordings-sweep"] = {"task": "recordings.sweep", "schedule": 300.0}
 # An open chunk holding every transcription it asked for, untouched this long,
 # lost the message asking for its decision: the sweep asks again.
 CONSENSUS_STUCK_AFTER_SECONDS = env.int("CONSENSUS_STUCK_AFTER_SECONDS", default=10 * 60)
 CONSENSUS_SWEEP_BATCH = env.int("CONSENSUS_SWEEP_BATCH", default=10_000)
-CELERY_BEAT_SCHEDULE["consensus-sweep"] = {"task": "consensus.sweep", "schedule": 300.0}
 # An erased contributor's audio is deleted this many days after the erasure
 # (at once if they ask); the hourly sweep does it, and is safe to repeat.
 ERASURE_GRACE_DAYS = env.int("ERASURE_GRACE_DAYS", default=30)
-CELERY_BEAT_SCHEDULE["recordings-erased-audio-sweep"] = {
-    "task": "recordings.erased_audio_sweep",
-    "schedule": 3600.0,
-}
 
 # --- Live recording (WebSocket) ---------------------------------------------------
 # Sockets share a Redis channel layer across web processes when Redis is there;
@@ -540,7 +552,6 @@ LIVE_STAGING_MAX_BYTES_PER_USER = env.int("LIVE_STAGING_MAX_BYTES_PER_USER", def
 LIVE_UNDECODED_MAX_BYTES = env.int("LIVE_UNDECODED_MAX_BYTES", default=512 * 1024)
 LIVE_STATUS_POLL_SECONDS = env.float("LIVE_STATUS_POLL_SECONDS", default=1.0)
 LIVE_STATUS_FOLLOW_SECONDS = env.int("LIVE_STATUS_FOLLOW_SECONDS", default=15 * 60)
-CELERY_BEAT_SCHEDULE["live-expire"] = {"task": "live.expire", "schedule": 300.0}
 
 # --- Transcription tasks --------------------------------------------------------
 LEASE_SECONDS = env.int("LEASE_SECONDS", default=600)
@@ -575,7 +586,6 @@ EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 # An export with no progress for this long has no live attempt (its worker was
 # killed or its message lost); the sweeper starts it again.
 EXPORT_STALL_SECONDS = env.int("EXPORT_STALL_SECONDS", default=1800)
-CELERY_BEAT_SCHEDULE["exports-sweep"] = {"task": "exports.sweep", "schedule": 300.0}
 EXPORT_LICENCE = env.str("EXPORT_LICENCE", default="CC-BY-4.0")
 # Empty: "Shrutik contributors (<year>). Shrutik speech dataset, version <label>."
 EXPORT_CITATION = env.str("EXPORT_CITATION", default="")
@@ -597,7 +607,3 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 
 # Nightly joint re-estimation of contributor reliabilities (EM over recent decisions).
 RELIABILITY_REESTIMATE_CHUNKS = env.int("RELIABILITY_REESTIMATE_CHUNKS", default=50_000)
-CELERY_BEAT_SCHEDULE["consensus-reestimate"] = {
-    "task": "consensus.reestimate",
-    "schedule": 24 * 3600.0,
-}

@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("recordings.api_urls")),
     path("", include("transcriptions.api_urls")),
     path("", include("consensus.api_urls")),
+    path("", include("dashboard.api_urls")),
     path("", include("exports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP.
@@ -28,7 +29,7 @@ urlpatterns = [
     path("exports/", include("exports.urls")),
     path("", include("recordings.urls")),
     path("", include("transcriptions.urls")),
-    path("", include("consensus.urls")),
+    path("", include("dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

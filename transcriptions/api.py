@@ -7,12 +7,14 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from recordings.api import ActiveLanguageField, require_consent
+from recordings.api import ActiveLanguageField
 from shrutik.api import StrictInput
+from shrutik.permissions import HasConsented
 from shrutik.storage import signed_url
 from transcriptions import services
 from transcriptions.models import (
@@ -64,18 +66,15 @@ LEASE_CONFLICT = OpenApiResponse(
 )
 
 
-def error_response(exc: services.TaskError) -> Response:
-    return Response({"detail": exc.detail}, status=exc.status_code)
-
-
 class TaskNextApi(APIView):
+    permission_classes = [IsAuthenticated, HasConsented]
+
     @extend_schema(
         parameters=[TaskNextInput],
         responses={200: TaskOutput(many=True)},
         summary="Lease up to `count` chunks to transcribe or verify",
     )
     def get(self, request):
-        require_consent(request.user)
         params = TaskNextInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         leases = services.chunk_lease_next(user=request.user, **params.validated_data)
@@ -102,6 +101,8 @@ class TranscriptionOutput(serializers.Serializer):
 
 
 class TranscriptionListCreateApi(ListAPIView):
+    permission_classes = [IsAuthenticated, HasConsented]
+    contributes = ("POST",)
     serializer_class = TranscriptionOutput
     throttle_scope = "submit"
 
@@ -117,19 +118,15 @@ class TranscriptionListCreateApi(ListAPIView):
         summary="Submit a transcription of a leased chunk",
     )
     def post(self, request):
-        require_consent(request.user)
         data = TranscriptionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            transcription = services.transcription_submit(
-                user=request.user,
-                chunk_id=data.validated_data["chunk"],
-                text=data.validated_data["text"],
-                flags=data.validated_data.get("flags"),
-                time_spent_ms=data.validated_data.get("time_spent_ms"),
-            )
-        except services.TaskError as exc:
-            return error_response(exc)
+        transcription = services.transcription_submit(
+            user=request.user,
+            chunk_id=data.validated_data["chunk"],
+            text=data.validated_data["text"],
+            flags=data.validated_data.get("flags"),
+            time_spent_ms=data.validated_data.get("time_spent_ms"),
+        )
         return Response(TranscriptionOutput(transcription).data, status=status.HTTP_201_CREATED)
 
 
@@ -157,12 +154,7 @@ class TaskVerifyApi(APIView):
     def post(self, request, chunk_id):
         data = VerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = services.chunk_verify(
-                user=request.user, chunk_id=chunk_id, **data.validated_data
-            )
-        except services.TaskError as exc:
-            return error_response(exc)
+        result = services.chunk_verify(user=request.user, chunk_id=chunk_id, **data.validated_data)
         if isinstance(result, TaskLease):
             return Response({"next": "transcribe", "lease_expires_at": result.expires_at})
         return Response(TranscriptionOutput(result).data, status=status.HTTP_201_CREATED)
@@ -187,16 +179,13 @@ class TaskReleaseApi(APIView):
     def post(self, request, chunk_id):
         data = ReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.task_release(
-                user=request.user,
-                chunk_id=chunk_id,
-                kind=self.kind,
-                reason=data.validated_data.get("reason", ""),
-                comment=data.validated_data.get("comment", ""),
-            )
-        except services.TaskError as exc:
-            return error_response(exc)
+        services.task_release(
+            user=request.user,
+            chunk_id=chunk_id,
+            kind=self.kind,
+            reason=data.validated_data.get("reason", ""),
+            comment=data.validated_data.get("comment", ""),
+        )
         return Response({"detail": _("Released.")})
 
 

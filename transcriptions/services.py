@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from recordings.models import Chunk, Language
+from shrutik.exceptions import ApplicationError
 from transcriptions.models import (
     Flag,
     SkipReason,
@@ -32,15 +32,6 @@ NO_LEASE = gettext_noop(
     "You have no live lease on this chunk (it expired or was never yours); "
     "fetch new tasks from /api/tasks/next/."
 )
-
-
-@dataclass
-class TaskError(Exception):
-    status_code: int
-    detail: str
-
-    def __str__(self) -> str:
-        return self.detail
 
 
 def _candidates_sql(*, verify: bool, lock: bool) -> str:
@@ -229,7 +220,7 @@ def _live_lease(*, user, chunk_id, lock: bool = False) -> TaskLease:
         qs = qs.select_for_update()
     lease = qs.select_related("chunk__language").first()
     if lease is None:
-        raise TaskError(409, _(NO_LEASE))
+        raise ApplicationError(409, _(NO_LEASE))
     return lease
 
 
@@ -250,10 +241,12 @@ def transcription_submit(
     flags = sorted(set(flags or []))
     unknown = set(flags) - set(Flag.values)
     if unknown:
-        raise TaskError(400, _("Unknown flags: {flags}.").format(flags=", ".join(sorted(unknown))))
+        raise ApplicationError(
+            400, _("Unknown flags: {flags}.").format(flags=", ".join(sorted(unknown)))
+        )
     text = text.strip()
     if not text and not flags:
-        raise TaskError(
+        raise ApplicationError(
             400, _("Type what you hear, or flag the audio (noise, unintelligible, wrong_language).")
         )
     chunk_db_id = Chunk._meta.pk.get_db_prep_value(chunk_id, connection)
@@ -274,7 +267,7 @@ def transcription_submit(
             )
             lease = cursor.fetchone()
             if lease is None:
-                raise TaskError(409, _(NO_LEASE))
+                raise ApplicationError(409, _(NO_LEASE))
             if lease[0]:
                 flags = sorted({*flags, "verify_mismatch"})
             cursor.execute(
@@ -312,7 +305,7 @@ def transcription_submit(
             transcription._state.db = connection.alias
             transaction.on_commit(lambda: _transcribed(chunk_id))
     except IntegrityError as exc:
-        raise TaskError(409, _("You have already transcribed this chunk.")) from exc
+        raise ApplicationError(409, _("You have already transcribed this chunk.")) from exc
     return transcription
 
 
@@ -323,7 +316,7 @@ def chunk_verify(*, user, chunk_id, matches: bool, time_spent_ms: int | None = N
         with transaction.atomic():
             lease = _live_lease(user=user, chunk_id=chunk_id, lock=True)
             if not lease.chunk.expected_text:
-                raise TaskError(400, _("This chunk has no expected sentence to verify."))
+                raise ApplicationError(400, _("This chunk has no expected sentence to verify."))
             expected = lease.chunk.expected_text
         return transcription_submit(
             user=user,

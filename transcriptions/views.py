@@ -10,8 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from recordings.selectors import language_list_active
-from recordings.views import pick_language
+from recordings.selectors import language_list_active, language_pick
 from transcriptions.models import Flag, TaskMode
 
 # The flags a transcriber can set from the page, with their keyboard shortcut (Alt+key).
@@ -34,7 +33,9 @@ def _with_carrier(ch: str) -> str:
 
 def _task_page(request, mode: str):
     languages = list(language_list_active())
-    chosen = pick_language(request, languages)
+    chosen = language_pick(
+        languages, request.GET.get("language"), request.user.native_language, request.LANGUAGE_CODE
+    )
     language = chosen.code if chosen else ""
     return render(
         request,

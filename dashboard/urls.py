@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consensus import views
+from dashboard import views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),

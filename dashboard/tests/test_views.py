@@ -8,10 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from consensus import selectors
-from consensus.models import StoppingThreshold
-from consensus.views import _nice_ceiling, hours_chart
 from contributors.models import ReliabilityScore
+from dashboard import selectors
+from dashboard.charts import _nice_ceiling, hours_chart
 from recordings.models import Chunk, Language, Recording
 from recordings.tests.factories import LanguageFactory, make_chunks
 from transcriptions.models import Transcription
@@ -141,16 +140,3 @@ def test_hours_chart_layout():
 @pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (0.03, 0.05), (3, 5), (10, 10), (11, 20)])
 def test_nice_ceiling(value, ceiling):
     assert _nice_ceiling(value) == pytest.approx(ceiling)
-
-
-def test_admins_see_and_can_reset_the_stopping_threshold(admin_client):
-    row = StoppingThreshold.objects.create(language="bn", value=1.37, chunks=12)
-    listing = admin_client.get("/admin/consensus/stoppingthreshold/")
-    assert listing.status_code == 200
-    assert b"1.37" in listing.content
-    url = f"/admin/consensus/stoppingthreshold/{row.pk}/change/"
-    response = admin_client.post(url, {"value": "0.8"})
-    assert response.status_code == 302
-    row.refresh_from_db()
-    assert row.value == 0.8 and row.language == "bn" and row.chunks == 12
-    assert admin_client.get("/admin/consensus/stoppingthreshold/add/").status_code == 403

@@ -1,3 +1,6 @@
+"""Reads for the dashboard: platform totals, the hours chart, leaderboards and a
+contributor's own work. They read contributors, recordings and transcriptions only."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -172,26 +175,6 @@ def contributor_dashboard(*, user, limit: int = 20) -> dict:
         "recorded_minutes": round((recorded["seconds"] or 0) / 60, 1),
         "transcriptions": list(transcriptions),
         "transcriptions_total": totals["n"],
-        "reliability": list(ReliabilityScore.objects.filter(user=user).order_by("language")),
-    }
-
-
-def contributor_data(*, user) -> dict:
-    """Everything the platform holds about ``user``, for their "download my data"."""
-    recordings = (
-        Recording.objects.filter(contributor=user)
-        .select_related("script__language")
-        .annotate(chunk_total=Count("chunks"))
-        .order_by("created_at")
-    )
-    transcriptions = (
-        Transcription.objects.filter(user=user)
-        .select_related("chunk__language")
-        .order_by("created_at")
-    )
-    return {
-        "recordings": list(recordings),
-        "transcriptions": list(transcriptions),
         "reliability": list(ReliabilityScore.objects.filter(user=user).order_by("language")),
     }
 
