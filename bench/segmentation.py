@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/segmentation.py                 # shared set + bench/out/hard
     .venv/bin/python bench/segmentation.py --sets shared   # only ../shared/data/speech
+    .venv/bin/python bench/segmentation.py --sets bench/out/long60  # any folder of recordings
     .venv/bin/python bench/segmentation.py --json out.json
 
 Each recording has a JSON (``sentences`` with ``text``, ``start``, ``end``,
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'chunks':>6s} {'lab':>4s} {'wrong':>5s} {'ms':>6s}  note"
     )
     for name in args.sets.split(","):
-        folder = SETS[name].resolve()
+        folder = (SETS[name] if name in SETS else Path(name)).resolve()
         files = sorted(folder.glob("*.json"))
         if not files:
             hint = " (run bench/data/make_hard_set.py)" if name == "hard" else ""

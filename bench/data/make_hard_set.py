@@ -2,8 +2,9 @@
 
 Each recording reads a script with espeak-ng the way volunteers actually do:
 comma pauses that are longer than some sentence pauses, a skipped sentence, a
-repeated sentence, an extra remark that is not in the script, a long break,
-background noise, a recording far too quiet. Audio is WebM/Opus (what browsers
+repeated sentence, an extra remark that is not in the script, a whole
+unscripted sentence in a short script, a long break, background noise, a
+recording far too quiet. Audio is WebM/Opus (what browsers
 upload), encoded with the imageio-ffmpeg binary; each file gets a JSON in the
 format of ../shared/data/speech (``script``, ``sentences`` with ``text``,
 ``start``, ``end``, ``in_script``, ``duration``), times measured on the
@@ -138,6 +139,7 @@ SCENARIOS = (
     "noisy",
     "quiet",
     "mixed",
+    "unscripted",
 )
 
 
@@ -200,7 +202,9 @@ def say(text: str, reader: Reader, tmp: Path) -> np.ndarray:
 
 def build(name: str, lang: str, scenario: str, rng: random.Random, tmp: Path, out: Path) -> None:
     pool = SENTENCES[lang]
-    n = rng.randint(9, min(14, len(pool)))
+    # A short script with one whole sentence read that is not in it: the
+    # extra sentence is a fifth of the speech and as long as the others.
+    n = 5 if scenario == "unscripted" else rng.randint(9, min(14, len(pool)))
     first = rng.randint(0, len(pool) - n)
     script = pool[first : first + n]
     reader = Reader(
@@ -230,6 +234,11 @@ def build(name: str, lang: str, scenario: str, rng: random.Random, tmp: Path, ou
         spoken.insert(
             rng.randint(1, len(spoken) - 1), Spoken(aside, False, say(aside, reader, tmp))
         )
+    if scenario == "unscripted":
+        typical = sorted(len(t) for t in script)[len(script) // 2]
+        others = [t for t in pool if t not in script and 0.7 * typical <= len(t) <= 1.5 * typical]
+        text = rng.choice(others)
+        spoken.insert(rng.randint(1, len(spoken) - 1), Spoken(text, False, say(text, reader, tmp)))
     if scenario in ("long_break", "mixed"):
         long_break_after = rng.randint(1, len(spoken) - 2)
 

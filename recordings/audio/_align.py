@@ -23,8 +23,10 @@ Cost of a step over atoms j..k-1 read as sentence i:
 * internal pauses: each gap inside the step costs -log P(not a break | gap).
   A sentence with commas at fractions f of its length may instead pause at up
   to three gaps for a small price, *if* each such gap sits near the matching
-  fraction of the step's net time. This is what tells a long comma pause from
-  a sentence break: position, not length;
+  fraction of the step's net time, and pays more for each comma without such
+  a pause (readers mostly pause at commas). This is what tells a long comma
+  pause from a sentence break, and one sentence from another of the same
+  length: position, not length;
 * the cut after the step: -log P(break | gap).
 """
 
@@ -52,8 +54,9 @@ MATCH, REPEAT, INSERT, SKIP, ATTEMPT = 1, 2, 3, 0, 4
     P_INV2S2_POS,
     P_SIG_GAIN,
     P_INSERT_PAUSE,
-) = range(13)
-N_PARAMS = 13
+    P_COMMA_MISS,
+) = range(14)
+N_PARAMS = 14
 MAX_COMMAS = 3
 _MAX_SIG = 8  # internal pauses considered for comma matching per step
 
@@ -182,6 +185,7 @@ def _read(
     fracs,
     ncommas,
     inv2s2_pos,
+    comma_miss,
     scratch,
     val,
     other,
@@ -200,7 +204,7 @@ def _read(
     allowance = _comma_allowance(
         n_sig, sig_off, sig_gain, net, fracs[sentence], ncommas[sentence], inv2s2_pos, scratch
     )
-    cost = penalty + d * d * inv2s2 + base - allowance
+    cost = penalty + d * d * inv2s2 + base + comma_miss * ncommas[sentence] - allowance
     _apply(
         mode, src, dst, cost, ttype, sentence, j, k,
         val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
@@ -253,6 +257,7 @@ def sweep(
     maxspan,
     ncommas,
     fracs,
+    rep_pen,
     lo,
     width,
     prm,
@@ -270,6 +275,8 @@ def sweep(
 
     Forward modes visit sources by increasing (j, i), backward modes by
     decreasing (j, i), so every value a step reads is final when it is read.
+    ``rep_pen[j]`` is added to every repeat and attempt starting at atom j:
+    where the two readings of a supposed repeat do not sound alike.
     """
     m_atoms = starts.shape[0]
     n_sent = mulog.shape[0]
@@ -291,6 +298,7 @@ def sweep(
     inv2s2_pos = prm[P_INV2S2_POS]
     sig_min = prm[P_SIG_GAIN]
     ins_pause = prm[P_INSERT_PAUSE]
+    comma_miss = prm[P_COMMA_MISS]
     sig_off = np.zeros(_MAX_SIG)
     sig_gain = np.zeros(_MAX_SIG)
     scratch = np.zeros((MAX_COMMAS + 1, _MAX_SIG + 1))
@@ -313,6 +321,7 @@ def sweep(
                     first = i
                 last = i
         if j < m_atoms and first <= last:
+            s_rep_j = s_rep + rep_pen[j]
             n_sig = 0
             top_gain = 0.0
             for k in range(j + 1, m_atoms + 1):
@@ -326,7 +335,7 @@ def sweep(
                     if gain > sig_min and n_sig < _MAX_SIG:
                         # Net speaking time from the step's start to the pause.
                         sig_off[n_sig] = (ends[g] - starts[j]) - (pex[g] - pex[j])
-                        sig_gain[n_sig] = gain
+                        sig_gain[n_sig] = gain + comma_miss
                         n_sig += 1
                     if gain > top_gain:
                         top_gain = gain
@@ -349,16 +358,16 @@ def sweep(
                         _read(
                             mode, src, k * width + (i + 1 - lo_k), 0.0, MATCH, i, j, k,
                             ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
-                            ncommas, inv2s2_pos, scratch,
+                            ncommas, inv2s2_pos, comma_miss, scratch,
                             val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
                         )  # fmt: skip
                     if lo_k <= i <= hi_k:
                         # Repeat sentence i-1 right after reading it.
                         if i >= 1 and (n_atoms == 1 or net <= maxspan[i - 1]):
                             _read(
-                                mode, src, k * width + (i - lo_k), s_rep, REPEAT, i - 1, j, k,
+                                mode, src, k * width + (i - lo_k), s_rep_j, REPEAT, i - 1, j, k,
                                 ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
-                                ncommas, inv2s2_pos, scratch,
+                                ncommas, inv2s2_pos, comma_miss, scratch,
                                 val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
                             )  # fmt: skip
                         # A first attempt at sentence i, read again right after:
@@ -367,9 +376,9 @@ def sweep(
                         # (sentence i all the same) would look doubtful.
                         if i < n_sent and (n_atoms == 1 or net <= maxspan[i]):
                             _read(
-                                mode, src, k * width + (i - lo_k), s_rep, ATTEMPT, i, j, k,
+                                mode, src, k * width + (i - lo_k), s_rep_j, ATTEMPT, i, j, k,
                                 ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
-                                ncommas, inv2s2_pos, scratch,
+                                ncommas, inv2s2_pos, comma_miss, scratch,
                                 val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
                             )  # fmt: skip
                         # Insert unscripted speech.

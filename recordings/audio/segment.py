@@ -8,18 +8,22 @@ credible. See docs/segmentation.md for the reasoning; in short:
 1. Speech regions ("atoms") are found on the envelope; the gaps between them
    are the only places a cut may go, so a cut never falls inside speech.
 2. Each sentence's expected net speaking time is ``rate * length``, with the
-   reader's own rate fitted on the recording (and refitted on the first
-   alignment, locally for long recordings).
+   reader's own rate fitted on the recording (refitted on a first alignment,
+   in steps for long recordings; short scripts try several seeds, since one
+   unscripted sentence biases the first guess by its share).
 3. Dynamic programming over (sentence, atom) aligns the two sequences with
-   match / skip / insert / repeat steps (see ``_align.py``), scoring span against expectation and
-   each gap as a sentence break or an in-sentence pause. Comma pauses longer
-   than sentence pauses are explained by the commas and the durations, not
-   by "the N-1 longest pauses".
+   match / skip / insert / repeat steps (see ``_align.py``), scoring span
+   against expectation and each gap as a sentence break or an in-sentence
+   pause; a repeat stands only if its two readings sound alike. Comma pauses
+   longer than sentence pauses are explained by the commas and the
+   durations, not by "the N-1 longest pauses".
 4. Forward-backward over the same lattice gives each chunk the probability of
    its label; a chunk keeps its sentence only if that probability is high and
    its duration plausible. Doubt is local: one skipped sentence only costs the
-   labels around it. If the alignment as a whole is not credible, every chunk
-   is unlabelled and cut at pauses into 1-15 s pieces.
+   labels around it. If the alignment as a whole is not credible, chunks are
+   cut at pauses into 1-15 s pieces, unlabelled - except, when the reading
+   only strayed from the script (too much unscripted speech, too little of
+   the script), runs of consecutive script sentences, which keep theirs.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _align
-from .envelope import Envelope, envelope_from_audio, sliding_percentile, speech_regions
+from .envelope import Envelope, envelope_from_audio, speech_regions
 from .text import chars_per_second, pause_positions, speech_length
 
 __all__ = [
@@ -74,6 +78,10 @@ class SegmentParams:
     comma_pause_cost: float = 0.3
     comma_position_sigma: float = 0.08
     comma_min_gain: float = 0.5
+    # A comma read without a pause near its place: readers mostly pause, so
+    # this is evidence (about e^-1) against the span being that sentence -
+    # what tells an unscripted sentence from a script one of the same length.
+    comma_miss_cost: float = 1.0
     insert_pause_cost: float = 1.0  # one pause inside unscripted speech
     # Duration model: log-normal around the expected net time, with an
     # absolute slack so that short sentences are not judged on tens of
@@ -123,13 +131,33 @@ class SegmentParams:
     speech_amount_range: tuple[float, float] = (0.35, 3.0)
     max_median_log_ratio: float = 0.35
     rate_range: tuple[float, float] = (0.45, 2.2)  # reader's chars/s vs language default
+    # When only the share of matched sentences or of unscripted speech fails,
+    # labels are kept on runs of at least this many consecutive sentences.
+    min_credible_run: int = 3
     # Lattice size: band of sentence indices around each atom's expected one,
     # and the pruning beam (nats) for the posterior pass.
     band_min: int = 20
     band_max: int = 60
     band_fraction: float = 0.1
     beam: float = 30.0
-    refine_passes: int = 2
+    # Seed rates tried, as factors of speech/script: unscripted speech makes
+    # the seed too slow by its share of the speech (0.5: half of it), a
+    # skipped sentence too fast. Only for scripts short enough for one
+    # sentence to matter (and for the extra passes to be cheap).
+    rate_search_factors: tuple[float, ...] = (0.5, 0.6, 0.7, 0.78, 0.86, 0.93, 1.0, 1.08, 1.18)
+    rate_search_max_sentences: int = 120
+    # Long recordings (30+ matched sentences) follow changes of rate as
+    # steps: a new level costs this many log(N) squared sentence-to-sentence
+    # deviations, and lasts at least ``rate_min_run`` sentences. Readers who
+    # take turns change rate at once, which a running median smooths away.
+    rate_change_penalty: float = 3.0
+    rate_min_run: int = 3
+    # A repeat is believed only if its two readings sound alike: the
+    # correlation of their level contours (pauses capped, time normalised).
+    # Two readings of a sentence by one voice correlate at 0.9 or more, two
+    # different sentences below 0.45 (hard set).
+    min_twin_similarity: float = 0.6
+    twin_passes: int = 3
 
 
 @dataclass(frozen=True)
@@ -154,7 +182,7 @@ class Segment:
 @dataclass
 class Segmentation:
     segments: list[Segment]
-    aligned: bool  # the alignment as a whole was credible
+    aligned: bool  # the alignment as a whole was credible (if not, see ``_runs``)
     reason: str | None  # why not, when it was not
     seconds_per_char: float | None = None
     skipped: list[int] = field(default_factory=list)  # sentences the reader left out
@@ -216,8 +244,10 @@ class _Lattice:
         p: SegmentParams,
         insert_mu: float,
         sigma: float | None = None,
+        rep_pen: np.ndarray | None = None,
     ) -> None:
         self.a = atoms
+        self.rep_pen = np.zeros(atoms.count) if rep_pen is None else rep_pen
         self.p = p
         self.mu = mu
         self.n = int(mu.size)
@@ -250,6 +280,7 @@ class _Lattice:
         prm[_align.P_INV2S2_POS] = 1.0 / (2 * p.comma_position_sigma**2)
         prm[_align.P_SIG_GAIN] = p.comma_min_gain
         prm[_align.P_INSERT_PAUSE] = p.insert_pause_cost
+        prm[_align.P_COMMA_MISS] = p.comma_miss_cost
         self.prm = prm
         self.lo, self.width = self._band(m)
         self.states = (m + 1) * self.width
@@ -301,6 +332,7 @@ class _Lattice:
             self.maxspan,
             self.ncommas,
             self.fracs,
+            self.rep_pen,
             self.lo,
             self.width,
             self.prm,
@@ -403,6 +435,87 @@ def _initial_seconds_per_char(atoms: _Atoms, lengths: np.ndarray, p: SegmentPara
     return max(1e-3, speech) / max(1.0, float(lengths.sum()))
 
 
+@dataclass
+class _Fit:
+    """The reader's fitted rate and spread, and the best alignment under them."""
+
+    rate: float  # seconds per character
+    mu: np.ndarray  # expected net time of each sentence
+    sigma: float
+    lattice: _Lattice
+    units: list[_Unit]
+    skipped: list[int]
+    cost: float
+    forward: np.ndarray  # Viterbi costs, for the posterior pass's beam
+
+
+def _fit_reading(
+    atoms: _Atoms,
+    env: Envelope,
+    lengths: np.ndarray,
+    fracs: np.ndarray,
+    ncommas: np.ndarray,
+    seed: float,
+    default_spc: float,
+    p: SegmentParams,
+) -> _Fit:
+    """Align from a seed rate, refit rate and spread on the matched
+    sentences, align again; on short scripts, from a few seeds, keeping the
+    likeliest.
+
+    The seed divides all the speech by all the script, so a sentence the
+    reader added (or left out) biases it by that sentence's share: a fifth on
+    a five-sentence script. An alignment seeded that far off stretches every
+    sentence to absorb the extra one instead of inserting it, and refitting on
+    that alignment keeps the error. Seeds are compared on their refitted best
+    paths' negative log-likelihoods, each step's duration density counted
+    whole: the lattice's costs leave out its normalisation, log(sigma) per
+    step, which differs between fits and between paths with an extra step.
+    On long scripts one sentence barely moves the seed, and the trimmed
+    refit corrects what it does: one seed.
+    """
+    rep_pen = np.zeros(atoms.count)  # where repeats are ruled out, see _gated_path
+    factors = p.rate_search_factors if lengths.size <= p.rate_search_max_sentences else (1.0,)
+    lo, hi = default_spc / p.rate_range[1], default_spc / p.rate_range[0]
+    fits: list[tuple[float, int, _Fit]] = []
+    for order, factor in enumerate(factors):
+        rate = float(np.clip(seed * factor, lo, hi))
+        mu = rate * lengths
+        lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), rep_pen=rep_pen)
+        units = _gated_path(lattice, atoms, env, rep_pen, p)[0]
+        rate, local, sigma = _refit(units, atoms, lengths, rate, p)
+        mu = rate * lengths * local
+        lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), sigma, rep_pen)
+        units, skipped, cost, forward = _gated_path(lattice, atoms, env, rep_pen, p)
+        fit = _Fit(rate, mu, sigma, lattice, units, skipped, cost, forward)
+        fits.append((cost + len(units) * math.log(sigma), order, fit))
+    _, _, best = min(fits, key=lambda f: f[:2])
+    if len(fits) > 1:
+        # Later seeds may have ruled out more repeats than this fit knew of.
+        best.units, best.skipped, best.cost, best.forward = _gated_path(
+            best.lattice, atoms, env, rep_pen, p
+        )
+    return best
+
+
+def _gated_path(
+    lattice: _Lattice, atoms: _Atoms, env: Envelope, rep_pen: np.ndarray, p: SegmentParams
+) -> tuple[list[_Unit], list[int], float, np.ndarray]:
+    """The lattice's best path once no repeat on it pairs two unlike readings.
+
+    Each pass forbids the repeats whose readings differ (``rep_pen``, shared
+    with the caller so later lattices start from what is known) and aligns
+    again; a handful of passes settles it.
+    """
+    for _ in range(max(1, p.twin_passes)):
+        units, skipped, best, forward = lattice.best_path()
+        unlike = [j for j in _unlike_twins(units, atoms, env, p) if rep_pen[j] == 0.0]
+        if not unlike:
+            break
+        rep_pen[unlike] = _FORBIDDEN
+    return units, skipped, best, forward
+
+
 def _refit(
     units: list[_Unit], atoms: _Atoms, lengths: np.ndarray, rate: float, p: SegmentParams
 ) -> tuple[float, np.ndarray, float]:
@@ -410,8 +523,8 @@ def _refit(
 
     Returns (rate, per-sentence local factor, sigma). Units far from the
     median ratio are left out: they are the likeliest misalignments. For long
-    scripts a running median of the ratios follows a reader who speeds up or
-    slows down over the session.
+    scripts a piecewise-constant fit of the ratios follows a reader who speeds
+    up or slows down over the session, or readers who take turns.
     """
     n = lengths.size
     local = np.ones(n)
@@ -426,7 +539,7 @@ def _refit(
     new_rate = float(np.exp(np.mean(log_ratio)))
     r = log_ratio - math.log(new_rate)
     if idx.size >= 30:
-        smooth = sliding_percentile(r, 10, 50)
+        smooth = _rate_steps(r, p)
         local = np.exp(np.interp(np.arange(n), idx, smooth))
         r = r - smooth
     sigma = p.duration_sigma
@@ -437,6 +550,45 @@ def _refit(
         lo, hi = p.duration_sigma_bounds
         sigma = float(np.clip(1.25 * spread, lo, hi))
     return new_rate, local, sigma
+
+
+def _rate_steps(r: np.ndarray, p: SegmentParams) -> np.ndarray:
+    """Piecewise-constant fit of the log rate residuals ``r`` (sentence order).
+
+    Optimal partitioning: squared error within segments plus a penalty per
+    change, scaled by the sentence-to-sentence noise (from first
+    differences, which a step barely affects). A steady reader gets one
+    segment; readers who take turns, or one who tires, get a level each.
+    """
+    n = r.size
+    d = np.diff(r)
+    noise = max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2), 0.02)
+    beta = p.rate_change_penalty * math.log(n) * noise**2
+    min_len = p.rate_min_run
+    s1 = np.concatenate([[0.0], np.cumsum(r)])
+    s2 = np.concatenate([[0.0], np.cumsum(r * r)])
+    best = np.full(n + 1, np.inf)
+    best[0] = -beta
+    prev = np.zeros(n + 1, dtype=np.int64)
+    for t in range(min_len, n + 1):
+        s = np.arange(0, t - min_len + 1)
+        s = s[np.isfinite(best[s])]
+        if s.size == 0:
+            continue
+        length = t - s
+        sse = s2[t] - s2[s] - (s1[t] - s1[s]) ** 2 / length
+        cost = best[s] + sse + beta
+        k = int(np.argmin(cost))
+        best[t], prev[t] = cost[k], s[k]
+    out = np.empty(n)
+    t = n
+    if not np.isfinite(best[n]):
+        return np.full(n, float(np.median(r)))
+    while t > 0:
+        s = int(prev[t])
+        out[s:t] = float(np.median(r[s:t]))
+        t = s
+    return out
 
 
 def _fallback_units(
@@ -526,25 +678,16 @@ def segment_speech(
         dtype=np.float64,
     )
     default_spc = 1.0 / chars_per_second(language)
-    rate = _initial_seconds_per_char(atoms, lengths, p)
-    rate = float(np.clip(rate, default_spc / p.rate_range[1], default_spc / p.rate_range[0]))
-    local = np.ones(n)
-    sigma = p.duration_sigma
-    for _ in range(max(0, p.refine_passes - 1)):
-        mu = rate * lengths * local
-        lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), sigma)
-        units, _, _, _ = lattice.best_path()
-        rate, local, sigma = _refit(units, atoms, lengths, rate, p)
-
-    mu = rate * lengths * local
-    lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), sigma)
-    units, skipped, best, forward = lattice.best_path()
-    alive = lattice.beam(forward, best)
-    del forward
+    seed = _initial_seconds_per_char(atoms, lengths, p)
+    fit = _fit_reading(atoms, env, lengths, fracs, ncommas, seed, default_spc, p)
+    rate, mu, sigma, lattice = fit.rate, fit.mu, fit.sigma, fit.lattice
+    units, skipped, best = fit.units, fit.skipped, fit.cost
+    alive = lattice.beam(fit.forward, best)
+    del fit
     cut_post, unit_post = lattice.posteriors(units, alive)
     del alive
 
-    reason = _credibility(units, atoms, n, rate, default_spc, mu, p, lengths)
+    reason, partial = _credibility(units, atoms, n, rate, default_spc, mu, p, lengths)
     stats = {
         "atoms": float(atoms.count),
         "sentences": float(n),
@@ -557,17 +700,88 @@ def segment_speech(
         "cost": best,
         "band": float(lattice.width),
     }
-    if reason is not None:
+    if reason is not None and not partial:
         units = _fallback_units(atoms, 0, atoms.count, p, target=float(np.median(mu)))
         segments = _finish(units, atoms, env, p, None, None, None)
         return Segmentation(
             segments, aligned=False, reason=reason, seconds_per_char=rate, skipped=[], stats=stats
         )
-    segments = _finish(units, atoms, env, p, (cut_post, unit_post), mu, float(np.median(mu)), sigma)
+    segments = _finish(
+        units,
+        atoms,
+        env,
+        p,
+        (cut_post, unit_post),
+        mu,
+        float(np.median(mu)),
+        sigma,
+        min_run=p.min_credible_run if partial else 1,
+    )
     stats["labelled"] = float(sum(s.aligned for s in segments))
     return Segmentation(
-        segments, aligned=True, reason=None, seconds_per_char=rate, skipped=skipped, stats=stats
+        segments,
+        aligned=reason is None,
+        reason=reason,
+        seconds_per_char=rate,
+        skipped=skipped if reason is None else [],
+        stats=stats,
     )
+
+
+def _contour(
+    env: Envelope, atoms: _Atoms, u: _Unit, p: SegmentParams, points: int = 64
+) -> np.ndarray | None:
+    """Level contour of a step's speech on a normalised net-time axis.
+
+    Pauses are cut to the cap (a reader rests at a comma for a different time
+    on each reading), levels are floored 30 dB under the step's loud frames,
+    smoothed over 50 ms and resampled to ``points``.
+    """
+    hop = env.hop_seconds
+    pieces = []
+    cap = round(p.pause_cap_seconds / hop)
+    for a in range(u.j, u.k):
+        lo = int(atoms.starts[a] / hop)
+        hi = int(atoms.ends[a] / hop)
+        if a > u.j:
+            pieces.append(env.db[int(atoms.ends[a - 1] / hop) : lo][:cap])
+        pieces.append(env.db[lo:hi])
+    x = np.concatenate(pieces).astype(np.float64) if pieces else np.zeros(0)
+    if x.size < 5:
+        return None
+    x = np.maximum(x, np.percentile(x, 95) - 30.0)
+    x = np.convolve(x, np.ones(5) / 5, mode="same")
+    return np.interp(np.linspace(0, x.size - 1, points), np.arange(x.size), x)
+
+
+def _similarity(env: Envelope, atoms: _Atoms, a: _Unit, b: _Unit, p: SegmentParams) -> float:
+    ca, cb = _contour(env, atoms, a, p), _contour(env, atoms, b, p)
+    if ca is None or cb is None:
+        return 0.0
+    ca, cb = ca - ca.mean(), cb - cb.mean()
+    den = math.sqrt(float((ca * ca).sum() * (cb * cb).sum()))
+    return float((ca * cb).sum()) / den if den > 0 else 0.0
+
+
+def _unlike_twins(units: list[_Unit], atoms: _Atoms, env: Envelope, p: SegmentParams) -> list[int]:
+    """Start atoms of the repeats and attempts whose two readings differ.
+
+    A repeat is only claimed from durations inside the lattice; an extra
+    sentence as long as its neighbour fits it as well as a true repeat does,
+    and would carry the neighbour's text. Both readings' starts are returned:
+    with the one forbidden, the other would become the repeat.
+    """
+    out: list[int] = []
+    for idx, u in enumerate(units):
+        if u.kind == _align.REPEAT and idx > 0:
+            twin = units[idx - 1]
+        elif u.kind == _align.ATTEMPT and idx + 1 < len(units):
+            twin = units[idx + 1]
+        else:
+            continue
+        if _similarity(env, atoms, u, twin, p) < p.min_twin_similarity:
+            out += [u.j, twin.j]
+    return out
 
 
 def _credibility(
@@ -579,13 +793,19 @@ def _credibility(
     mu: np.ndarray,
     p: SegmentParams,
     lengths: np.ndarray,
-) -> str | None:
-    """Why the alignment as a whole cannot be trusted, or None if it can.
+) -> tuple[str | None, bool]:
+    """Why the alignment as a whole cannot be trusted (None if it can), and
+    whether its parts still can.
 
     The first test does not depend on the alignment at all: how much speech
     there is against how much the script holds at the language's usual rate.
     The alignment fits its own rate to the recording, so without this a
-    reading of a different, longer text can still look self-consistent.
+    reading of a different, longer text can still look self-consistent. That
+    test, durations that do not fit and an implausible rate say the text or
+    the reader's rate is not what the alignment assumes: nothing in it can be
+    trusted. Too little of the script matched, or too much speech outside
+    it, says only that the reading strayed: where it did follow the script,
+    the labels still hold (``_runs``).
     """
     speech = atoms.net(0, atoms.count) - p.pause_cap_seconds * max(0, n - 1)
     expected = float(lengths.sum()) * default_spc
@@ -594,22 +814,23 @@ def _credibility(
         return (
             f"{speech:.0f} s of speech for a script that takes about {expected:.0f} s: "
             "not a reading of this script"
-        )
-    spans = {id(u): atoms.ends[u.k - 1] - atoms.starts[u.j] for u in units}
-    total = sum(spans.values())
+        ), False
     matched = [u for u in units if u.kind == _align.MATCH]
-    if len(matched) < p.min_matched_fraction * n:
-        return f"only {len(matched)} of {n} sentences could be matched to the audio"
-    unmatched = sum(spans[id(u)] for u in units if u.kind != _align.MATCH)
-    if total > 0 and unmatched / total > p.max_inserted_fraction:
-        return f"{unmatched / total:.0%} of the speech does not fit the script"
-    ratios = np.array([atoms.net(u.j, u.k) / mu[u.label] for u in matched])
-    if np.median(np.abs(np.log(ratios))) > p.max_median_log_ratio:
-        return "sentence durations do not fit the script"
+    if matched:
+        ratios = np.array([atoms.net(u.j, u.k) / mu[u.label] for u in matched])
+        if np.median(np.abs(np.log(ratios))) > p.max_median_log_ratio:
+            return "sentence durations do not fit the script", False
     cps, default_cps = 1.0 / rate, 1.0 / default_spc
     if not (p.rate_range[0] * default_cps <= cps <= p.rate_range[1] * default_cps):
-        return f"implausible reading rate ({cps:.1f} characters per second)"
-    return None
+        return f"implausible reading rate ({cps:.1f} characters per second)", False
+    if len(matched) < p.min_matched_fraction * n:
+        return f"only {len(matched)} of {n} sentences could be matched to the audio", True
+    spans = {id(u): atoms.ends[u.k - 1] - atoms.starts[u.j] for u in units}
+    total = sum(spans.values())
+    unmatched = sum(spans[id(u)] for u in units if u.kind != _align.MATCH)
+    if total > 0 and unmatched / total > p.max_inserted_fraction:
+        return f"{unmatched / total:.0%} of the speech does not fit the script", True
+    return None, False
 
 
 _KIND_NAMES = {
@@ -629,6 +850,7 @@ def _finish(
     mu: np.ndarray | None,
     target: float | None,
     sigma: float | None = None,
+    min_run: int = 1,
 ) -> list[Segment]:
     """Turn the best path into chunks: label the credible steps, re-cut the rest.
 
@@ -637,6 +859,8 @@ def _finish(
     are cut only where nearly all alignments cut (not where the best guess
     happened to put a break, which in a doubtful region is often a comma),
     and chunks longer than the limit are cut again at their likeliest breaks.
+    With ``min_run`` > 1, labels are kept only on runs of that many
+    consecutive sentences, and the rest is cut at pauses (see ``_runs``).
     """
     plan: list[tuple[_Unit, int | None, float, str]] = []
     if posterior is None or mu is None:
@@ -680,6 +904,8 @@ def _finish(
             else:
                 pending.extend(range(u.j, u.k))
         flush()
+        if min_run > 1:
+            plan = _runs(plan, atoms, p, target or 4.0, min_run)
     segments: list[Segment] = []
     margin = p.margin_seconds
     for idx, (u, label, confidence, kind) in enumerate(plan):
@@ -706,6 +932,50 @@ def _finish(
             )
         )
     return segments
+
+
+def _runs(
+    plan: list[tuple[_Unit, int | None, float, str]],
+    atoms: _Atoms,
+    p: SegmentParams,
+    target: float,
+    min_run: int,
+) -> list[tuple[_Unit, int | None, float, str]]:
+    """Keep the labelled chunks that read at least ``min_run`` script sentences
+    in order, one after the other; cut everything else at pauses, unlabelled.
+
+    For alignments that fail as a whole only because too much of the reading
+    is not in the script, or too little of the script was read: a run of
+    consecutive sentences whose every duration fits is not a coincidence,
+    while isolated labels there may be.
+    """
+    keep = [False] * len(plan)
+    i = 0
+    while i < len(plan):
+        if plan[i][1] is None:
+            i += 1
+            continue
+        k = i + 1
+        while k < len(plan) and plan[k][1] is not None and 0 <= plan[k][1] - plan[k - 1][1] <= 1:
+            k += 1
+        if len({entry[1] for entry in plan[i:k]}) >= min_run:
+            keep[i:k] = [True] * (k - i)
+        i = k
+    out: list[tuple[_Unit, int | None, float, str]] = []
+    start: int | None = None  # first atom of the stretch waiting to be cut at pauses
+    for entry, kept in zip(plan, keep, strict=True):
+        if not kept:
+            start = entry[0].j if start is None else start
+            continue
+        if start is not None:
+            for u in _fallback_units(atoms, start, entry[0].j, p, target):
+                out.append((u, None, 0.0, "fallback"))
+            start = None
+        out.append(entry)
+    if start is not None:
+        for u in _fallback_units(atoms, start, atoms.count, p, target):
+            out.append((u, None, 0.0, "fallback"))
+    return out
 
 
 def _split_long(

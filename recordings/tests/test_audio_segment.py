@@ -198,6 +198,95 @@ def test_an_extra_sentence_is_left_without_expected_text() -> None:
     assert v.labelled >= len(SCRIPT) - 3
 
 
+# Sentences a reader might add that are not in SCRIPT: as long as the
+# script's own, so that duration alone does not give them away.
+UNSCRIPTED = [
+    "A small boat drifted slowly across the quiet lake.",
+    "Nobody knew where the old key had been hidden.",
+    "My sister, who lives abroad, sends us letters every month.",
+    "The neighbours were painting their fence all weekend long.",
+    "The children laughed at the clown in the park.",
+    "Our train crossed three rivers before noon.",
+    "The soup was too salty for my taste.",
+]
+
+
+def chunks_over(result: Segmentation, sentence: dict) -> list:
+    return [s for s in result.segments if s.start < sentence["end"] and s.end > sentence["start"]]
+
+
+@pytest.mark.parametrize(
+    ("script", "position", "extra", "seed"),
+    [
+        (SCRIPT[6:11], 1, UNSCRIPTED[0], 1),
+        (SCRIPT[6:11], 1, UNSCRIPTED[2], 6),
+        (SCRIPT[3:8], 4, UNSCRIPTED[1], 5),
+    ],
+)
+def test_an_unscripted_sentence_gets_its_own_chunk_and_the_script_keeps_its_labels(
+    script: list[str], position: int, extra: str, seed: int
+) -> None:
+    # A short script with one whole sentence added: a sixth of the speech,
+    # which a rate fitted to all of it would spread over every sentence.
+    spoken = [*script[:position], extra, *script[position:]]
+    reading = read_aloud(spoken, seed=seed)
+    result = segment_speech(reading.envelope(), script, "en")
+    v = judge(reading, result, script)
+    assert_safe(v)
+    assert len(result.segments) == len(spoken)  # cut at every sentence pause
+    assert [s.sentence for s in chunks_over(result, reading.truth[position])] == [None]
+    assert v.labelled == len(script)
+
+
+def test_an_unscripted_sentence_as_long_as_its_neighbour_is_not_its_repeat() -> None:
+    # By duration the added sentence reads as well as a second reading of the
+    # one before it, which would give it that sentence's text; the two do not
+    # sound alike.
+    script = SCRIPT[:5]
+    spoken = [*script[:2], UNSCRIPTED[2], *script[2:]]
+    reading = read_aloud(spoken, seed=111)
+    result = segment_speech(reading.envelope(), script, "en")
+    assert_safe(judge(reading, result, script))
+    assert all(s.sentence is None for s in chunks_over(result, reading.truth[2]))
+
+
+def test_a_reading_that_strays_from_the_script_keeps_the_labels_where_it_follows_it() -> None:
+    # More than half the speech is not in the script: not credible as a whole,
+    # but the run of script sentences at the start is.
+    script = SCRIPT[:8]
+    reading = read_aloud([*script, *UNSCRIPTED], seed=300)
+    result = segment_speech(reading.envelope(), script, "en")
+    v = judge(reading, result, script)
+    assert_safe(v)
+    assert not result.aligned and "does not fit the script" in (result.reason or "")
+    assert v.labelled >= 6
+    for sentence in reading.truth[len(script) :]:
+        assert all(s.sentence is None for s in chunks_over(result, sentence))
+
+
+def test_readers_who_take_turns_keep_their_labels() -> None:
+    # Two readers alternate every five sentences, one much faster: the
+    # reading rate changes in steps, which a running median would blur into
+    # a spread that leaves every label in doubt.
+    audio, truth, script = [], [], []
+    offset = 0.0
+    for turn in range(10):
+        part = [SCRIPT[(5 * turn + i) % len(SCRIPT)] for i in range(5)]
+        reading = read_aloud(part, cps=10.0 if turn % 2 else 17.0, seed=400 + turn)
+        audio.append(reading.audio)
+        truth += [
+            {**t, "start": t["start"] + offset, "end": t["end"] + offset} for t in reading.truth
+        ]
+        offset += reading.audio.size / SR
+        script += part
+    reading = Reading(np.concatenate(audio), truth)
+    result = segment_speech(reading.envelope(), script, "en")
+    v = judge(reading, result, script)
+    assert_safe(v)
+    assert len(result.segments) == len(script)
+    assert v.labelled >= len(script) - 2
+
+
 def test_a_long_break_is_never_inside_a_chunk() -> None:
     reading = read_aloud(SCRIPT, long_break_after=5, seed=5)
     result = segment_speech(reading.envelope(), SCRIPT, "en")
