@@ -1,4 +1,5 @@
-FROM python:3.11-slim
+# Pinned to a patch release (and Debian release) so that a rebuild gets what was tested.
+FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update && apt-get install -y --no-install-recommends libsndfile1 \
@@ -14,5 +15,7 @@ RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
 USER shrutik
 EXPOSE 8000
 # ASGI: pages, API and the live recording WebSocket from the same processes.
+# The same command as docker-compose.yml's web service.
 CMD ["gunicorn", "shrutik.asgi:application", "-k", "uvicorn_worker.UvicornWorker", \
-     "--bind", "0.0.0.0:8000", "--workers", "3"]
+     "-c", "python:shrutik.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--timeout", "300"]

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -248,9 +248,13 @@ def recording_sweep(*, now=None) -> int:
     what makes "uploaded" a promise rather than a hope.
     """
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.RECORDING_STUCK_AFTER_SECONDS)
+    waited = settings.RECORDING_STUCK_AFTER_SECONDS
+    # A worker may still be on an attempt until the task's hard time limit:
+    # starting a second one before then would process the recording twice.
+    worked = max(waited, settings.RECORDING_PROCESS_TIME_LIMIT + 60)
     stuck = Recording.objects.filter(
-        status__in=[RecordingStatus.UPLOADED, RecordingStatus.PROCESSING], updated_at__lt=stale
+        Q(status=RecordingStatus.UPLOADED, updated_at__lt=now - timedelta(seconds=waited))
+        | Q(status=RecordingStatus.PROCESSING, updated_at__lt=now - timedelta(seconds=worked))
     ).values_list("id", "processing_attempts")
     count = 0
     for recording_id, attempts in stuck.iterator():

@@ -1,5 +1,6 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from recordings import erasure, services
 from shrutik.storage import transient_errors
@@ -14,8 +15,8 @@ from shrutik.storage import transient_errors
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=5,
-    soft_time_limit=1200,
-    time_limit=1260,
+    soft_time_limit=settings.RECORDING_PROCESS_SOFT_TIME_LIMIT,
+    time_limit=settings.RECORDING_PROCESS_TIME_LIMIT,
     ignore_result=True,
 )
 def recording_process(self, recording_id: str) -> None:

@@ -511,6 +511,11 @@ RECORDING_DURATION_SLACK_SECONDS = env.float("RECORDING_DURATION_SLACK_SECONDS",
 RECORDING_MIN_DURATION_FACTOR = env.float("RECORDING_MIN_DURATION_FACTOR", default=0.35)
 RECORDING_ABSOLUTE_MAX_SECONDS = env.float("RECORDING_ABSOLUTE_MAX_SECONDS", default=2 * 3600)
 RECORDING_STUCK_AFTER_SECONDS = env.int("RECORDING_STUCK_AFTER_SECONDS", default=15 * 60)
+# recordings.process: a soft limit to reject the reading with a reason, then
+# the hard one. An attempt may be alive until the hard limit, so the sweeper
+# leaves a recording in processing alone until it has passed.
+RECORDING_PROCESS_SOFT_TIME_LIMIT = 1200
+RECORDING_PROCESS_TIME_LIMIT = 1260
 RECORDING_MAX_ATTEMPTS = env.int("RECORDING_MAX_ATTEMPTS", default=5)
 CHUNK_TRANSCRIPTIONS_REQUIRED = env.int("CHUNK_TRANSCRIPTIONS_REQUIRED", default=2)
 SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)

@@ -108,6 +108,21 @@ def test_sweeper_requeues_stuck_recordings_and_gives_up_eventually(uploaded, set
     assert "Gave up" in recording.error
 
 
+def test_sweeper_leaves_an_attempt_alone_until_it_is_past_its_time_limit(uploaded, settings):
+    # A reading in processing for longer than RECORDING_STUCK_AFTER_SECONDS may
+    # still be on a live worker: a second attempt would process it twice.
+    recording, _ = uploaded
+    started = timezone.now() - timedelta(seconds=settings.RECORDING_STUCK_AFTER_SECONDS + 60)
+    Recording.objects.filter(pk=recording.pk).update(
+        status=RecordingStatus.PROCESSING, updated_at=started
+    )
+    assert settings.RECORDING_STUCK_AFTER_SECONDS + 60 < settings.RECORDING_PROCESS_TIME_LIMIT
+    assert services.recording_sweep() == 0
+    past = timezone.now() - timedelta(seconds=settings.RECORDING_PROCESS_TIME_LIMIT + 61)
+    Recording.objects.filter(pk=recording.pk).update(updated_at=past)
+    assert services.recording_sweep() == 1
+
+
 def test_a_missing_recording_is_not_an_error(uploaded):
     """A recording deleted (erased) before its message ran: the task succeeds,
     neither failing nor retrying, and touches no other recording."""

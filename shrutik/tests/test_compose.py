@@ -107,3 +107,11 @@ def test_ensure_bucket_creates_the_bucket_once(s3_server):
         s3.head_bucket(Bucket=name)
     finally:
         s3.delete_bucket(Bucket=name)
+
+
+def test_the_image_is_built_from_a_pinned_base_and_serves_as_compose_does():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, re.M).group(1)
+    assert re.match(r"^python:3\.11\.\d+-slim-\w+$", base), base
+    cmd = re.search(r"^CMD (\[.*?\])", dockerfile, re.M | re.S).group(1)
+    assert json.loads(cmd.replace("\\\n", "")) == services()["web"]["command"]
