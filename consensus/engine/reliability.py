@@ -11,13 +11,13 @@ times: it is the closest thing to ground truth the system ever sees.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
 from transcriptions.normalize import tokenize
 
-from .policy import build_voters
+from .policy import build_voters, match_evidence
 from .schema import EngineConfig, Transcript, weight_from_accuracy
 from .vote import combine, vote_slot
 
@@ -40,34 +40,40 @@ class Reliability:
         return self.alpha / (self.alpha + self.beta)
 
 
-def reliability_prior(config: EngineConfig) -> Reliability:
-    return Reliability(
-        alpha=config.prior_mean * config.prior_strength,
-        beta=(1.0 - config.prior_mean) * config.prior_strength,
-    )
+def reliability_prior(config: EngineConfig, *, listening: bool = False) -> Reliability:
+    """A newcomer's typing accuracy or, with ``listening``, how often their
+    yes/no on a sentence is right: the two are different skills."""
+    mean = config.listener_prior_mean if listening else config.prior_mean
+    strength = config.listener_prior_strength if listening else config.prior_strength
+    return Reliability(alpha=mean * strength, beta=(1.0 - mean) * strength)
 
 
 def reliability_update(
-    current: Reliability, evidence: Evidence, config: EngineConfig
+    current: Reliability, evidence: Evidence, config: EngineConfig, *, listening: bool = False
 ) -> Reliability:
     """Decay the evidence gathered so far toward the prior, then add the new."""
-    prior = reliability_prior(config)
+    prior = reliability_prior(config, listening=listening)
     return Reliability(
         alpha=prior.alpha + config.decay * (current.alpha - prior.alpha) + evidence.agree,
         beta=prior.beta + config.decay * (current.beta - prior.beta) + evidence.disagree,
     )
 
 
-def reliability_weight(current: Reliability, config: EngineConfig) -> float:
-    """Voting weight; 0 for contributors proven (with enough words) below 0.5.
+def reliability_weight(
+    current: Reliability, config: EngineConfig, *, listening: bool = False
+) -> float:
+    """Voting weight; 0 for contributors proven (with enough words, or votes
+    when ``listening``) below 0.5.
 
     Below 0.5 with too little evidence the weight is floored at a small value
     instead: a newcomer's first bad chunk must not silence them for good.
     """
     accuracy = min(current.accuracy, config.max_accuracy)
-    evidence = current.alpha + current.beta - config.prior_strength
+    strength = config.listener_prior_strength if listening else config.prior_strength
+    enough = config.min_evidence_votes if listening else config.min_evidence_words
+    evidence = current.alpha + current.beta - strength
     if accuracy <= 0.5:
-        return 0.0 if evidence >= config.min_evidence_words else 0.1
+        return 0.0 if evidence >= enough else 0.1
     return weight_from_accuracy(accuracy)
 
 
@@ -78,19 +84,24 @@ class ReliabilityState:
     same arithmetic for offline evaluation and for tests.
     """
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, *, listening: bool = False) -> None:
         self.config = config
+        self.listening = listening
         self._table: dict[tuple[str, str], Reliability] = {}
 
     def get(self, contributor_id: str, language: str) -> Reliability:
         found = self._table.get((contributor_id, language))
-        return found if found is not None else reliability_prior(self.config)
+        if found is not None:
+            return found
+        return reliability_prior(self.config, listening=self.listening)
 
     def weight(self, contributor_id: str, language: str) -> float:
-        return reliability_weight(self.get(contributor_id, language), self.config)
+        current = self.get(contributor_id, language)
+        return reliability_weight(current, self.config, listening=self.listening)
 
     def update(self, contributor_id: str, language: str, evidence: Evidence) -> Reliability:
-        updated = reliability_update(self.get(contributor_id, language), evidence, self.config)
+        current = self.get(contributor_id, language)
+        updated = reliability_update(current, evidence, self.config, listening=self.listening)
         self._table[(contributor_id, language)] = updated
         return updated
 
@@ -170,6 +181,50 @@ def reliability_evidence(
     return result
 
 
+# A listener's vote teaches only when the others settled the question this surely.
+_VOTE_EVIDENCE_CONFIDENCE = 0.95
+
+
+def vote_evidence(
+    transcripts: Sequence[Transcript],
+    *,
+    prior_text: str | None,
+    config: EngineConfig,
+    reviewed_text: str | None = None,
+) -> dict[str, Evidence]:
+    """Right and wrong yes/no votes per listener for one decided chunk.
+
+    With ``reviewed_text`` a vote is right when it says what the reviewer's
+    text says about the sentence (counted ``reviewer_evidence_weight`` times).
+    Otherwise each vote is judged by the evidence of everyone else (prior
+    included, leave-one-out); a vote on a question the others left open
+    teaches nothing.
+    """
+    sentence = tokenize(prior_text) if prior_text is not None else []
+    result: dict[str, Evidence] = {}
+    if not sentence:
+        return result
+    truth = None if reviewed_text is None else tokenize(reviewed_text) == sentence
+    for number, transcript in enumerate(transcripts):
+        if transcript.vote is None or transcript.flags & config.review_flags:
+            continue
+        scale = 1.0
+        answer = truth
+        if answer is None:
+            others = match_evidence(transcripts, sentence, config, exclude=number).probability
+            if others >= _VOTE_EVIDENCE_CONFIDENCE:
+                answer = True
+            elif others <= 1.0 - _VOTE_EVIDENCE_CONFIDENCE:
+                answer = False
+            else:
+                continue
+        else:
+            scale = config.reviewer_evidence_weight
+        right = transcript.vote == answer
+        result[transcript.contributor_id] = Evidence(scale * right, scale * (not right))
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class DecidedChunk:
     """What the batch re-estimation needs to know about one decided chunk."""
@@ -203,11 +258,12 @@ def reestimate(
     for _ in range(iterations):
         fresh = ReliabilityState(config)
         for chunk in chunks:
+            # Votes keep their own weights: only typing is re-estimated here.
             reweighted = [
-                Transcript(
-                    t.contributor_id,
-                    t.raw_text,
-                    t.flags,
+                t
+                if t.vote is not None
+                else replace(
+                    t,
                     weight=(
                         0.0
                         if t.contributor_id in silenced

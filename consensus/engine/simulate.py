@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
 from .reliability import ReliabilityState, reliability_weight
-from .replay import LANGUAGE_BN, Clip, replay
+from .replay import LANGUAGE_BN, Clip, ReviewQueue, replay
 from .schema import EngineConfig
 
 SENTENCES = (
@@ -88,13 +88,16 @@ class Profile:
     name: str
     word_error: float
     share: float
+    # How often their yes/no on a sentence is wrong when they listen.
+    vote_error: float = 0.05
 
 
 PROFILES = (
-    Profile("careful", 0.03, 0.30),
-    Profile("average", 0.10, 0.40),
-    Profile("sloppy", 0.25, 0.22),
-    Profile("spammer", 1.0, 0.08),
+    Profile("careful", 0.03, 0.30, 0.02),
+    Profile("average", 0.10, 0.40, 0.05),
+    Profile("sloppy", 0.25, 0.22, 0.15),
+    # A spammer clicks at random and types at random.
+    Profile("spammer", 1.0, 0.08, 0.5),
 )
 
 
@@ -105,6 +108,9 @@ class SimulatedClip:
     reference: str
     transcripts: tuple[tuple[str, str], ...]  # worker, raw text
     profiles: tuple[str, ...]  # each transcript's worker profile, for reports only
+    # Listeners' votes on the script sentence: worker, "it matches".
+    votes: tuple[tuple[str, bool], ...] = ()
+    vote_profiles: tuple[str, ...] = ()
 
 
 def _misspell(word: str, rng: random.Random) -> str | None:
@@ -221,6 +227,19 @@ def simulate_clips(
             words = _transcribe(truth, rng, profile, hardness, trap, vocabulary)
             transcripts.append((worker, _encoding_noise(" ".join(words), rng, habit)))
         profiles = tuple(pool[index][1].name for index in chosen)
+        # Other volunteers listen and vote: "it matches" is right when the
+        # reader read the sentence as written.
+        matches = truth == script.split()
+        listeners: list[int] = []
+        while len(listeners) < per_clip:
+            index = rng.choices(range(workers), weights=activity)[0]
+            if index not in chosen and index not in listeners:
+                listeners.append(index)
+        votes = []
+        for index in listeners:
+            worker, profile, _ = pool[index]
+            wrong = rng.random() < min(0.5, profile.vote_error * hardness)
+            votes.append((worker, matches != wrong))
         out.append(
             SimulatedClip(
                 clip_id=f"bn-clip-{number:05d}",
@@ -228,6 +247,8 @@ def simulate_clips(
                 reference=" ".join(truth),
                 transcripts=tuple(transcripts),
                 profiles=profiles,
+                votes=tuple(votes),
+                vote_profiles=tuple(pool[index][1].name for index in listeners),
             )
         )
     return out
@@ -239,6 +260,7 @@ def simulate_bangla(
     max_transcripts: int | None = None,
     config: EngineConfig | None = None,
     clips: int = 600,
+    queue: ReviewQueue | None = None,
 ) -> dict[str, object]:
     """Replay simulated Bangla transcribers with and without the script
     sentence as a prior voter.
@@ -257,9 +279,11 @@ def simulate_bangla(
             reference=item.reference,
             transcripts=tuple((worker, text, frozenset()) for worker, text in item.transcripts),
             prior_text=item.script,
+            votes=item.votes,
         )
         for item in simulated
     ]
+    typing_only = [replace(clip, votes=()) for clip in replayable]
     profile_of = {
         worker: profile
         for item in simulated
@@ -285,11 +309,26 @@ def simulate_bangla(
         "clips": len(simulated),
         "max_transcripts": config.max_transcripts,
         "single_worker_wer_whitespace_only": round(naive_errors / naive_words, 5),
+        # The platform: listen-and-vote first on chunks that carry their sentence.
+        "with_votes": replay(
+            replayable, seed=seed, config=config, language=LANGUAGE_BN, queue=queue
+        ),
+        # Typing only, the script sentence as a prior voter.
         "with_prior": replay(
-            replayable, seed=seed, config=config, language=LANGUAGE_BN, on_finish=collect
+            typing_only,
+            seed=seed,
+            config=config,
+            language=LANGUAGE_BN,
+            on_finish=collect,
+            queue=queue,
         ),
         "without_prior": replay(
-            replayable, seed=seed, config=config, language=LANGUAGE_BN, use_prior=False
+            typing_only,
+            seed=seed,
+            config=config,
+            language=LANGUAGE_BN,
+            use_prior=False,
+            queue=queue,
         ),
         # Weights learned (with the prior) per simulated profile: spammers
         # should end at 0 and careful transcribers highest.

@@ -17,8 +17,9 @@ from consensus.engine import (
 )
 
 CONFIG = EngineConfig()
-# A stopping threshold so low that no chunk settles: isolates the other rules.
-PATIENT = replace(CONFIG, stop_expected_errors=0.01)
+# Volunteers so cheap and a threshold so low that no chunk settles: isolates
+# the other rules.
+PATIENT = replace(CONFIG, stop_expected_errors=0.01, wrong_word_value=1e9)
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 
 
@@ -77,26 +78,38 @@ def test_the_estimated_wer_threshold_alone_can_hold_back_validation():
     assert decide(proven, language="en", config=strict).status == "need_more"
 
 
-def test_no_agreement_at_the_maximum_goes_to_review():
+def test_no_agreement_at_the_maximum_goes_to_review_where_a_review_pays():
     words = ("hazy", "crazy", "lacy", "lady", "lazy", "lazy", "daisy")
     texts = [SENTENCE.replace("lazy", word) for word in words]
     transcripts = [t(str(k), x) for k, x in enumerate(texts)]
     decision = decide(transcripts, language="en", config=PATIENT)
     assert decision.status == "needs_review"
-    assert "no agreement after 7" in decision.reason
+    assert "a review pays" in decision.reason
+    assert decision.review_gain == pytest.approx(decision.expected_errors)
     assert decide(transcripts[:6], language="en", config=PATIENT).status == "need_more"
+    # With the review queue full, the crowd's text is kept at the maximum.
+    full = decide(transcripts, language="en", config=PATIENT, review_room=False)
+    assert full.status == "accepted"
+    # A wrong word worth less than the reviewer's time: accepted either way.
+    cheap = replace(PATIENT, wrong_word_value=10.0, stop_expected_errors=0.01)
+    assert decide(transcripts, language="en", config=cheap).status == "accepted"
 
 
-def test_a_chunk_with_few_words_in_doubt_settles_and_goes_to_review():
+def test_a_chunk_with_few_words_in_doubt_settles_and_is_accepted():
     texts = [SENTENCE] * 3 + [SENTENCE.replace("lazy", "hazy")]
     transcripts = [t(str(k), x) for k, x in enumerate(texts)]
-    decision = decide(transcripts, language="en")
-    assert decision.status == "needs_review"
+    # The threshold as the budget controller holds it once a language spends
+    # more than its budget.
+    over_budget = replace(CONFIG, stop_expected_errors=1.0)
+    decision = decide(transcripts, language="en", config=over_budget)
+    assert decision.status == "accepted"
     assert "settled" in decision.reason
-    assert decision.expected_errors <= CONFIG.stop_expected_errors
-    # The same chunk under a lower threshold (the budget allows more
-    # transcripts) asks for another one.
-    lower = replace(CONFIG, stop_expected_errors=decision.expected_errors / 2)
+    assert decision.expected_errors <= over_budget.stop_expected_errors
+    # The same chunk under a lower threshold, with volunteers' time cheap
+    # enough, asks for another transcript.
+    lower = replace(
+        CONFIG, stop_expected_errors=decision.expected_errors / 2, wrong_word_value=1e6
+    )
     assert decide(transcripts, language="en", config=lower).status == "need_more"
 
 
@@ -149,7 +162,7 @@ def test_two_flags_send_to_review_and_flagged_text_does_not_vote():
     two_flags = [*one_flag, t("d", "", flags=frozenset({"wrong_language"}))]
     decision = decide(two_flags, language="en")
     assert decision.status == "needs_review"
-    assert "2 transcribers flagged" in decision.reason
+    assert "2 people flagged" in decision.reason
 
 
 def test_script_confirmed_by_two_reliable_readers_validates_without_the_margin():
@@ -157,7 +170,7 @@ def test_script_confirmed_by_two_reliable_readers_validates_without_the_margin()
     readers = [t("a", "আমি ভাত খাই।", 0.85), t("b", "আমি ভাত খাই", 0.85)]
     decision = decide(readers, prior_text="আমি ভাত খাই", language="bn", config=config)
     assert decision.status == "validated"
-    assert "script confirmed" in decision.reason
+    assert "says its sentence" in decision.reason and "2 confirmed" in decision.reason
     # Newcomers (at the prior mean) confirm; readers proven worse than a
     # newcomer do not, nor does a reader who deviates.
     newcomers = [t("a", "আমি ভাত খাই"), t("b", "আমি ভাত খাই")]
@@ -252,7 +265,9 @@ def test_a_rescored_chunk_stays_validated_only_if_still_validated():
     # One of the three no longer counts (blocked): two cannot validate.
     weakened = decide([*proven[:2], replace(proven[2], weight=0.0)], language="en", config=CONFIG)
     assert weakened.status != "validated"
-    assert rescored_status("validated", weakened) == "needs_review"
+    # It keeps the crowd's text as accepted: a re-score does not fill the queue.
+    assert rescored_status("validated", weakened) == "accepted"
+    assert rescored_status("accepted", still) == "validated"
     # A finished chunk never reopens, and review is not left by a re-score.
     assert rescored_status("needs_review", weakened) == "needs_review"
     assert rescored_status("needs_review", still) == "needs_review"
