@@ -107,9 +107,7 @@ def test_a_chunk_with_few_words_in_doubt_settles_and_is_accepted():
     assert decision.expected_errors <= over_budget.stop_expected_errors
     # The same chunk under a lower threshold, with volunteers' time cheap
     # enough, asks for another transcript.
-    lower = replace(
-        CONFIG, stop_expected_errors=decision.expected_errors / 2, wrong_word_value=1e6
-    )
+    lower = replace(CONFIG, stop_expected_errors=decision.expected_errors / 2, wrong_word_value=1e6)
     assert decide(transcripts, language="en", config=lower).status == "need_more"
 
 
