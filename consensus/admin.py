@@ -1,5 +1,7 @@
-"""The review queue: doubtful chunks with their audio, every transcription, the
-proposed text, and accept / correct / reject."""
+"""The review queue: doubtful chunks with their audio, every transcription and
+vote, the proposed text, and accept / correct / reject. The same pages list the
+chunks the crowd accepted (status filter "Accepted by the crowd"), where
+accepting promotes the crowd's text to validated."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -87,15 +89,21 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _vote_label(vote: bool) -> str:
+    return _("voted: says the sentence") if vote else _("voted: does not say the sentence")
+
+
 @admin.register(ReviewChunk)
 class ReviewChunkAdmin(admin.ModelAdmin):
     form = ReviewForm
-    list_display = ["__str__", "language", "status", "confidence", "transcriptions_received",
-                    "consensus_text", "expected_text"]  # fmt: skip
+    list_display = ["__str__", "language", "status", "confidence", "review_gain",
+                    "transcriptions_received", "consensus_text", "expected_text"]  # fmt: skip
     list_filter = ["status", "language", ConfidenceFilter, ReasonFilter]
     search_fields = ["consensus_text", "expected_text"]
     list_select_related = ["language"]
-    ordering = ["confidence", "created_at"]
+    # Where a review removes the most expected wrong words first (the engine's
+    # review_gain), then the oldest; served by chunk_review_queue_idx.
+    ordering = ["-review_gain", "created_at"]
     # The queue holds most chunks: one count (the filtered one) per page is enough.
     show_full_result_count = False
     readonly_fields = ["player", "expected_text", "consensus_text", "confidence", "word_view",
@@ -140,7 +148,9 @@ class ReviewChunkAdmin(admin.ModelAdmin):
     @admin.display(description=_("transcriptions"))
     def transcription_table(self, obj):
         rows = list(Transcription.objects.filter(chunk=obj).select_related("user"))
-        standing = services.contributor_standing([t.user_id for t in rows], obj.language.code)
+        typing, listening = services.contributor_standings(
+            [t.user_id for t in rows], obj.language.code
+        )
         return format_html(
             "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
             _("contributor"),
@@ -153,8 +163,10 @@ class ReviewChunkAdmin(admin.ModelAdmin):
                 (
                     (
                         t.user,
-                        str(standing[t.user_id]),
-                        t.text,
+                        str(typing[t.user_id])
+                        if t.vote is None
+                        else _("listening: %s") % listening[t.user_id],
+                        t.text if t.vote is None else _vote_label(t.vote),
                         ", ".join(t.flags),
                     )
                     for t in rows
@@ -192,7 +204,9 @@ class ReviewChunkAdmin(admin.ModelAdmin):
             return self.response_post_save_change(request, obj)
         return super().response_change(request, obj)
 
-    @admin.action(description=_("Accept the proposed text of selected chunks"))
+    @admin.action(
+        description=_("Accept the proposed text of selected chunks (promotes accepted ones)")
+    )
     def accept_proposals(self, request, queryset):
         for chunk in queryset:
             services.chunk_review(chunk_id=chunk.pk, reviewer=request.user, action="accept")

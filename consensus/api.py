@@ -20,8 +20,8 @@ from transcriptions.models import Transcription
 class ChunkTranscriptionOutput(serializers.ModelSerializer):
     contributor = serializers.CharField(source="user.username")
     contributor_accuracy = serializers.SerializerMethodField(
-        help_text="The contributor's estimated word accuracy in the chunk's language "
-        "(the newcomer prior without a record)."
+        help_text="The contributor's estimated word accuracy in the chunk's language, or "
+        "for a vote how often their votes are right (the newcomer prior without a record)."
     )
     vote_weight = serializers.SerializerMethodField(
         help_text="How much this transcription's vote weighs (log-odds); 0 = it does not "
@@ -33,10 +33,11 @@ class ChunkTranscriptionOutput(serializers.ModelSerializer):
         model = Transcription
         fields = ["id", "contributor", "contributor_accuracy", "vote_weight",
                   "contributor_blocked", "text", "normalized_text", "flags", "source",
-                  "created_at"]  # fmt: skip
+                  "vote", "created_at"]  # fmt: skip
 
     def _standing(self, transcription: Transcription) -> services.Standing:
-        return self.context["standing"][transcription.user_id]
+        typing, listening = self.context["standing"]
+        return (typing if transcription.vote is None else listening)[transcription.user_id]
 
     def get_contributor_accuracy(self, transcription: Transcription) -> float:
         return round(self._standing(transcription).accuracy, 4)
@@ -85,6 +86,8 @@ class ChunkDetailOutput(serializers.ModelSerializer):
             "audio_url",
             "expected_text",
             "status",
+            "task_mode",
+            "review_gain",
             "transcriptions_required",
             "transcriptions_received",
             "consensus_text",
@@ -109,7 +112,7 @@ class ChunkDetailApi(APIView):
             ),
             pk=pk,
         )
-        standing = services.contributor_standing(
+        standing = services.contributor_standings(
             [t.user_id for t in chunk.transcriptions.all()], chunk.language.code
         )
         return Response(ChunkDetailOutput(chunk, context={"standing": standing}).data)

@@ -4,6 +4,7 @@ move reliabilities; and the reviewer's accept / correct / reject."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import timedelta
 from functools import cache
 
@@ -21,19 +22,44 @@ from recordings.models import Chunk, ChunkStatus
 from shrutik.queueing import enqueue_or_defer
 from transcriptions.models import SkipReason, TaskSkip, Transcription
 
+logger = logging.getLogger(__name__)
+
+# A report joins a chunk's judgements as a flag-only transcript under this id prefix.
+REPORT = "report:"
+
 # Chunks the engine has finished with: what the batch job learns from and may
 # re-score. A rejected chunk stays rejected and teaches nothing.
-FINISHED = (ChunkStatus.VALIDATED, ChunkStatus.NEEDS_REVIEW)
+FINISHED = (ChunkStatus.VALIDATED, ChunkStatus.ACCEPTED, ChunkStatus.NEEDS_REVIEW)
 
 
 @cache
 def engine_config() -> engine.EngineConfig:
+    defaults = engine.EngineConfig()
     fields = {f.name for f in dataclasses.fields(engine.EngineConfig)}
-    overrides = {k: v for k, v in settings.CONSENSUS_CONFIG.items() if k in fields}
     unknown = set(settings.CONSENSUS_CONFIG) - fields
     if unknown:
         raise ValueError(f"Unknown CONSENSUS_CONFIG keys: {', '.join(sorted(unknown))}")
+    overrides = {}
+    for key, value in settings.CONSENSUS_CONFIG.items():
+        # JSON has no tuples or sets: the costs ([a, b]) and the review flags
+        # arrive as lists.
+        kind = type(getattr(defaults, key))
+        overrides[key] = kind(value) if isinstance(value, list) and kind is not list else value
     return engine.EngineConfig(**overrides)
+
+
+def reviews_per_day(language: str) -> int:
+    """How many chunks of ``language`` its reviewers clear in a day."""
+    return max(0, int(settings.REVIEWS_PER_DAY_BY_LANGUAGE.get(language, settings.REVIEWS_PER_DAY)))
+
+
+def review_queue_has_room(*, language_id, code: str) -> bool:
+    """Whether the language's review queue holds fewer chunks than its reviewers
+    clear in a day. Counted up to that bound only, so it costs the same however
+    long the queue has grown."""
+    limit = reviews_per_day(code)
+    waiting = Chunk.objects.filter(status=ChunkStatus.NEEDS_REVIEW, language_id=language_id)
+    return waiting[:limit].count() < limit
 
 
 def stop_threshold(language: str, config: engine.EngineConfig) -> float:
@@ -68,16 +94,19 @@ def _advance_stop_threshold(
         rows.update(**advance)
 
 
-def _reliabilities(user_ids, language: str) -> dict[int, engine.Reliability]:
-    rows = ReliabilityScore.objects.filter(user_id__in=user_ids, language=language)
-    return {r.user_id: engine.Reliability(alpha=r.alpha, beta=r.beta) for r in rows}
+def _listening(score: ReliabilityScore, config: engine.EngineConfig) -> engine.Reliability:
+    """A contributor's listening reliability; the listener prior until a vote taught it."""
+    if score.listen_alpha is None or score.listen_beta is None:
+        return engine.reliability_prior(config, listening=True)
+    return engine.Reliability(alpha=score.listen_alpha, beta=score.listen_beta)
 
 
 @dataclasses.dataclass(frozen=True)
 class Standing:
-    """How much a contributor's vote counts in one language, for reviewers."""
+    """How much a contributor's typing, or their votes, count in one language,
+    for reviewers."""
 
-    accuracy: float  # estimated word accuracy (the prior mean for a newcomer)
+    accuracy: float  # estimated accuracy (the prior mean for a newcomer)
     weight: float  # voting weight in log-odds; 0 = does not count
     newcomer: bool  # no record in this language yet
     blocked: bool
@@ -93,55 +122,94 @@ class Standing:
         return gettext("%(accuracy)s (weight %(weight)s)") % values
 
 
+def contributor_standings(
+    user_ids, language: str, config: engine.EngineConfig | None = None
+) -> tuple[dict[int, Standing], dict[int, Standing]]:
+    """Each contributor's :class:`Standing` in ``language`` as a typist and as a
+    listener: how decisions weigh their transcriptions and their votes. A
+    blocked contributor's work stays on record but counts 0."""
+    config = config or engine_config()
+    ids = set(user_ids)
+    scores = {
+        r.user_id: r for r in ReliabilityScore.objects.filter(user_id__in=ids, language=language)
+    }
+    blocked = blocked_user_ids(ids) if ids else set()
+    typing, listening = {}, {}
+    prior = engine.reliability_prior(config)
+    listen_prior = engine.reliability_prior(config, listening=True)
+    for user_id in ids:
+        score = scores.get(user_id)
+        typed = prior if score is None else engine.Reliability(score.alpha, score.beta)
+        heard = listen_prior if score is None else _listening(score, config)
+        out = user_id in blocked
+        typing[user_id] = Standing(
+            accuracy=typed.accuracy,
+            weight=0.0 if out else engine.reliability_weight(typed, config),
+            newcomer=score is None,
+            blocked=out,
+        )
+        listening[user_id] = Standing(
+            accuracy=heard.accuracy,
+            weight=0.0 if out else engine.reliability_weight(heard, config, listening=True),
+            newcomer=score is None or score.listen_votes == 0,
+            blocked=out,
+        )
+    return typing, listening
+
+
 def contributor_standing(
     user_ids, language: str, config: engine.EngineConfig | None = None
 ) -> dict[int, Standing]:
-    """Each contributor's :class:`Standing` in ``language``: how decisions weigh
-    them. A blocked contributor's transcriptions stay on record but count 0."""
-    config = config or engine_config()
-    ids = set(user_ids)
-    scores = _reliabilities(ids, language)
-    blocked = blocked_user_ids(ids)
-    prior = engine.reliability_prior(config)
-    standing = {}
-    for user_id in ids:
-        score = scores.get(user_id, prior)
-        standing[user_id] = Standing(
-            accuracy=score.accuracy,
-            weight=0.0 if user_id in blocked else engine.reliability_weight(score, config),
-            newcomer=user_id not in scores,
-            blocked=user_id in blocked,
-        )
-    return standing
+    """Each contributor's standing as a typist (see :func:`contributor_standings`)."""
+    return contributor_standings(user_ids, language, config)[0]
 
 
 def _transcripts(chunk: Chunk, config: engine.EngineConfig) -> list[engine.Transcript]:
-    """Transcriptions, plus reports as flag-only transcripts (they never vote)."""
+    """Transcriptions and votes, plus reports as flag-only transcripts (they
+    never vote). A vote weighs its listener's listening reliability."""
     language = chunk.language.code
     rows = list(Transcription.objects.filter(chunk=chunk).order_by("created_at", "id"))
     reports = list(TaskSkip.objects.filter(chunk=chunk, kind=SkipReason.REPORT).exclude(reason=""))
-    standing = contributor_standing([r.user_id for r in rows], language, config)
+    typing, listening = contributor_standings([r.user_id for r in rows], language, config)
     transcripts = [
         engine.Transcript(
             contributor_id=str(r.user_id),
             raw_text=r.text,
             flags=frozenset(r.flags),
-            weight=standing[r.user_id].weight,
+            weight=(typing if r.vote is None else listening)[r.user_id].weight,
+            vote=r.vote,
         )
         for r in rows
     ]
     transcripts += [
         engine.Transcript(
-            contributor_id=f"report:{r.user_id}", raw_text="", flags=frozenset({r.reason})
+            contributor_id=f"{REPORT}{r.user_id}", raw_text="", flags=frozenset({r.reason})
         )
         for r in reports
     ]
     return transcripts
 
 
-def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config) -> None:
-    """Add evidence to reliability rows, locking them in user-id order (no deadlocks)."""
-    ids = sorted(int(k) for k in evidence if not k.startswith("report:"))
+def _typed(transcripts: list[engine.Transcript]) -> int:
+    """Typed transcriptions among a chunk's judgements (not votes, not reports)."""
+    return sum(1 for t in transcripts if t.vote is None and not t.contributor_id.startswith(REPORT))
+
+
+def _people(evidence: dict[str, engine.Evidence]) -> dict[int, engine.Evidence]:
+    return {int(k): v for k, v in evidence.items() if not k.startswith(REPORT)}
+
+
+def _apply_evidence(
+    language: str,
+    config: engine.EngineConfig,
+    *,
+    typing: dict[str, engine.Evidence],
+    listening: dict[str, engine.Evidence],
+) -> None:
+    """Add typing and listening evidence to reliability rows, locking them in
+    user-id order (no deadlocks)."""
+    typed, heard = _people(typing), _people(listening)
+    ids = sorted(typed.keys() | heard.keys())
     if not ids:
         return
     rows = {
@@ -155,11 +223,39 @@ def _apply_evidence(evidence: dict[str, engine.Evidence], language: str, config)
         row = rows.get(user_id) or ReliabilityScore(
             user_id=user_id, language=language, alpha=prior.alpha, beta=prior.beta
         )
-        updated = engine.reliability_update(
-            engine.Reliability(alpha=row.alpha, beta=row.beta), evidence[str(user_id)], config
-        )
-        row.alpha, row.beta, row.chunks = updated.alpha, updated.beta, row.chunks + 1
+        if user_id in typed:
+            updated = engine.reliability_update(
+                engine.Reliability(alpha=row.alpha, beta=row.beta), typed[user_id], config
+            )
+            row.alpha, row.beta, row.chunks = updated.alpha, updated.beta, row.chunks + 1
+        if user_id in heard:
+            updated = engine.reliability_update(
+                _listening(row, config), heard[user_id], config, listening=True
+            )
+            row.listen_alpha, row.listen_beta = updated.alpha, updated.beta
+            row.listen_votes += 1
         row.save()
+
+
+def _learn(
+    chunk: Chunk,
+    transcripts: list[engine.Transcript],
+    config: engine.EngineConfig,
+    reviewed_text: str | None = None,
+) -> None:
+    """Move every transcriber's and listener's reliability by how they agreed
+    with a finished chunk (leave-one-out), or with a reviewer's text."""
+    prior = chunk.expected_text or None
+    _apply_evidence(
+        chunk.language.code,
+        config,
+        typing=engine.reliability_evidence(
+            transcripts, prior_text=prior, config=config, reviewed_text=reviewed_text
+        ),
+        listening=engine.vote_evidence(
+            transcripts, prior_text=prior, config=config, reviewed_text=reviewed_text
+        ),
+    )
 
 
 def _record_engine_decision(
@@ -193,6 +289,20 @@ def decide_enqueue_or_defer(*, chunk_id) -> None:
     from consensus.tasks import consensus_decide as decide_task
 
     enqueue_or_defer(decide_task, str(chunk_id))
+
+
+def consensus_decide_now(*, chunk_id) -> None:
+    """Decide the chunk at once, in the request that stored its answer (after
+    commit), so the next task request already sees what it asks for: a queue
+    round trip made decisions lag bursts of submissions by up to a minute. If
+    deciding fails (the database refused, a lock timed out), a worker decides
+    it instead; the answer is stored either way."""
+    try:
+        consensus_decide(chunk_id=chunk_id)
+    except Exception:
+        logger.warning("Deciding chunk %s in the request failed; a worker will.", chunk_id,
+                       exc_info=True)  # fmt: skip
+        decide_enqueue_or_defer(chunk_id=chunk_id)
 
 
 def chunks_sweep_undecided(*, now=None) -> int:
@@ -255,6 +365,8 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
             language=language,
             config=config,
             audit_key=str(chunk.pk),
+            duration=chunk.duration,
+            review_room=review_queue_has_room(language_id=chunk.language_id, code=language),
         )
         last = chunk.decisions.first()
         if (
@@ -268,20 +380,24 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
             chunk, decision, decision.status, len(transcripts), decision.reason, decision.audit
         )
         if decision.status != "need_more":
-            # The chunk is finished: what it cost steers the next ones.
-            _advance_stop_threshold(language, chunk.transcriptions_received, config)
+            # The chunk is finished: what its typing cost steers the next ones
+            # (votes are cheap; the budget is one of typed transcripts).
+            _advance_stop_threshold(language, _typed(transcripts), config)
+        chunk.review_gain = decision.review_gain
         if decision.status == "validated":
             chunk.status = ChunkStatus.NEEDS_REVIEW if decision.audit else ChunkStatus.VALIDATED
-            evidence = engine.reliability_evidence(
-                transcripts, prior_text=chunk.expected_text or None, config=config
-            )
-            _apply_evidence(evidence, language, config)
+        elif decision.status == "accepted":
+            chunk.status = ChunkStatus.ACCEPTED
         elif decision.status == "needs_review":
             chunk.status = ChunkStatus.NEEDS_REVIEW
         else:
             chunk.transcriptions_required = max(
                 chunk.transcriptions_required, chunk.transcriptions_received + 1
             )
+            chunk.task_mode = decision.next_mode
+        if decision.status in ("validated", "accepted"):
+            # A chunk in review teaches when its reviewer decides it.
+            _learn(chunk, transcripts, config)
         chunk.save(
             update_fields=[
                 "status",
@@ -289,6 +405,8 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
                 "confidence",
                 "word_confidence",
                 "transcriptions_required",
+                "task_mode",
+                "review_gain",
                 "updated_at",
             ]
         )
@@ -309,11 +427,14 @@ def chunk_review(
 ) -> Chunk:
     """A reviewer's final word: ``accept`` the proposal, ``correct`` it, or ``reject``.
 
-    ``proposal`` is the text the reviewer was shown: the proposal can change
+    Works on any chunk: one in review, or one the crowd accepted (accepting it
+    promotes the crowd's text to validated). ``proposal`` is the text the
+    reviewer was shown: the proposal can change
     while they look at it (a re-score after re-estimation, a blocked
     contributor), and accepting must never accept a text nobody saw.
-    Accepted and corrected texts also teach reliabilities, with the reviewer's
-    text as ground truth (counted ``reviewer_evidence_weight`` times).
+    Accepted and corrected texts also teach reliabilities, typing and
+    listening, with the reviewer's text as ground truth (counted
+    ``reviewer_evidence_weight`` times).
     """
     if action not in {"accept", "correct", "reject"}:
         raise ValueError(f"unknown review action {action!r}")
@@ -337,14 +458,7 @@ def chunk_review(
             chunk.consensus_text = final_text
             chunk.confidence = 1.0
             chunk.word_confidence = [[w, 1.0] for w in engine.tokenize(final_text)]
-            transcripts = _transcripts(chunk, config)
-            evidence = engine.reliability_evidence(
-                transcripts,
-                prior_text=chunk.expected_text or None,
-                config=config,
-                reviewed_text=final_text,
-            )
-            _apply_evidence(evidence, chunk.language.code, config)
+            _learn(chunk, _transcripts(chunk, config), config, reviewed_text=final_text)
         chunk.save()
         ConsensusDecision.objects.create(
             chunk=chunk,
@@ -367,8 +481,9 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
 
     Only chunks whose newest decision is the engine's: a reviewer's word is
     final. The transcripts are the same, so only the text, its confidences and
-    whether it still counts as validated can change (``engine.rescored_status``);
-    the chunk never reopens. A chunk whose row is locked (a reviewer or a
+    its tier can change (``engine.rescored_status``: validated and accepted may
+    trade places); the chunk never reopens, and one in review (an audit sample
+    too) stays there. A chunk whose row is locked (a reviewer or a
     decision is on it right now) is skipped; the next run takes it. Returns
     the chunks whose text or status changed.
     """
@@ -392,8 +507,11 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
                 language=chunk.language.code,
                 config=config,
                 audit_key=str(chunk.pk),
+                duration=chunk.duration,
+                # A re-score moves no finished chunk into the queue to be priced there.
+                review_room=False,
             )
-            previous = "validated" if last.outcome == "validated" else "needs_review"
+            previous = last.outcome if last.outcome in FINISHED else chunk.status
             outcome = engine.rescored_status(previous, decision)
             if outcome == previous and decision.normalized_text == last.normalized_text:
                 continue
@@ -405,13 +523,14 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
                 f"{reason}; {decision.reason}",
                 last.audit and outcome == "validated",
             )
-            if outcome != "validated":
-                chunk.status = ChunkStatus.NEEDS_REVIEW
+            if chunk.status != ChunkStatus.NEEDS_REVIEW:
+                chunk.status = outcome
+            chunk.review_gain = decision.review_gain
             # ``updated_at`` is left as it was: it orders the nightly window as
             # the chunks were decided (their evidence's age, for the decay) and
             # dates validations in the stats; a re-score is neither.
             chunk.save(update_fields=["status", "consensus_text", "confidence",
-                                      "word_confidence"])  # fmt: skip
+                                      "word_confidence", "review_gain"])  # fmt: skip
             changed += 1
     return changed
 
@@ -456,14 +575,14 @@ def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
         ).values_list("chunk_id", flat=True)
     )
     texts: dict = {}
-    for chunk_id, user_id, text, flags in (
+    for chunk_id, user_id, text, flags, vote in (
         Transcription.objects.filter(chunk_id__in=[r[0] for r in rows])
         .order_by("created_at", "id")
-        .values_list("chunk_id", "user_id", "text", "flags")
+        .values_list("chunk_id", "user_id", "text", "flags", "vote")
         .iterator(chunk_size=5000)
     ):
         texts.setdefault(chunk_id, []).append(
-            engine.Transcript(str(user_id), text, frozenset(flags or []))
+            engine.Transcript(str(user_id), text, frozenset(flags or []), vote=vote)
         )
     chunks = [
         engine.DecidedChunk(

@@ -19,8 +19,9 @@ def on_user_blocked(sender, *, user_ids, blocked: bool, **kwargs) -> None:
 
 
 def on_chunk_transcribed(sender, *, chunk_id: str, **kwargs) -> None:
-    """Decide the chunk once the answer is committed (the report path sends this
-    inside its transaction; on_commit runs at once outside one)."""
-    from consensus.services import decide_enqueue_or_defer
+    """Decide the chunk once the answer is committed, in the same request (a
+    worker takes over if that fails). The report path may send this inside its
+    transaction; on_commit runs at once outside one."""
+    from consensus.services import consensus_decide_now
 
-    transaction.on_commit(lambda: decide_enqueue_or_defer(chunk_id=chunk_id))
+    transaction.on_commit(lambda: consensus_decide_now(chunk_id=chunk_id))

@@ -12,7 +12,8 @@ class ReliabilityInline(admin.TabularInline):
     engine weighs them (read-only: the engine maintains it)."""
 
     model = ReliabilityScore
-    fields = ["language", "accuracy_shown", "chunks", "updated_at"]
+    fields = ["language", "accuracy_shown", "chunks", "listening_shown", "listen_votes",
+              "updated_at"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -24,6 +25,11 @@ class ReliabilityInline(admin.TabularInline):
     @admin.display(description=_("word accuracy"))
     def accuracy_shown(self, obj: ReliabilityScore) -> str:
         return f"{obj.accuracy:.1%}"
+
+    @admin.display(description=_("votes right"))
+    def listening_shown(self, obj: ReliabilityScore) -> str:
+        accuracy = obj.listen_accuracy
+        return "—" if accuracy is None else f"{accuracy:.1%}"
 
 
 def _role_names(user: User) -> set[str]:

@@ -115,13 +115,21 @@ def blocked_user_ids(user_ids) -> set[int]:
 
 class ReliabilityScore(models.Model):
     """How reliably a contributor transcribes one language: Beta(alpha, beta) over
-    their word accuracy, maintained by the consensus engine (leave-one-out)."""
+    their word accuracy, maintained by the consensus engine (leave-one-out); and,
+    apart, how often their yes/no on a script sentence is right (listening is
+    another skill than typing)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reliability")
     language = models.CharField(max_length=35)
     alpha = models.FloatField()
     beta = models.FloatField()
     chunks = models.PositiveIntegerField(default=0)
+    # Beta(listen_alpha, listen_beta) over their votes' accuracy; empty: the
+    # listener prior (they have not voted on a decided chunk yet).
+    listen_alpha = models.FloatField(null=True, blank=True)
+    listen_beta = models.FloatField(null=True, blank=True)
+    # Decided chunks whose vote taught it.
+    listen_votes = models.PositiveIntegerField(default=0, db_default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -135,3 +143,10 @@ class ReliabilityScore(models.Model):
     @property
     def accuracy(self) -> float:
         return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def listen_accuracy(self) -> float | None:
+        """How often their votes are right; None before any vote taught it."""
+        if self.listen_alpha is None or self.listen_beta is None:
+            return None
+        return self.listen_alpha / (self.listen_alpha + self.listen_beta)

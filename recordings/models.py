@@ -138,8 +138,18 @@ class Recording(models.Model):
 class ChunkStatus(models.TextChoices):
     OPEN = "open", _("Open")
     VALIDATED = "validated", _("Validated")
+    # The crowd settled on a text below the validated bar: kept with its
+    # per-word confidence, exported only when a researcher asks for it.
+    ACCEPTED = "accepted", _("Accepted by the crowd")
     NEEDS_REVIEW = "needs_review", _("Needs review")
     REJECTED = "rejected", _("Rejected")
+
+
+class TaskMode(models.TextChoices):
+    """What a volunteer is asked about a chunk."""
+
+    TRANSCRIBE = "transcribe", _("Transcribe")
+    VERIFY = "verify", _("Verify")
 
 
 class Chunk(models.Model):
@@ -163,6 +173,20 @@ class Chunk(models.Model):
     consensus_text = models.TextField(blank=True)
     confidence = models.FloatField(null=True, blank=True)
     word_confidence = models.JSONField(default=list, blank=True)
+    # What the next volunteer is asked: to vote on the script sentence while
+    # nobody has contradicted it, else to type what they hear. Set when the
+    # chunk is cut and by every decision. Database defaults too: processes of
+    # the previous release, still running while a deployment migrates, insert
+    # chunks without these columns.
+    task_mode = models.CharField(
+        max_length=10,
+        choices=TaskMode.choices,
+        default=TaskMode.TRANSCRIBE,
+        db_default=TaskMode.TRANSCRIBE,
+    )
+    # Expected wrong words a review would remove (from the last decision):
+    # the review queue serves the largest first.
+    review_gain = models.FloatField(default=0.0, db_default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -182,13 +206,13 @@ class Chunk(models.Model):
                 name="chunk_assign_idx",
             ),
             models.Index(fields=["status", "language"]),
-            # The review queue: chunks in review, least confident first. Most
-            # chunks pass through review, so without it every page of the queue
-            # would sort all of them.
+            # The review queue and the crowd-accepted tier reviewers promote
+            # from: the chunks where a review removes most wrong words first.
+            # Without it every page of either would sort all of them.
             models.Index(
-                fields=["confidence", "created_at"],
-                condition=models.Q(status="needs_review"),
-                name="chunk_review_idx",
+                fields=["status", "-review_gain", "created_at"],
+                condition=models.Q(status__in=["needs_review", "accepted"]),
+                name="chunk_review_queue_idx",
             ),
         ]
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
-from recordings.models import Chunk, Recording, RecordingStatus, Script
+from recordings.models import Chunk, Recording, RecordingStatus, Script, TaskMode
 from shrutik.exceptions import ApplicationError
 from shrutik.queueing import enqueue_or_defer
 from shrutik.storage import (
@@ -397,6 +397,9 @@ def recording_process(*, recording_id) -> None:
                     audio=key,
                     expected_text=expected,
                     expected_sentence_index=seg.sentence,
+                    # Listening to a chunk and voting on its sentence costs a
+                    # fraction of typing it: ask for votes first where we can.
+                    task_mode=TaskMode.VERIFY if expected else TaskMode.TRANSCRIBE,
                     transcriptions_required=settings.CHUNK_TRANSCRIPTIONS_REQUIRED,
                 )
             )

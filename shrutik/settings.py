@@ -568,6 +568,18 @@ LEASE_MAX_COUNT = env.int("LEASE_MAX_COUNT", default=20)
 # CrowdSpeech dev splits (docs/consensus.md).
 # JSON object of overrides, e.g. CONSENSUS_CONFIG='{"max_transcripts": 4, "audit_rate": 0.05}'.
 CONSENSUS_CONFIG = env.json("CONSENSUS_CONFIG", default={})
+# Chunks a language's reviewers clear in a day. While its review queue holds
+# more, the engine asks one more volunteer (or settles for the crowd's text)
+# instead of sending a chunk to review. REVIEWS_PER_DAY_BY_LANGUAGE overrides it
+# per language code, e.g. '{"bn": 200}'.
+REVIEWS_PER_DAY = env.int("REVIEWS_PER_DAY", default=50)
+REVIEWS_PER_DAY_BY_LANGUAGE = env.json("REVIEWS_PER_DAY_BY_LANGUAGE", default={})
+if not isinstance(REVIEWS_PER_DAY_BY_LANGUAGE, dict) or not all(
+    isinstance(n, int) and n >= 0 for n in REVIEWS_PER_DAY_BY_LANGUAGE.values()
+):
+    raise ImproperlyConfigured(
+        'REVIEWS_PER_DAY_BY_LANGUAGE must map language codes to counts, e.g. {"bn": 200}.'
+    )
 STATS_CACHE_SECONDS = env.int("STATS_CACHE_SECONDS", default=60)
 
 # --- Exports --------------------------------------------------------------------

@@ -32,7 +32,11 @@ from transcriptions.models import (
 # each instantiation cost more than the rest of the rendering.
 class TaskOutput(serializers.Serializer):
     chunk = serializers.UUIDField(source="chunk_id")
-    mode = serializers.ChoiceField(choices=TaskMode.choices)
+    mode = serializers.ChoiceField(
+        choices=TaskMode.choices,
+        help_text="What to do with this chunk: `verify` (listen and answer whether it "
+        "says `expected_text`) or `transcribe` (type what you hear).",
+    )
     audio_url = serializers.SerializerMethodField()
     duration = serializers.FloatField(source="chunk.duration")
     expected_text = serializers.SerializerMethodField()
@@ -50,7 +54,14 @@ class TaskOutput(serializers.Serializer):
 class TaskNextInput(StrictInput):
     language = ActiveLanguageField()
     count = serializers.IntegerField(min_value=1, default=5)
-    mode = serializers.ChoiceField(choices=TaskMode.choices, default=TaskMode.TRANSCRIBE)
+    mode = serializers.ChoiceField(
+        choices=[(services.AUTO, "auto"), *TaskMode.choices],
+        default=services.AUTO,
+        help_text="`auto` (the default): each chunk is served in the mode it asks for "
+        "(each item's `mode`): `verify` while its script sentence is uncontradicted, "
+        "else `transcribe`. `transcribe`: any chunk, typed. `verify`: only chunks "
+        "asking for votes.",
+    )
 
     def validate_count(self, value: int) -> int:
         if value > settings.LEASE_MAX_COUNT:
@@ -97,6 +108,11 @@ class TranscriptionOutput(serializers.Serializer):
     normalized_text = serializers.CharField()
     flags = serializers.JSONField()
     source = serializers.ChoiceField(choices=TranscriptionSource.choices)
+    vote = serializers.BooleanField(
+        allow_null=True,
+        help_text="A listener's answer (source `verified`): true, it says the sentence; "
+        "false, it does not. Null for typed text.",
+    )
     created_at = serializers.DateTimeField(read_only=True)
 
 
@@ -132,7 +148,22 @@ class TranscriptionListCreateApi(ListAPIView):
 
 class VerifyInput(StrictInput):
     matches = serializers.BooleanField()
+    text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        trim_whitespace=True,
+        help_text="With `matches` false only: what the clip says instead, stored as a "
+        "typed transcription rather than a no vote.",
+    )
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=3_600_000, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("text") and attrs["matches"]:
+            raise serializers.ValidationError(
+                {"text": _("Send text only with matches false: a yes is the sentence itself.")}
+            )
+        return attrs
 
 
 class TaskVerifyApi(APIView):
@@ -141,23 +172,14 @@ class TaskVerifyApi(APIView):
 
     @extend_schema(
         request=VerifyInput,
-        responses={
-            201: TranscriptionOutput,
-            200: inline_serializer(
-                "VerifyNext",
-                {"next": serializers.CharField(), "lease_expires_at": serializers.DateTimeField()},
-            ),
-            409: LEASE_CONFLICT,
-        },
-        summary="Answer whether the chunk matches its expected sentence",
+        responses={201: TranscriptionOutput, 409: LEASE_CONFLICT},
+        summary="Vote whether the chunk says its expected sentence (a verify lease)",
     )
     def post(self, request, chunk_id):
         data = VerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.chunk_verify(user=request.user, chunk_id=chunk_id, **data.validated_data)
-        if isinstance(result, TaskLease):
-            return Response({"next": "transcribe", "lease_expires_at": result.expires_at})
-        return Response(TranscriptionOutput(result).data, status=status.HTTP_201_CREATED)
+        vote = services.chunk_verify(user=request.user, chunk_id=chunk_id, **data.validated_data)
+        return Response(TranscriptionOutput(vote).data, status=status.HTTP_201_CREATED)
 
 
 class ReleaseInput(StrictInput):

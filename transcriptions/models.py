@@ -4,12 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from recordings.models import Chunk
-
-
-class TaskMode(models.TextChoices):
-    TRANSCRIBE = "transcribe", _("Transcribe")
-    VERIFY = "verify", _("Verify")
+# A lease's mode is defined with the chunk, which carries the mode it asks for.
+from recordings.models import Chunk, TaskMode
 
 
 class TaskLease(models.Model):
@@ -18,7 +14,9 @@ class TaskLease(models.Model):
     chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="leases")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     mode = models.CharField(max_length=10, choices=TaskMode.choices, default=TaskMode.TRANSCRIBE)
-    # Set when a verifier answered "does not match": they now owe a typed text.
+    # Set by earlier releases when a verifier answered "does not match" and
+    # owed a typed text; a "no" is now a vote of its own. Kept while leases
+    # written by running processes of the previous release may carry it.
     verify_rejected = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -61,6 +59,10 @@ class Transcription(models.Model):
         max_length=10, choices=TranscriptionSource.choices, default=TranscriptionSource.TYPED
     )
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A listener's answer to "does the clip say this sentence?" (source
+    # "verified"; text is the sentence for a yes, empty for a no); None for a
+    # typed transcription.
+    vote = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

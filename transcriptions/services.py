@@ -32,28 +32,43 @@ NO_LEASE = gettext_noop(
     "You have no live lease on this chunk (it expired or was never yours); "
     "fetch new tasks from /api/tasks/next/."
 )
+NOT_A_VERIFY_LEASE = gettext_noop(
+    "This chunk was given to you to transcribe, not to verify; "
+    "send what you hear to /api/transcriptions/."
+)
 
 
-def _candidates_sql(*, verify: bool, lock: bool) -> str:
+# ``mode`` of a task request that lets each chunk say what it needs next.
+AUTO = "auto"
+
+
+def _candidates_sql(*, mode: str, lock: bool) -> str:
     """The assignment query, written once by hand.
 
     It runs on every task request; building it through the ORM cost three
     times its execution time. Open chunks of the language that the user did not
     record, transcribe, skip or hold, whose remaining need is not already
     covered by live leases, best first (served by the partial index
-    ``chunk_assign_idx``). Table names come from the models.
+    ``chunk_assign_idx``). ``verify`` asks only for chunks that want votes on
+    their sentence; ``transcribe`` and ``auto`` take any. Table names come from
+    the models.
     """
     chunk = Chunk._meta.db_table
     transcription = Transcription._meta.db_table
     skip = TaskSkip._meta.db_table
     lease = TaskLease._meta.db_table
+    verify_only = (
+        f"AND c.expected_text <> '' AND c.task_mode = '{TaskMode.VERIFY}'"
+        if mode == TaskMode.VERIFY
+        else ""
+    )
     return f"""
         SELECT c.id, c.transcriptions_required, c.transcriptions_received,
-               c.audio, c.duration, c.expected_text
+               c.audio, c.duration, c.expected_text, c.task_mode
         FROM {chunk} c
         WHERE c.status = 'open' AND c.language_id = %(language)s
           AND c.contributor_id <> %(user)s
-          {"AND c.expected_text <> ''" if verify else ""}
+          {verify_only}
           AND NOT EXISTS (SELECT 1 FROM {transcription} t
                           WHERE t.chunk_id = c.id AND t.user_id = %(user)s)
           AND NOT EXISTS (SELECT 1 FROM {skip} s WHERE s.chunk_id = c.id AND s.user_id = %(user)s)
@@ -68,14 +83,14 @@ def _candidates_sql(*, verify: bool, lock: bool) -> str:
 
 
 @functools.cache
-def _cached_candidates_sql(verify: bool, lock: bool) -> str:
-    return _candidates_sql(verify=verify, lock=lock)
+def _cached_candidates_sql(mode: str, lock: bool) -> str:
+    return _candidates_sql(mode=mode, lock=lock)
 
 
 def _lock_candidates(*, user, language: Language, mode: str, limit: int, now) -> list[Chunk]:
     # SQLite has no row locks; its IMMEDIATE transactions serialise writers.
     lock = connection.features.has_select_for_update_skip_locked
-    sql = _cached_candidates_sql(mode == TaskMode.VERIFY, lock)
+    sql = _cached_candidates_sql(mode, lock)
     params = {
         "language": language.pk,
         "user": user.pk,
@@ -94,29 +109,35 @@ def _lock_candidates(*, user, language: Language, mode: str, limit: int, now) ->
             audio=row[3],
             duration=row[4],
             expected_text=row[5],
+            task_mode=row[6],
         )
         for row in rows
     ]
 
 
 def _held_leases(*, user, language: Language, mode: str, now) -> list[TaskLease]:
-    """The user's live leases of this language and mode, chunk fields included.
+    """The user's live leases of this language (and of ``mode``, unless it is
+    ``auto``), chunk fields included.
 
     A raw query (through ``TaskLease.objects.raw``, which still applies the
     field converters) because it runs on every task request, mostly to find
     nothing; compiling it through the ORM cost more than running it.
     """
     lease, chunk = TaskLease._meta.db_table, Chunk._meta.db_table
+    params = [user.pk, connection.ops.adapt_datetimefield_value(now), language.pk]
+    if mode != AUTO:
+        params.append(mode)
     held = TaskLease.objects.raw(
         f"""
         SELECT l.id, l.chunk_id, l.user_id, l.mode, l.verify_rejected, l.created_at,
                l.expires_at, c.audio AS chunk_audio, c.duration AS chunk_duration,
                c.expected_text AS chunk_expected_text
         FROM {lease} l JOIN {chunk} c ON c.id = l.chunk_id
-        WHERE l.user_id = %s AND l.expires_at > %s AND l.mode = %s AND c.language_id = %s
+        WHERE l.user_id = %s AND l.expires_at > %s AND c.language_id = %s
+          {"AND l.mode = %s" if mode != AUTO else ""}
         ORDER BY l.id
         """,
-        [user.pk, connection.ops.adapt_datetimefield_value(now), mode, language.pk],
+        params,
     )
     out = []
     for item in held:
@@ -132,7 +153,9 @@ def _held_leases(*, user, language: Language, mode: str, now) -> list[TaskLease]
     return out
 
 
-def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now, expires):
+def _insert_leases(
+    *, user, candidates: list[Chunk], wanted: int, mode: str, now, expires
+) -> dict[uuid.UUID, tuple[int, str]]:
     """Lease the first ``wanted`` candidates that still need work; one statement.
 
     It re-counts live leases in a statement of its own, after the candidate
@@ -140,7 +163,9 @@ def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now
     so this one sees leases other transactions committed after the candidate
     query's snapshot, and a chunk is never leased beyond what it still needs.
     An expired lease of this user on a chosen chunk is renewed in place (the
-    upsert), never duplicated. Returns ``{chunk id: lease id}``.
+    upsert), never duplicated. With ``auto`` each lease takes its chunk's
+    ``task_mode`` as it stands under the row lock. Returns
+    ``{chunk id: (lease id, lease mode)}``.
     """
     lease, chunk = TaskLease._meta.db_table, Chunk._meta.db_table
     pk = Chunk._meta.pk
@@ -148,7 +173,8 @@ def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now
     adapt = connection.ops.adapt_datetimefield_value
     sql = f"""
         INSERT INTO {lease} (chunk_id, user_id, mode, verify_rejected, created_at, expires_at)
-        SELECT c.id, %(user)s, %(mode)s, %(no)s, %(now)s, %(expires)s
+        SELECT c.id, %(user)s, {"c.task_mode" if mode == AUTO else "%(mode)s"}, %(no)s,
+               %(now)s, %(expires)s
         FROM {chunk} c
         WHERE c.id IN ({", ".join(f"%({name})s" for name in ids)})
           AND c.transcriptions_received + (SELECT count(*) FROM {lease} l
@@ -158,7 +184,7 @@ def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now
         ON CONFLICT (chunk_id, user_id) DO UPDATE SET mode = excluded.mode,
             verify_rejected = excluded.verify_rejected, created_at = excluded.created_at,
             expires_at = excluded.expires_at
-        RETURNING chunk_id, id
+        RETURNING chunk_id, id, mode
     """
     params = {
         **ids,
@@ -171,11 +197,18 @@ def _insert_leases(*, user, candidates: list[Chunk], wanted: int, mode: str, now
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {uuid.UUID(str(chunk_id)): lease_id for chunk_id, lease_id in cursor.fetchall()}
+        return {
+            uuid.UUID(str(chunk_id)): (lease_id, lease_mode)
+            for chunk_id, lease_id, lease_mode in cursor.fetchall()
+        }
 
 
-def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list[TaskLease]:
+def chunk_lease_next(*, user, language: Language, count: int, mode: str = AUTO) -> list[TaskLease]:
     """Lease up to ``count`` chunks to ``user``; returns all their live leases there.
+
+    ``mode`` ``auto`` serves any open chunk, each in the mode it asks for
+    (``Chunk.task_mode``); ``transcribe`` leases any open chunk for typing;
+    ``verify`` only chunks that ask for votes on their sentence.
 
     Candidate rows are locked with ``FOR UPDATE SKIP LOCKED``: concurrent callers
     each take different chunks instead of queueing on the same ones, and while a
@@ -201,10 +234,10 @@ def chunk_lease_next(*, user, language: Language, count: int, mode: str) -> list
         )
     return held + [
         TaskLease(
-            id=leased[c.id],
+            id=leased[c.id][0],
             chunk=c,
             user=user,
-            mode=mode,
+            mode=leased[c.id][1],
             verify_rejected=False,
             created_at=now,
             expires_at=expires,
@@ -231,13 +264,10 @@ def transcription_submit(
     text: str,
     flags: list[str] | None = None,
     time_spent_ms: int | None = None,
-    source: str = TranscriptionSource.TYPED,
 ) -> Transcription:
-    """Store a transcription made under a live lease, then trigger a decision.
-
-    The lease is consumed and the chunk's counter bumped in the same
-    transaction; the decision is enqueued only after commit.
-    """
+    """Store a typed transcription made under a live lease (of either mode: a
+    listener may type what they heard instead of voting), then trigger a
+    decision. Typed text equal to the sentence counts as a yes in the engine."""
     flags = sorted(set(flags or []))
     unknown = set(flags) - set(Flag.values)
     if unknown:
@@ -249,11 +279,59 @@ def transcription_submit(
         raise ApplicationError(
             400, _("Type what you hear, or flag the audio (noise, unintelligible, wrong_language).")
         )
+    return _answer_store(
+        user=user, chunk_id=chunk_id, text=text, flags=flags, time_spent_ms=time_spent_ms
+    )
+
+
+def chunk_verify(
+    *,
+    user,
+    chunk_id,
+    matches: bool,
+    text: str | None = None,
+    time_spent_ms: int | None = None,
+) -> Transcription:
+    """A listener's answer, under a verify lease, to "does the clip say this
+    sentence?": a vote either way (Common Voice's listen-and-vote; a "no" asks
+    nothing more of them). A listener who answers no and types what they heard
+    gives a typed transcription instead, which says more than the vote."""
+    text = (text or "").strip()
+    typed = bool(text) and not matches
+    return _answer_store(
+        user=user,
+        chunk_id=chunk_id,
+        text=text if typed else "",
+        vote=None if typed else matches,
+        flags=[],
+        time_spent_ms=time_spent_ms,
+        lease_mode=TaskMode.VERIFY,
+    )
+
+
+def _answer_store(
+    *,
+    user,
+    chunk_id,
+    flags: list[str],
+    time_spent_ms: int | None,
+    text: str = "",
+    vote: bool | None = None,
+    lease_mode: str | None = None,
+) -> Transcription:
+    """Consume the user's live lease on the chunk (of ``lease_mode`` when given)
+    and store their answer: typed ``text``, or a ``vote`` on the chunk's
+    sentence (stored as the sentence for a yes, empty for a no).
+
+    The lease is consumed and the chunk's counter bumped in the same
+    transaction; the decision is triggered only after commit.
+    """
     chunk_db_id = Chunk._meta.pk.get_db_prep_value(chunk_id, connection)
     created_at = timezone.now()
     now = connection.ops.adapt_datetimefield_value(created_at)
     lease_table, chunk_table = TaskLease._meta.db_table, Chunk._meta.db_table
     transcription_table = Transcription._meta.db_table
+    source = TranscriptionSource.TYPED if vote is None else TranscriptionSource.VERIFIED
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # Consuming the lease is the claim: of two concurrent submits for one
@@ -262,19 +340,26 @@ def transcription_submit(
             # compiling its INSERT cost as much as running it.
             cursor.execute(
                 f"DELETE FROM {lease_table} WHERE user_id = %s AND chunk_id = %s"
-                " AND expires_at > %s RETURNING verify_rejected",
-                [user.pk, chunk_db_id, now],
+                f" AND expires_at > %s {'AND mode = %s' if lease_mode else ''}"
+                " RETURNING verify_rejected",
+                [user.pk, chunk_db_id, now, *([lease_mode] if lease_mode else [])],
             )
             lease = cursor.fetchone()
             if lease is None:
-                raise ApplicationError(409, _(NO_LEASE))
+                raise ApplicationError(409, _(_no_lease_reason(user, chunk_id, lease_mode)))
             if lease[0]:
                 flags = sorted({*flags, "verify_mismatch"})
             cursor.execute(
                 f"UPDATE {chunk_table} SET transcriptions_received = transcriptions_received + 1"
-                " WHERE id = %s",
+                " WHERE id = %s RETURNING expected_text",
                 [chunk_db_id],
             )
+            (expected,) = cursor.fetchone()
+            if vote is not None:
+                if not expected:
+                    # Rolls the lease and the counter back with it.
+                    raise ApplicationError(400, _("This chunk has no expected sentence to verify."))
+                text = expected if vote else ""
             transcription = Transcription(
                 chunk_id=chunk_id,
                 user=user,
@@ -282,13 +367,14 @@ def transcription_submit(
                 normalized_text=normalize(text) if text else "",
                 flags=flags,
                 source=source,
+                vote=vote,
                 time_spent_ms=time_spent_ms,
                 created_at=created_at,
             )
             cursor.execute(
                 f"INSERT INTO {transcription_table} (chunk_id, user_id, text, normalized_text,"
-                " flags, source, time_spent_ms, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                " flags, source, vote, time_spent_ms, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 [
                     chunk_db_id,
                     user.pk,
@@ -296,6 +382,7 @@ def transcription_submit(
                     transcription.normalized_text,
                     _FLAGS_FIELD.get_db_prep_save(flags, connection),
                     source,
+                    vote,
                     time_spent_ms,
                     now,
                 ],
@@ -309,29 +396,15 @@ def transcription_submit(
     return transcription
 
 
-def chunk_verify(*, user, chunk_id, matches: bool, time_spent_ms: int | None = None):
-    """Common Voice's listen-and-vote: "matches" counts as a transcription equal to
-    the expected sentence; "does not match" keeps the lease for a typed text."""
-    if matches:
-        with transaction.atomic():
-            lease = _live_lease(user=user, chunk_id=chunk_id, lock=True)
-            if not lease.chunk.expected_text:
-                raise ApplicationError(400, _("This chunk has no expected sentence to verify."))
-            expected = lease.chunk.expected_text
-        return transcription_submit(
-            user=user,
-            chunk_id=chunk_id,
-            text=expected,
-            time_spent_ms=time_spent_ms,
-            source=TranscriptionSource.VERIFIED,
-        )
-    with transaction.atomic():
-        lease = _live_lease(user=user, chunk_id=chunk_id, lock=True)
-        lease.verify_rejected = True
-        lease.mode = TaskMode.TRANSCRIBE
-        lease.expires_at = timezone.now() + timedelta(seconds=settings.LEASE_SECONDS)
-        lease.save(update_fields=["verify_rejected", "mode", "expires_at"])
-    return lease
+def _no_lease_reason(user, chunk_id, lease_mode: str | None) -> str:
+    """Why no lease was consumed (the failure path only: one more query)."""
+    if lease_mode is not None and (
+        TaskLease.objects.filter(user=user, chunk_id=chunk_id, expires_at__gt=timezone.now())
+        .exclude(mode=lease_mode)
+        .exists()
+    ):
+        return NOT_A_VERIFY_LEASE
+    return NO_LEASE
 
 
 def task_release(*, user, chunk_id, kind: str | None, reason: str = "", comment: str = "") -> None:

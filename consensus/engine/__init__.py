@@ -18,6 +18,7 @@ from .reliability import (
     reliability_prior,
     reliability_update,
     reliability_weight,
+    vote_evidence,
 )
 from .schema import (
     METHOD_VERSION,
@@ -25,6 +26,7 @@ from .schema import (
     STOP_THRESHOLD_RANGE,
     Decision,
     EngineConfig,
+    Mode,
     Status,
     Transcript,
     budget_factor,
@@ -40,6 +42,7 @@ __all__ = [
     "Decision",
     "EngineConfig",
     "Evidence",
+    "Mode",
     "Reliability",
     "ReliabilityState",
     "Status",
@@ -56,5 +59,6 @@ __all__ = [
     "reliability_weight",
     "rescored_status",
     "tokenize",
+    "vote_evidence",
     "weight_from_accuracy",
 ]

@@ -207,13 +207,15 @@ def test_finished_chunks_steer_the_stopping_threshold(make_user):
     row.refresh_from_db()
     assert row.chunks == 2 and row.value > start * 0.99  # seven: over the budget, back up
     # Decisions use the stored threshold: the same disputed pair asks for more
-    # under a low one and settles (to review) under a high one.
+    # under a low one and settles (the crowd's text is accepted) under a high one.
     transcribe(disputed, ["the kettle began", "the cattle began"], make_user)
     StoppingThreshold.objects.filter(language="bn").update(value=0.05)
     assert services.consensus_decide(chunk_id=disputed.id).outcome == "need_more"
     StoppingThreshold.objects.filter(language="bn").update(value=5.0)
     decision = services.consensus_decide(chunk_id=disputed.id)
-    assert decision.outcome == "needs_review" and "settled" in decision.reason
+    assert decision.outcome == "accepted" and "settled" in decision.reason
+    disputed.refresh_from_db()
+    assert disputed.status == ChunkStatus.ACCEPTED
 
 
 def test_the_sweep_asks_again_for_decisions_whose_message_was_lost(make_user, settings):

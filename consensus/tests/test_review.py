@@ -40,15 +40,15 @@ def in_review(make_user, texts=("the kettle began to whistle", "the cattle begun
 # --- The review queue -------------------------------------------------------------
 
 
-def test_the_queue_lists_chunks_in_review_least_confident_first(
+def test_the_queue_lists_chunks_in_review_where_a_review_fixes_most_first(
     reviewer_client, make_user, two_at_most
 ):
     sure, unsure, validated = make_chunks(3)
     Chunk.objects.filter(pk=sure.pk).update(
-        status=ChunkStatus.NEEDS_REVIEW, confidence=0.9, consensus_text="fairly sure text"
+        status=ChunkStatus.NEEDS_REVIEW, review_gain=0.3, consensus_text="fairly sure text"
     )
     Chunk.objects.filter(pk=unsure.pk).update(
-        status=ChunkStatus.NEEDS_REVIEW, confidence=0.4, consensus_text="very unsure text"
+        status=ChunkStatus.NEEDS_REVIEW, review_gain=2.5, consensus_text="very unsure text"
     )
     Chunk.objects.filter(pk=validated.pk).update(
         status=ChunkStatus.VALIDATED, consensus_text="already validated"
@@ -59,16 +59,20 @@ def test_the_queue_lists_chunks_in_review_least_confident_first(
     assert page.index("very unsure text") < page.index("fairly sure text")
 
 
-def test_the_queue_page_is_read_through_its_index(reviewer_client):
+@pytest.mark.parametrize("status", [None, ChunkStatus.ACCEPTED])
+def test_the_queue_and_the_accepted_tier_are_read_through_their_index(reviewer_client, status):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for chunk in make_chunks(3):
-        Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.NEEDS_REVIEW, confidence=0.5)
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=status or ChunkStatus.NEEDS_REVIEW, review_gain=0.5
+        )
     with CaptureQueriesContext(connection) as queries:
-        assert reviewer_client.get(QUEUE).status_code == 200
+        params = {"status__exact": status} if status else {}
+        assert reviewer_client.get(QUEUE, params).status_code == 200
     (listing,) = [
-        q["sql"] for q in queries if "ORDER BY" in q["sql"] and '"confidence" ASC' in q["sql"]
+        q["sql"] for q in queries if "ORDER BY" in q["sql"] and '"review_gain" DESC' in q["sql"]
     ]
     with connection.cursor() as cursor:
         # A test table is tiny, so a plain scan would always win: take it off
@@ -76,7 +80,7 @@ def test_the_queue_page_is_read_through_its_index(reviewer_client):
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + listing)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "chunk_review_idx" in plan, plan
+    assert "chunk_review_queue_idx" in plan, plan
 
 
 @pytest.mark.django_db(transaction=True)  # the migration's SQL is built outside a transaction
@@ -91,6 +95,14 @@ def test_the_queue_index_is_built_without_locking_chunk_writes():
     sql = out.getvalue()
     assert 'CREATE INDEX CONCURRENTLY "chunk_review_idx"' in sql, sql
     assert "BEGIN" not in sql  # PostgreSQL refuses a concurrent build in a transaction
+    # Its successor, ordered by review gain, replaces it the same way.
+    out = StringIO()
+    call_command("sqlmigrate", "recordings", "0006", stdout=out)
+    sql = out.getvalue()
+    assert 'CREATE INDEX CONCURRENTLY "chunk_review_queue_idx"' in sql, sql
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "chunk_review_idx"' in sql, sql
+    assert sql.index("chunk_review_queue_idx") < sql.index("DROP INDEX")
+    assert "BEGIN" not in sql
 
 
 def test_the_queue_filters_by_confidence_band(reviewer_client):
@@ -300,10 +312,11 @@ def test_blocking_a_contributor_stops_their_work_counting(
     chunk.refresh_from_db()
     assert not doubtful.is_active and doubtful.is_blocked
     assert not TaskLease.objects.filter(user=doubtful).exists()
-    # Two reliable voters are left: not enough to validate, so a reviewer looks.
-    assert chunk.status == ChunkStatus.NEEDS_REVIEW
+    # Two reliable voters are left: not enough to validate. The crowd's text
+    # stays, accepted below the validated bar (a re-score sends nothing to review).
+    assert chunk.status == ChunkStatus.ACCEPTED
     latest = chunk.decisions.first()
-    assert latest.outcome == "needs_review" and "blocked" in latest.reason
+    assert latest.outcome == "accepted" and "blocked" in latest.reason
     assert doubtful.pk not in {
         int(t.contributor_id)
         for t in services._transcripts(chunk, services.engine_config())

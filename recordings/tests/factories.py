@@ -47,7 +47,7 @@ def make_chunks(n: int, *, contributor=None, language=None, expected_text: str =
             duration=2.5,
             audio=f"chunks/{recording.id}/{i}.flac",
             expected_text=expected_text,
-            **fields,
+            **{"task_mode": "verify" if expected_text else "transcribe", **fields},
         )
         for i in range(n)
     ]

@@ -175,15 +175,20 @@ def test_verify_mode_shows_the_sentence_and_match_counts_as_transcription(auth_c
     assert Transcription.objects.get().source == "verified"
 
 
-def test_verify_mismatch_asks_for_a_typed_transcription(auth_client):
-    (chunk,) = make_chunks(1, expected_text="আমি দুধ দিয়ে চা খাই।")
+def test_verify_mismatch_is_a_vote_and_consumes_the_lease(auth_client):
+    sentence = "আমি দুধ দিয়ে চা খাই।"
+    (chunk,) = make_chunks(1, expected_text=sentence)
     lease(auth_client, mode="verify")
     response = auth_client.post(f"/api/tasks/{chunk.id}/verify/", {"matches": False}, format="json")
-    assert response.json()["next"] == "transcribe"
-    assert response.json()["lease_expires_at"] > timezone.now().isoformat()[:19]
-    response = submit(auth_client, chunk.id, text="আমি চা খাই")
-    assert response.status_code == 201
-    assert "verify_mismatch" in response.json()["flags"]
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["vote"], body["text"], body["source"]) == (False, "", "verified")
+    stored = Transcription.objects.get()
+    assert (stored.vote, stored.text, stored.chunk_id) == (False, "", chunk.id)
+    assert not TaskLease.objects.exists()  # nothing more is asked of the listener
+    chunk.refresh_from_db()
+    assert chunk.transcriptions_received == 1
+    assert submit(auth_client, chunk.id).status_code == 409
 
 
 def test_task_params_are_validated(auth_client, settings):
