@@ -1,4 +1,5 @@
-"""Test support shared by every app's suites: a real Celery worker process."""
+"""Test support shared by every app's suites: a real Celery worker process, and
+migrating the test database to an older state and back."""
 
 from __future__ import annotations
 
@@ -97,3 +98,17 @@ def worker_process(
         ready=lambda proc, log: cache.get(HEARTBEAT_KEY),
     ) as proc:
         yield proc
+
+
+def migrate(targets=None):
+    """Migrate the test database to ``targets`` ([(app, migration)]), or back to
+    the newest migrations; returns the historical apps of that state. A test
+    that migrates back must return (in a ``finally``): later tests need the
+    current schema."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    targets = targets or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps

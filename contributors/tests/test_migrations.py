@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from shrutik.testing import migrate as _migrate
 
 BEFORE = [("contributors", "0003_reliabilityscore")]
 AFTER = [("contributors", "0004_username_unique_ignoring_case")]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +30,7 @@ def test_usernames_differing_only_in_case_stop_the_migration_with_the_accounts_n
         _migrate(AFTER)
     finally:
         User.objects.filter(username__in=["Rina", "rINA"]).delete()
-        _migrate(AFTER)
+        _migrate()
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "contributors_user")
     assert "username_unique_ignoring_case" in constraints

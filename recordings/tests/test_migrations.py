@@ -1,8 +1,8 @@
 """Data migrations on a database that holds what older releases wrote."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from shrutik.testing import migrate
 
 BEFORE = [("recordings", "0003_recording_rejection_message")]
 AFTER = [("recordings", "0004_recording_unique_reading")]
@@ -13,19 +13,16 @@ def test_copies_of_one_upload_made_before_the_constraint_are_set_aside(contribut
     from recordings.tests.factories import LanguageFactory, make_script
 
     script = make_script(LanguageFactory(), "আমি দুধ দিয়ে চা খাই।")
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps.get_model("recordings", "Recording")
-    fields = {"contributor_id": contributor.id, "script_id": script.id}
-    copies = [old.objects.create(sha256="a" * 64, **fields) for _ in range(3)]
-    other = old.objects.create(sha256="b" * 64, **fields)
+    try:
+        old = migrate(BEFORE).get_model("recordings", "Recording")
+        fields = {"contributor_id": contributor.id, "script_id": script.id}
+        copies = [old.objects.create(sha256="a" * 64, **fields) for _ in range(3)]
+        other = old.objects.create(sha256="b" * 64, **fields)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(AFTER)
-
-    Recording = executor.loader.project_state(AFTER).apps.get_model("recordings", "Recording")
-    status = dict(Recording.objects.values_list("id", "status"))
-    assert status[copies[0].id] == status[other.id] == "uploaded"
-    assert [status[c.id] for c in copies[1:]] == ["rejected", "rejected"]
-    assert Recording.objects.get(pk=copies[1].id).rejection["message"].startswith("A copy")
+        Recording = migrate(AFTER).get_model("recordings", "Recording")
+        status = dict(Recording.objects.values_list("id", "status"))
+        assert status[copies[0].id] == status[other.id] == "uploaded"
+        assert [status[c.id] for c in copies[1:]] == ["rejected", "rejected"]
+        assert Recording.objects.get(pk=copies[1].id).rejection["message"].startswith("A copy")
+    finally:
+        migrate()

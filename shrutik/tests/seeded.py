@@ -65,8 +65,13 @@ def seed_world() -> World:
     transcription = Transcription.objects.create(
         chunk=other_chunks[0], user=owner, text="আমি দুধ দিয়ে চা খাই", normalized_text=""
     )
+    # A chunk with its sentence is leased for a vote (mode auto serves it so);
+    # typed text is accepted on it too.
     lease = TaskLease.objects.create(
-        chunk=other_chunks[1], user=owner, expires_at=timezone.now() + timedelta(minutes=10)
+        chunk=other_chunks[1],
+        user=owner,
+        mode="verify",
+        expires_at=timezone.now() + timedelta(minutes=10),
     )
     export = Export.objects.create(
         requester=researcher,

@@ -86,7 +86,7 @@ def test_submit_needs_a_live_lease(auth_client):
     assert "lease" in response.json()["detail"]
 
 
-def test_submit_stores_raw_and_normalised_text_and_enqueues_a_decision(
+def test_submit_stores_raw_and_normalised_text_and_triggers_a_decision(
     auth_client, django_capture_on_commit_callbacks
 ):
     (chunk,) = make_chunks(1)
@@ -199,21 +199,23 @@ def test_task_params_are_validated(auth_client, settings):
     assert lease(auth_client, language="zz").status_code == 400
 
 
-def test_lease_next_query_count_is_constant(api_client, make_user):
+@pytest.mark.parametrize("mode", ["transcribe", "auto", "verify"])
+def test_lease_next_query_count_is_constant(api_client, make_user, mode):
     """The same queries for 2 tasks from one recording as for 10 from several."""
+    sentence = "আমি দুধ দিয়ে চা খাই।"
 
     def leased(user, count: int) -> tuple[int, int]:
         api_client.force_authenticate(user)
         with CaptureQueriesContext(connection) as queries:
-            response = lease(api_client, count=count)
+            response = lease(api_client, count=count, mode=mode)
         assert response.status_code == 200
         return len(queries), len(response.json())
 
-    make_chunks(3)
+    make_chunks(3, expected_text=sentence)
     leased(make_user(), 1)  # the per-process language cache, warm for both below
     small = leased(make_user(), 2)
     for _ in range(4):
-        make_chunks(3, contributor=make_user())
+        make_chunks(3, contributor=make_user(), expected_text=sentence)
     large = leased(make_user(), 10)
     assert (small[1], large[1]) == (2, 10)
     assert large[0] == small[0]
