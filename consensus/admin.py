@@ -204,9 +204,8 @@ class ReviewChunkAdmin(admin.ModelAdmin):
             return self.response_post_save_change(request, obj)
         return super().response_change(request, obj)
 
-    @admin.action(
-        description=_("Accept the proposed text of selected chunks (promotes accepted ones)")
-    )
+    # On chunks the crowd accepted, accepting promotes their text to validated.
+    @admin.action(description=_("Accept the proposed text of selected chunks"))
     def accept_proposals(self, request, queryset):
         for chunk in queryset:
             services.chunk_review(chunk_id=chunk.pk, reviewer=request.user, action="accept")

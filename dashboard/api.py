@@ -15,6 +15,9 @@ StatsOutput = inline_serializer(
     {
         "hours_recorded": serializers.FloatField(),
         "hours_validated": serializers.FloatField(),
+        "hours_accepted": serializers.FloatField(
+            help_text="Hours the crowd settled below the validated bar (not validated)."
+        ),
         "recordings": serializers.IntegerField(),
         "chunks": serializers.DictField(child=serializers.IntegerField()),
         "contributors": serializers.IntegerField(),

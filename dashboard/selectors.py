@@ -20,7 +20,13 @@ from transcriptions.models import Transcription
 def platform_stats() -> dict:
     """Totals per language: grouped aggregates served by the status indexes."""
     languages: dict[str, dict] = defaultdict(
-        lambda: {"hours_recorded": 0.0, "hours_validated": 0.0, "recordings": 0, "chunks": {}}
+        lambda: {
+            "hours_recorded": 0.0,
+            "hours_validated": 0.0,
+            "hours_accepted": 0.0,
+            "recordings": 0,
+            "chunks": {},
+        }
     )
     recorded = (
         Recording.objects.filter(status=RecordingStatus.CHUNKED)
@@ -42,6 +48,10 @@ def platform_stats() -> dict:
         lang["chunks"][row["status"]] = row["n"]
         if row["status"] == ChunkStatus.VALIDATED:
             lang["hours_validated"] = round((row["seconds"] or 0) / 3600, 3)
+        elif row["status"] == ChunkStatus.ACCEPTED:
+            # The crowd's settled text below the validated bar: shown apart,
+            # never counted as validated.
+            lang["hours_accepted"] = round((row["seconds"] or 0) / 3600, 3)
     chunks: dict[str, int] = defaultdict(int)
     for lang in languages.values():
         for status, n in lang["chunks"].items():
@@ -51,6 +61,7 @@ def platform_stats() -> dict:
     return {
         "hours_recorded": round(sum(v["hours_recorded"] for v in languages.values()), 3),
         "hours_validated": round(sum(v["hours_validated"] for v in languages.values()), 3),
+        "hours_accepted": round(sum(v["hours_accepted"] for v in languages.values()), 3),
         "recordings": sum(v["recordings"] for v in languages.values()),
         "chunks": dict(chunks),
         "contributors": contributors,

@@ -8,11 +8,14 @@ speakers: with fewer, a table of ages and genders points at individuals.
 
 from __future__ import annotations
 
+from exports.formats import is_tiered
+
 MIN_SPEAKERS_FOR_DEMOGRAPHICS = 5
 
 FORMAT_NOTES = {
     "commonvoice": "`clips/` + `train.tsv`, `dev.tsv`, `test.tsv`, `validated.tsv` "
-    "(Common Voice columns, tab-separated, no quoting) and `clip_durations.tsv`",
+    "(Common Voice columns, tab-separated, no quoting; `accepted.tsv` lists the "
+    "crowd-accepted tier) and `clip_durations.tsv`",
     "huggingface": '`data/<split>-0000N-of-0000M.parquet`: `load_dataset("parquet", '
     'data_dir="data")` or `load_dataset(".")` (this card\'s `configs`)',
     "nemo": "`<split>_manifest.json` (JSON lines; paths relative to the manifest)",
@@ -72,6 +75,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
              figures["speakers"]]
         )  # fmt: skip
     out += [*_table(["split", "language", "clips", "hours", "speakers"], rows), ""]
+    out += _tiers_section(stats)
     dropped = stats.get("dropped", {})
     if dropped.get("clips"):
         out += [
@@ -106,11 +110,16 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "",
         "Contributors who accepted the contributor agreement read script sentences "
         "aloud in the browser. Recordings were checked for level, clipping and "
-        "speech content, cut into sentence-sized clips (16 kHz mono FLAC) and "
-        "transcribed blind by other contributors, who never saw the script. A "
-        "consensus engine aligned the transcripts word by word and voted, weighting "
-        "each transcriber by their estimated reliability and giving the script "
-        "sentence one prior vote; clips it could not settle went to human reviewers.",
+        "speech content and cut into sentence-sized clips (16 kHz mono FLAC). Other "
+        "contributors listened to each clip and voted whether it says its script "
+        "sentence, or, where the sentence was contradicted or missing, transcribed it "
+        "blind, without seeing the script. A consensus engine weighed the votes by "
+        "each listener's record, aligned the transcripts word by word and voted, "
+        "weighting each transcriber by their estimated reliability and giving the "
+        "script sentence one prior vote. Clips it settled with high confidence are "
+        "`validated`; clips where the crowd settled below that bar are `accepted`, "
+        "kept with their confidence; human reviewers decided the clips where a "
+        "review added most (their texts count as validated).",
         "",
         f"Consensus method `{method['method_version']}`; thresholds: {thresholds}.",
         "",
@@ -144,6 +153,44 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "",
     ]
     return "\n".join(out)
+
+
+TIER_NOTES = {
+    "validated": "high confidence: the sentence confirmed by listeners, every word "
+    "clearly agreed by transcribers, or a reviewer's text",
+    "accepted": "the crowd settled on the text below the validated bar; kept with "
+    "its per-word confidence",
+}
+
+
+def _tiers_section(stats: dict) -> list[str]:
+    """Clips, hours and estimated word error rate per status (clips as
+    contributed, without augmented copies)."""
+    tiers = stats.get("tiers") or {}
+    if not tiers:
+        return []
+    out = ["## Quality tiers", ""]
+    rows = []
+    for status, figures in tiers.items():
+        wer = figures.get("estimated_wer")
+        rows.append(
+            [status, figures["clips"], _hours(figures["seconds"]),
+             "—" if wer is None else f"{wer:.2%}"]
+        )  # fmt: skip
+    out += _table(["status", "clips", "hours", "estimated WER"], rows)
+    out += [""]
+    out += [f"- `{s}`: {TIER_NOTES[s]}." for s in tiers if s in TIER_NOTES]
+    out += [
+        "",
+        "Estimated WER is the consensus engine's own estimate (expected wrong words "
+        "over words, from its per-word confidence); it ranks clips well but is "
+        "optimistic for clips that look clean.",
+    ]
+    if is_tiered(stats["export"]["filters"].get("statuses")):
+        out.append(
+            "Every manifest carries each clip's `status` and `confidence` (1 − its estimated WER)."
+        )
+    return [*out, ""]
 
 
 def _json(value) -> str:

@@ -49,12 +49,14 @@ def test_chunk_detail_shows_proven_silenced_and_blocked_transcribers(
 def test_stats_are_public_and_per_language(api_client, django_assert_max_num_queries):
     chunks = make_chunks(3)
     Chunk.objects.filter(pk=chunks[0].pk).update(status=ChunkStatus.VALIDATED)
+    Chunk.objects.filter(pk=chunks[1].pk).update(status=ChunkStatus.ACCEPTED, duration=1800)
     with django_assert_max_num_queries(6):
         body = api_client.get("/api/stats/").json()
     assert body["recordings"] == 1
     assert body["hours_recorded"] == pytest.approx(9.0 / 3600, abs=1e-3)
     assert body["hours_validated"] == pytest.approx(2.5 / 3600, abs=1e-3)
-    assert body["chunks"] == {"open": 2, "validated": 1}
+    assert body["hours_accepted"] == 0.5  # shown apart, never counted as validated
+    assert body["chunks"] == {"open": 1, "validated": 1, "accepted": 1}
     assert body["languages"]["bn"]["chunks"]["validated"] == 1
     # Served from the cache afterwards.
     with django_assert_max_num_queries(0):

@@ -68,6 +68,23 @@ class Plan:
     # The export adds augmented copies: every manifest carries an augmentation field.
     augmented: bool = False
 
+    @property
+    def tiered(self) -> bool:
+        return is_tiered(self.statuses)
+
+
+def is_tiered(statuses: list[str]) -> bool:
+    """The export holds more than validated clips (e.g. the crowd-accepted
+    tier): every manifest then carries each clip's status and confidence."""
+    return sorted(statuses or ["validated"]) != ["validated"]
+
+
+def tier_fields(item: Item) -> dict:
+    """A clip's tier as manifests carry it: its status and the engine's
+    confidence in its text (1 − estimated WER; None if never decided)."""
+    confidence = None if item.confidence is None else round(item.confidence, 4)
+    return {"status": item.status, "confidence": confidence}
+
 
 class Writer(ABC):
     """One export format: receives every item, then writes its manifests."""

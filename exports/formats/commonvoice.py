@@ -3,7 +3,9 @@
 ``train/dev/test.tsv`` hold every exported clip of their split; the status
 files follow Common Voice's meaning: ``validated.tsv`` (validated chunks),
 ``other.tsv`` (not yet decided: open or waiting for review) and
-``invalidated.tsv`` (rejected), written when the export includes such chunks.
+``invalidated.tsv`` (rejected), written when the export includes such chunks;
+``accepted.tsv`` (not Common Voice's) lists the crowd-accepted tier, decided
+below the validated bar.
 No quoting (Common Voice has none): tabs and newlines in text become spaces.
 An export with augmented copies adds an ``augmentation`` column; the copies are
 listed in ``train.tsv`` and ``clip_durations.tsv`` only, never in the status files
@@ -20,6 +22,7 @@ COLUMNS = (
 )  # fmt: skip
 STATUS_FILES = {
     "validated": "validated.tsv",
+    "accepted": "accepted.tsv",
     "open": "other.tsv",
     "needs_review": "other.tsv",
     "rejected": "invalidated.tsv",

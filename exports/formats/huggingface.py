@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from exports.formats import Item, Writer
+from exports.formats import Item, Writer, tier_fields
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,41 +30,55 @@ if TYPE_CHECKING:
 STRING_COLUMNS = ("id", "text", "speaker_id", "language", "gender", "age", "accent")
 
 
-def _string_columns(augmented: bool) -> tuple[str, ...]:
-    # "augmentation" only in exports with augmented copies ("" for originals).
-    return (*STRING_COLUMNS, "augmentation") if augmented else STRING_COLUMNS
+def _string_columns(augmented: bool, tiered: bool) -> tuple[str, ...]:
+    # "augmentation" only in exports with augmented copies ("" for originals),
+    # "status" only in exports with more than validated clips.
+    return (
+        *STRING_COLUMNS,
+        *(("augmentation",) if augmented else ()),
+        *(("status",) if tiered else ()),
+    )
 
 
-def features(sample_rate: int, augmented: bool = False) -> dict:
+def _float_columns(tiered: bool) -> tuple[str, ...]:
+    return ("duration", "confidence") if tiered else ("duration",)
+
+
+def features(sample_rate: int, augmented: bool = False, tiered: bool = False) -> dict:
     """The ``datasets`` Features dict (``Features.to_dict()`` shape)."""
     feats: dict = {"audio": {"sampling_rate": sample_rate, "_type": "Audio"}}
-    for name in _string_columns(augmented):
+    for name in _string_columns(augmented, tiered):
         feats[name] = {"dtype": "string", "_type": "Value"}
-    feats["duration"] = {"dtype": "float64", "_type": "Value"}
+    for name in _float_columns(tiered):
+        feats[name] = {"dtype": "float64", "_type": "Value"}
     return feats
 
 
-def schema(sample_rate: int, augmented: bool = False) -> pa.Schema:
+def schema(sample_rate: int, augmented: bool = False, tiered: bool = False) -> pa.Schema:
     import pyarrow as pa
 
     fields = [pa.field("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
-    fields += [pa.field(name, pa.string()) for name in _string_columns(augmented)]
-    fields.append(pa.field("duration", pa.float64()))
-    meta = {"huggingface": json.dumps({"info": {"features": features(sample_rate, augmented)}})}
-    return pa.schema(fields, metadata=meta)
+    fields += [pa.field(name, pa.string()) for name in _string_columns(augmented, tiered)]
+    fields += [pa.field(name, pa.float64()) for name in _float_columns(tiered)]
+    info = {"features": features(sample_rate, augmented, tiered)}
+    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": info})})
 
 
 def shard_count(clips: int, rows_per_shard: int) -> int:
     return max(1, math.ceil(clips / rows_per_shard))
 
 
-def card_yaml(*, sample_rate: int, splits: dict[str, dict], augmented: bool = False) -> str:
+def card_yaml(
+    *, sample_rate: int, splits: dict[str, dict], augmented: bool = False, tiered: bool = False
+) -> str:
     """YAML front matter for README.md (Hugging Face dataset card metadata)."""
     lines = ["dataset_info:", "  features:", "  - name: audio", "    dtype:", "      audio:"]
     lines.append(f"        sampling_rate: {sample_rate}")
-    for name in _string_columns(augmented):
+    for name in _string_columns(augmented, tiered):
         lines += [f"  - name: {name}", "    dtype: string"]
-    lines += ["  - name: duration", "    dtype: float64", "  splits:"]
+    for name in _float_columns(tiered):
+        lines += [f"  - name: {name}", "    dtype: float64"]
+    lines += ["  splits:"]
     for split, figures in splits.items():
         lines += [f"  - name: {split}", f"    num_examples: {figures['clips']}"]
     lines += ["configs:", "- config_name: default", "  data_files:"]
@@ -81,7 +95,7 @@ class HuggingFaceWriter(Writer):
 
         super().__init__(**kwargs)
         self.rows_per_shard = settings.EXPORT_PARQUET_SHARD_ROWS
-        self.schema = schema(self.plan.sample_rate, self.plan.augmented)
+        self.schema = schema(self.plan.sample_rate, self.plan.augmented, self.plan.tiered)
         self.shards = {
             s: shard_count(self.plan.clips_per_split.get(s, 0), self.rows_per_shard)
             for s in self.plan.splits
@@ -120,6 +134,8 @@ class HuggingFaceWriter(Writer):
         }
         if self.plan.augmented:
             row["augmentation"] = item.augmentation
+        if self.plan.tiered:
+            row.update(tier_fields(item))
         self.buffers[item.split].append(row)
         self.rows_in_shard[item.split] += 1
         if self.rows_in_shard[item.split] >= self.rows_per_shard:

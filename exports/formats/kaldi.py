@@ -14,12 +14,15 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from exports.formats import Item, Writer, clean_text
+from exports.formats import Item, Writer, clean_text, tier_fields
 
 _PER_UTT = ("wav.scp", "text", "utt2spk", "utt2dur", "reco2dur", "utt2lang")
 # Augmented exports add utt2augmentation: "none" or e.g. "speed=1.1" per utterance
 # (Kaldi's tools ignore files they do not know).
 _AUGMENTATION = "utt2augmentation"
+# Exports with more than validated clips add each utterance's status and the
+# engine's confidence in its text ("-" if never decided).
+_TIERS = ("utt2status", "utt2confidence")
 # Kaldi's vocabulary is m/f; anyone else is "u" so that spk2gender still
 # covers every speaker, as validate_data_dir.sh requires.
 _GENDER = {"male": "m", "female": "f"}
@@ -40,7 +43,11 @@ class KaldiWriter(Writer):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.per_utt = (*_PER_UTT, _AUGMENTATION) if self.plan.augmented else _PER_UTT
+        self.per_utt = (
+            *_PER_UTT,
+            *((_AUGMENTATION,) if self.plan.augmented else ()),
+            *(_TIERS if self.plan.tiered else ()),
+        )
         self.files = {}
         for split in self.plan.splits:
             (self.workdir / split).mkdir(exist_ok=True)
@@ -59,6 +66,10 @@ class KaldiWriter(Writer):
         }
         if self.plan.augmented:
             lines[_AUGMENTATION] = item.augmentation or "none"
+        if self.plan.tiered:
+            tier = tier_fields(item)
+            lines["utt2status"] = tier["status"]
+            lines["utt2confidence"] = "-" if tier["confidence"] is None else f"{tier['confidence']}"
         for name, value in lines.items():
             self.files[item.split, name].write(f"{item.utt_id} {value}\n")
         key = (item.split, item.speaker)

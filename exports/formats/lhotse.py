@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from exports.formats import Item, Writer
+from exports.formats import Item, Writer, tier_fields
 
 
 def _open_gz(path):
@@ -54,6 +54,8 @@ class LhotseWriter(Writer):
         custom = {k: v for k, v in (("age", item.age), ("accent", item.dialect)) if v}
         if self.plan.augmented:
             custom["augmentation"] = item.augmentation
+        if self.plan.tiered:
+            custom.update(tier_fields(item))
         if custom:
             supervision["custom"] = custom
         for kind, row in (("recordings", recording), ("supervisions", supervision)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from exports.formats import Item, Writer
+from exports.formats import Item, Writer, tier_fields
 
 
 class NemoWriter(Writer):
@@ -28,6 +28,8 @@ class NemoWriter(Writer):
         }
         if self.plan.augmented:
             row["augmentation"] = item.augmentation
+        if self.plan.tiered:
+            row.update(tier_fields(item))
         self.files[item.split].write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def finish(self) -> None:

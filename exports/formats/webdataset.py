@@ -12,7 +12,7 @@ import tarfile
 
 from django.conf import settings
 
-from exports.formats import Item, Writer
+from exports.formats import Item, Writer, tier_fields
 
 
 class WebDatasetWriter(Writer):
@@ -54,6 +54,8 @@ class WebDatasetWriter(Writer):
         }
         if self.plan.augmented:
             meta["augmentation"] = item.augmentation
+        if self.plan.tiered:
+            meta.update(tier_fields(item))
         # The key must contain no dot: WebDataset splits a member name at the
         # first dot of its basename into key and extension.
         self._add(tar, f"{item.utt_id}.{item.ext}", item.audio)

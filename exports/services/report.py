@@ -11,13 +11,14 @@ from django.conf import settings
 from django.utils.translation import gettext_noop
 
 from exports import datasheet, splits
-from exports.formats import Item
+from exports.formats import Item, is_tiered
 from exports.formats.huggingface import card_yaml
 from exports.models import Export
 from exports.services import lifecycle
 from exports.services.planning import Speaker, options
 from exports.uploads import ExportSink
 from recordings.models import Language
+from transcriptions.normalize import tokenize
 
 
 class Stats:
@@ -35,11 +36,17 @@ class Stats:
         self.augmented: Counter = Counter()
         self.augmented_seconds: dict[str, float] = defaultdict(float)
         self.processing: Counter = Counter()
+        # Per status (validated, accepted, ...), clips as contributed (no
+        # augmented copies): clips, seconds, words, and expected wrong words
+        # over the words of clips with a confidence.
+        self.tiers: dict[str, Counter] = defaultdict(Counter)
 
     def add(self, item: Item) -> None:
         if item.augmentation:
             self.augmented[item.augmentation] += 1
             self.augmented_seconds[item.augmentation] += item.duration
+        else:
+            self._add_tier(item)
         for key in ((item.split, item.language), (item.split, "*"), ("*", item.language)):
             self.clips[key] += 1
             self.seconds[key] += item.duration
@@ -55,6 +62,30 @@ class Stats:
             native_language=item.native_language,
             dialect=item.dialect,
         )
+
+    def _add_tier(self, item: Item) -> None:
+        tier = self.tiers[item.status]
+        tier["clips"] += 1
+        tier["seconds"] += item.duration
+        if item.confidence is not None:
+            # The engine's confidence is 1 − estimated WER of the clip's text.
+            words = len(tokenize(item.text))
+            tier["words"] += words
+            tier["expected_errors"] += max(0.0, 1.0 - item.confidence) * words
+
+    def tier_figures(self) -> dict:
+        return {
+            status: {
+                "clips": tier["clips"],
+                "seconds": round(tier["seconds"], 3),
+                "hours": round(tier["seconds"] / 3600, 4),
+                "words": tier["words"],
+                "estimated_wer": (
+                    round(tier["expected_errors"] / tier["words"], 4) if tier["words"] else None
+                ),
+            }
+            for status, tier in sorted(self.tiers.items())
+        }
 
     def drop(self, reason: str, seconds: float, clips: int = 1) -> None:
         self.dropped[reason] += clips
@@ -72,6 +103,7 @@ class Stats:
         languages = sorted(code for (s, code) in self.clips if s == "*" and code != "*")
         result = {
             "totals": self.figures(("*", "*")),
+            "tiers": self.tier_figures(),
             "splits": {},
             "languages": {},
             "dropped": {
@@ -120,6 +152,7 @@ def finish(export: Export, token, spec: splits.SplitSpec, sink: ExportSink, writ
             sample_rate=export.sample_rate,
             splits=figures["splits"],
             augmented=options(export).augments,
+            tiered=is_tiered(export.filters.get("statuses")),
         )
     readme = datasheet.render(stats=figures, card_yaml=card)
     sink.put_bytes("README.md", readme.encode(), listed=True)

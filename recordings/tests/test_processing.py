@@ -45,6 +45,10 @@ def test_processing_twice_gives_the_same_single_set_of_chunks(uploaded, s3_serve
     )
     assert len(first) == len(meta["sentences"])
     assert len(stored_keys(s3_server, f"chunks/{recording.id}/")) == len(first)
+    # A chunk cut with its sentence first asks listeners to vote on it.
+    modes = Chunk.objects.filter(recording=recording).values_list("expected_text", "task_mode")
+    assert {mode for _, mode in modes} == {"verify"}
+    assert all(text for text, _ in modes)
 
 
 @pytest.mark.parametrize("crash_after_puts", [0, 1, 3, 6])

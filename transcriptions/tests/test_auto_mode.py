@@ -120,6 +120,10 @@ def test_votes_need_a_verify_lease_but_typed_text_takes_any(auth_client, make_us
     assert response.status_code == 409
     assert "/api/transcriptions/" in response.json()["detail"]
     assert TaskLease.objects.filter(chunk=disputed).exists()  # not consumed
+    auth_client.credentials(HTTP_ACCEPT_LANGUAGE="bn")
+    response = verify(auth_client, disputed, matches=True)
+    assert response.json()["detail"].startswith("এই ক্লিপটি আপনাকে যাচাই করতে নয়")
+    auth_client.credentials()
     assert submit(auth_client, disputed.id).status_code == 201
     # A listener may type what they heard instead of voting.
     response = submit(auth_client, voting.id, text="আমি দুধ দিয়ে চা খাই")
