@@ -1,4 +1,5 @@
-"""Transcriptions submitted over the API are decided by a real worker."""
+"""Transcriptions submitted over the API, with a real worker running: each is
+decided in its request (the worker is the fallback, docs/consensus.md 5a)."""
 
 import pytest
 
@@ -11,7 +12,7 @@ from shrutik.testing import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def test_three_agreeing_transcribers_validate_a_chunk_through_the_worker(
+def test_three_agreeing_transcribers_validate_a_chunk(
     worker, api_client, make_user
 ):
     (chunk,) = make_chunks(1)
@@ -26,8 +27,8 @@ def test_three_agreeing_transcribers_validate_a_chunk_through_the_worker(
         # chunk without a script sentence to confirm.
         ReliabilityScore.objects.create(user=user, language="bn", alpha=95, beta=5)
         if number == 3:
-            # An agreeing pair asks a third to confirm: the worker's decision
-            # after the second submission opens the chunk to one more.
+            # An agreeing pair asks a third to confirm: the decision after
+            # the second submission opens the chunk to one more.
             wait_until(
                 lambda: Chunk.objects.filter(pk=chunk.pk, transcriptions_required=3).exists(),
                 timeout=60,
@@ -36,8 +37,8 @@ def test_three_agreeing_transcribers_validate_a_chunk_through_the_worker(
         api_client.force_authenticate(user)
 
         def lease():
-            # While the worker decides the chunk it holds the row lock, and
-            # leasing skips locked rows: a client asks again.
+            # While a decision holds the chunk's row lock, leasing skips it:
+            # a client asks again.
             return api_client.get("/api/tasks/next/", {"language": "bn"}).json()
 
         leased = wait_until(lease, timeout=30, what=f"transcriber {number} to get the chunk")
