@@ -258,7 +258,7 @@ def checks(before_transcriptions: int, accepted: int) -> dict:
 
     from transcriptions.services import _candidates_sql
 
-    sql = _candidates_sql(verify=False, lock=True)
+    sql = _candidates_sql(mode="auto", lock=True)
     params = {"language": 1, "user": user_id, "now": datetime.now(UTC), "limit": 3}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)

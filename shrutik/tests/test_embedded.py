@@ -156,15 +156,16 @@ def test_embedded_default_serves_pages_and_runs_a_worker(embedded):
 
 
 def test_a_reading_goes_from_upload_to_an_export_on_sqlite(embedded):
-    """Upload, chunks, leases and submissions on SQLite's leasing path (no row
-    locks), decisions by the worker through the filesystem broker, an export."""
+    """Upload, chunks (cut by the worker through the filesystem broker), leases,
+    votes and submissions on SQLite's leasing path (no row locks), decisions in
+    the requests, an export."""
     base, env = embedded.base, embedded.env
     # English, so that the other test's Bangla chunks are not offered here.
     meta_path = FIXTURES / "en_read_noisy.json"
     meta = json.loads(meta_path.read_text())
     script_id = make_script(env, meta_path)
-    reader, typist, first, second = (
-        sign_up(base, name) for name in ("reader", "typist", "verifier1", "verifier2")
+    reader, typist, first, second, third = (
+        sign_up(base, name) for name in ("reader", "typist", "verifier1", "verifier2", "typist2")
     )
 
     with open(meta_path.with_name(meta["file"]), "rb") as audio:
@@ -225,16 +226,23 @@ def test_a_reading_goes_from_upload_to_an_export_on_sqlite(embedded):
     assert {t["chunk"]: t["expected_text"] for t in leased} == expected
     for task in leased:
         assert verify(first, task["chunk"], True).status_code == 201
-    # A third finds one that does not match and types it; the rest match. The
-    # typed chunk already has its two and is not offered again.
-    leased = lease(second, "verify", len(expected))
+    # A third asks for work and the server picks (mode auto): votes on the
+    # sentences. They find one that does not match, and vote so; the rest
+    # match. The typed chunk was validated by its confirmation, in that request.
+    leased = lease(second, "auto", len(expected))
     assert {t["chunk"] for t in leased} == set(expected) - {typed["chunk"]}
+    assert {t["mode"] for t in leased} == {"verify"}
     mismatch, *rest = leased
-    assert verify(second, mismatch["chunk"], False).json()["next"] == "transcribe"
-    submit(second, mismatch["chunk"])
+    answered = verify(second, mismatch["chunk"], False)
+    assert answered.status_code == 201 and answered.json()["vote"] is False, answered.text
     for task in rest:
         assert verify(second, task["chunk"], True).status_code == 201
-    assert lease(second, "verify", len(expected)) == []
+    assert lease(second, "auto", len(expected)) == []
+    # The "no" turned its chunk to typing: the next volunteer is asked to type it.
+    (retyped,) = lease(third, "auto", len(expected))
+    assert (retyped["chunk"], retyped["mode"]) == (mismatch["chunk"], "transcribe")
+    assert retyped["expected_text"] is None
+    submit(third, mismatch["chunk"])
 
     def decided() -> dict | None:
         body = recording()
@@ -242,10 +250,10 @@ def test_a_reading_goes_from_upload_to_an_export_on_sqlite(embedded):
 
     statuses = [
         c["status"]
-        for c in wait_until(decided, timeout=120, what="the worker to decide every chunk")["chunks"]
+        for c in wait_until(decided, timeout=120, what="every chunk to be decided")["chunks"]
     ]
-    # Two people confirmed each sentence word for word: validated, except the
-    # few drawn for a reviewer's audit.
+    # Two people confirmed each sentence: validated, except the few drawn for
+    # a reviewer's audit.
     assert set(statuses) <= {"validated", "needs_review"} and "validated" in statuses, statuses
     check_export(base, env, validated=statuses.count("validated"))
 
