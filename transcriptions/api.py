@@ -51,11 +51,15 @@ class TaskOutput(serializers.Serializer):
         return lease.chunk.expected_text if lease.mode == TaskMode.VERIFY else None
 
 
+# What a task request may ask for: a lease's modes, or ``auto`` (each chunk's own).
+TASK_REQUEST_MODES = [(services.AUTO, "Auto"), *TaskMode.choices]
+
+
 class TaskNextInput(StrictInput):
     language = ActiveLanguageField()
     count = serializers.IntegerField(min_value=1, default=5)
     mode = serializers.ChoiceField(
-        choices=[(services.AUTO, "auto"), *TaskMode.choices],
+        choices=TASK_REQUEST_MODES,
         default=services.AUTO,
         help_text="`auto` (the default): each chunk is served in the mode it asks for "
         "(each item's `mode`): `verify` while its script sentence is uncontradicted, "

@@ -12,9 +12,7 @@ from shrutik.testing import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def test_three_agreeing_transcribers_validate_a_chunk(
-    worker, api_client, make_user
-):
+def test_three_agreeing_transcribers_validate_a_chunk(worker, api_client, make_user):
     (chunk,) = make_chunks(1)
     texts = (
         "The kettle began to whistle.",
