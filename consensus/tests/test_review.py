@@ -199,6 +199,42 @@ def test_bulk_accept_and_reject(reviewer_client, make_user, two_at_most):
     assert (one.status, two.status) == (ChunkStatus.VALIDATED, ChunkStatus.REJECTED)
 
 
+def test_the_accepted_tier_is_listed_apart_and_promoted_or_corrected_in_the_admin(
+    reviewer_client, reviewer, make_user, settings, two_at_most
+):
+    settings.REVIEWS_PER_DAY = 0  # no room for reviews: the crowd's texts are accepted
+    promote, correct, bulk = (in_review(make_user)[0] for _ in range(3))
+    assert {c.status for c in (promote, correct, bulk)} == {ChunkStatus.ACCEPTED}
+    (waiting,) = make_chunks(1)
+    Chunk.objects.filter(pk=waiting.pk).update(status=ChunkStatus.NEEDS_REVIEW)
+    queue = reviewer_client.get(QUEUE).content.decode()
+    tier = reviewer_client.get(QUEUE, {"status__exact": "accepted"}).content.decode()
+    assert str(waiting) in queue and str(promote) not in queue
+    assert all(str(c) in tier for c in (promote, correct, bulk)) and str(waiting) not in tier
+    assert "Accepted by the crowd" in tier  # the status filter offers the tier
+
+    url = f"{QUEUE}{{}}/change/"
+    page = reviewer_client.get(url.format(promote.pk)).content.decode()
+    assert f'name="_proposal" value="{promote.consensus_text}"' in page
+    reviewer_client.post(
+        url.format(promote.pk), {"_review_accept": "1", "_proposal": promote.consensus_text}
+    )
+    reviewer_client.post(
+        url.format(correct.pk),
+        {"_review_correct": "1", "corrected_text": "the kettle began to whistle"},
+    )
+    # The bulk action, from the tier's page (the form posts to its own filtered URL).
+    reviewer_client.post(
+        f"{QUEUE}?status__exact=accepted",
+        {"action": "accept_proposals", "_selected_action": [bulk.pk]},
+    )
+    for chunk in (promote, correct, bulk):
+        chunk.refresh_from_db()
+        assert chunk.status == ChunkStatus.VALIDATED and chunk.confidence == 1.0
+    assert correct.consensus_text == "the kettle began to whistle"
+    assert ConsensusDecision.objects.filter(decided_by="reviewer", reviewer=reviewer).count() == 3
+
+
 def test_a_contributor_made_reviewer_in_the_admin_works_the_queue_and_nothing_more(
     admin_client, client, make_user, two_at_most
 ):
