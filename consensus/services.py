@@ -58,7 +58,9 @@ def review_queue_has_room(*, language_id, code: str) -> bool:
     clear in a day. Counted up to that bound only, so it costs the same however
     long the queue has grown."""
     limit = reviews_per_day(code)
-    waiting = Chunk.objects.filter(status=ChunkStatus.NEEDS_REVIEW, language_id=language_id)
+    waiting = Chunk.objects.filter(
+        status=ChunkStatus.NEEDS_REVIEW, language_id=language_id
+    ).order_by()  # no default ordering: it would join the recordings to sort them
     return waiting[:limit].count() < limit
 
 
