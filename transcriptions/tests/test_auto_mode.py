@@ -1,15 +1,9 @@
 """The server picks each task (``mode=auto``, the default), and listeners' votes."""
 
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from django.db import connection
 
-from contributors.tests.factories import UserFactory
-from recordings.models import Chunk, Language
 from recordings.tests.factories import make_chunks
-from transcriptions import services
 from transcriptions.models import TaskLease, TaskSkip, Transcription
 from transcriptions.tests.test_tasks_api import submit
 
@@ -176,39 +170,3 @@ def test_a_vote_costs_the_queries_of_a_typed_submission(
     ):
         assert verify(api_client, voted, matches=True).status_code == 201
     assert len(voting) == len(typing)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_auto_leasing_never_exceeds_what_chunks_need():
-    """The race test of transcribe mode, with chunks in both modes."""
-    chunks = make_chunks(5, transcriptions_required=2, expected_text=SENTENCE)
-    chunks += make_chunks(5, transcriptions_required=2)
-    language = Language.objects.get(code="bn")
-    users = [UserFactory() for _ in range(16)]
-
-    def take(user):
-        try:
-            return [
-                (lease.chunk_id, lease.mode)
-                for lease in services.chunk_lease_next(
-                    user=user, language=language, count=3, mode="auto"
-                )
-            ]
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(take, users))
-    per_chunk = Counter(chunk for got in results for chunk, _ in got)
-    assert max(per_chunk.values()) <= 2
-    # Callers that found rows locked ask again, as clients do, and fill up.
-    results = [take(user) for user in users]
-    per_chunk = Counter(chunk for got in results for chunk, _ in got)
-    assert max(per_chunk.values()) <= 2
-    assert sum(per_chunk.values()) == 20  # every slot handed out, none twice
-    assert set(per_chunk) == {c.id for c in chunks}
-    asked = dict(Chunk.objects.values_list("id", "task_mode"))
-    for got in results:
-        assert len(got) == len({chunk for chunk, _ in got})
-        assert all(mode == asked[chunk] for chunk, mode in got)
-    assert TaskLease.objects.count() == 20
