@@ -1,4 +1,5 @@
-"""Web pages for transcribing and verifying chunks; the work happens in static/js/tasks.js."""
+"""The Contribute page: the server picks each task (listen and vote, or listen and
+type); the work happens in static/js/contribute.js."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from recordings.selectors import language_list_active, language_pick
-from transcriptions.models import Flag, TaskMode
+from transcriptions.models import Flag
 
-# The flags a transcriber can set from the page, with their keyboard shortcut (Alt+key).
+# The flags a transcriber can tick, with their keyboard shortcut (the letter, or
+# Alt+letter while typing).
 PAGE_FLAGS = (
     (Flag.NOISE, "N"),
     (Flag.UNINTELLIGIBLE, "U"),
@@ -31,7 +33,9 @@ def _with_carrier(ch: str) -> str:
     return f"\u25cc{ch}" if unicodedata.category(ch[0]) in {"Mn", "Mc"} else ch
 
 
-def _task_page(request, mode: str):
+@login_required
+@require_GET
+def contribute(request):
     languages = list(language_list_active())
     chosen = language_pick(
         languages, request.GET.get("language"), request.user.native_language, request.LANGUAGE_CODE
@@ -39,12 +43,14 @@ def _task_page(request, mode: str):
     language = chosen.code if chosen else ""
     return render(
         request,
-        f"transcriptions/{mode}.html",
+        "transcriptions/contribute.html",
         {
-            "mode": mode,
             "languages": languages,
             "language": language,
             "flags": [(flag.value, flag.label, key) for flag, key in PAGE_FLAGS],
+            # A report takes any flag: a listener who only votes has no other way
+            # to say the audio is offensive or empty.
+            "report_reasons": Flag.choices,
             "helper_characters": [
                 (ch, _with_carrier(ch)) for ch in HELPER_CHARACTERS.get(language, [])
             ],
@@ -54,20 +60,8 @@ def _task_page(request, mode: str):
     )
 
 
-@login_required
-@require_GET
-def transcribe(request):
-    return _task_page(request, TaskMode.TRANSCRIBE)
-
-
-@login_required
-@require_GET
-def verify(request):
-    return _task_page(request, TaskMode.VERIFY)
-
-
 def ui_strings() -> dict[str, str]:
-    """Messages tasks.js shows, translated here so JS needs no catalogue of its own."""
+    """Messages contribute.js shows, translated here so JS needs no catalogue of its own."""
     return {
         "loading": _("Fetching clips…"),
         "empty": _(
@@ -82,12 +76,14 @@ def ui_strings() -> dict[str, str]:
         "need_text": _("Type what you hear, or tick a flag if the audio cannot be transcribed."),
         "saved": _("Saved. Next clip."),
         "skipped": _("Skipped."),
+        "reported": _("Thank you for the report. Next clip."),
         "send_failed": _("Could not send your answer. Check your connection and try again."),
         "done_count": _("Done in this session: {count}"),
         "slower_on": _("Slower: on"),
         "slower_off": _("Slower: off"),
-        "mismatch": _(
-            "Then please type what you actually hear. We filled in the sentence to edit."
-        ),
+        "play": _("Play"),
+        "pause": _("Pause"),
         "play_blocked": _("Press Play to listen."),
+        "verify_title": _("Listen and vote"),
+        "transcribe_title": _("Listen and type"),
     }

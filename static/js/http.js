@@ -8,8 +8,11 @@ export function csrfToken() {
   return input ? input.value : "";
 }
 
-/** fetch() wrapper: resolves to {ok, status, data, serverNow}; network errors give status 0. */
-export async function api(url, { method = "GET", json } = {}) {
+/**
+ * fetch() wrapper: resolves to {ok, status, data, serverNow}; network errors give status 0.
+ * `keepalive` lets a request outlive the page (sent while leaving it).
+ */
+export async function api(url, { method = "GET", json, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   if (json !== undefined) headers["Content-Type"] = "application/json";
@@ -19,6 +22,7 @@ export async function api(url, { method = "GET", json } = {}) {
       method,
       headers,
       credentials: "same-origin",
+      keepalive,
       body: json === undefined ? undefined : JSON.stringify(json),
     });
   } catch {

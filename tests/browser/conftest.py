@@ -7,6 +7,7 @@ worker can cut into its sentences.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -156,6 +157,41 @@ def chunks_with_audio(make_user, tmp_path):
         for chunk in chunks:
             default_storage.save(chunk.audio.name, ContentFile(flac.read_bytes()))
         return chunks
+
+    return make
+
+
+@pytest.fixture
+def reading_chunks(make_user, fake_mic_wav, tmp_path):
+    """Open chunks cut from the fake microphone's reading, one per sentence, with
+    their audio in storage. The first ``scripted`` carry their sentence and ask
+    for a vote; the next ``unscripted`` carry none (a sentence the reader added),
+    so they ask to be typed."""
+
+    def make(scripted: int = 2, unscripted: int = 1):
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+
+        from recordings.models import TaskMode
+        from recordings.tests import audio_files
+        from recordings.tests.factories import make_chunks
+
+        sentences = json.loads(audio_files.READING_JSON.read_text())["sentences"]
+        chunks = make_chunks(scripted + unscripted, contributor=make_user())
+        pairs = list(zip(chunks, sentences, strict=False))
+        for chunk, sentence in pairs:
+            flac = tmp_path / f"{chunk.index}.flac"
+            audio_files.ffmpeg(
+                "-i", str(fake_mic_wav), "-ss", str(sentence["start"]), "-to", str(sentence["end"]),
+                "-ac", "1", "-ar", "16000", str(flac),
+            )  # fmt: skip
+            default_storage.save(chunk.audio.name, ContentFile(flac.read_bytes()))
+            chunk.start, chunk.end = sentence["start"], sentence["end"]
+            chunk.duration = round(sentence["end"] - sentence["start"], 3)
+            chunk.expected_text = sentence["text"] if chunk.index < scripted else ""
+            chunk.task_mode = TaskMode.VERIFY if chunk.expected_text else TaskMode.TRANSCRIBE
+            chunk.save()
+        return [(chunk, sentence["text"]) for chunk, sentence in pairs]
 
     return make
 

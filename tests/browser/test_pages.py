@@ -44,9 +44,11 @@ ANONYMOUS_PAGES = {
 SIGNED_IN_PAGES = {
     "home-signed-in": ("/", None),
     "record": ("/record/?language=bn", "!document.getElementById('recorder').hidden"),
-    # Verify first: its clip is leased for verifying, the other one stays for transcribing.
-    "verify": ("/verify/?language=bn", state_is("task", "verify")),
-    "transcribe": ("/transcribe/?language=bn", state_is("task", "transcribe")),
+    # One clip to vote on and one to type: the page shows whichever the server picks.
+    "contribute": (
+        "/contribute/?language=bn",
+        f"{state_is('task', 'verify')} || {state_is('task', 'transcribe')}",
+    ),
     "dashboard": ("/dashboard/", None),
     "profile": ("/accounts/profile/", None),
     "exports": ("/exports/", "document.getElementById('exports-list').children.length > 0"),

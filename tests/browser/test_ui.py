@@ -1,4 +1,5 @@
-"""The contributor UI in a real browser: record, transcribe, verify, Bangla, keyboard only."""
+"""The contributor UI in a real browser: record, transcribe, Bangla, keyboard only
+(voting on the Contribute page: test_contribute.py)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
     pytest.mark.django_db(transaction=True),
 ]
-
-SENTENCE = "আমি দুধ দিয়ে চা খাই।"
 
 
 def test_record_upload_and_see_it_processed(
@@ -89,9 +88,9 @@ def test_record_upload_and_see_it_processed(
 def test_transcribe_flags_helper_skip_and_next_without_reload(
     page, live_server, login, contributor, chunks_with_audio
 ):
-    chunks = chunks_with_audio(3)
+    chunks = chunks_with_audio(3)  # no expected text: the server asks for typing
     login(contributor)
-    page.goto(f"{live_server.url}/transcribe/?language=bn")
+    page.goto(f"{live_server.url}/contribute/?language=bn")
     first = chunk_shown(page)
     page.evaluate("window.__sameDocument = true")
     expect(page.locator("#lease-timer")).to_have_text(re.compile(r"^(9|10):\d\d$"))
@@ -105,7 +104,7 @@ def test_transcribe_flags_helper_skip_and_next_without_reload(
     expect(text).to_have_value("এক বৎসরং")
     page.keyboard.press("Alt+N")
     expect(page.get_by_label("Noisy audio")).to_be_checked()
-    page.keyboard.press("Alt+S")
+    page.keyboard.press("Alt+L")
     expect(page.locator("#task-audio")).to_have_js_property("playbackRate", 0.7)
     page.keyboard.press("Control+Enter")
     second = chunk_shown(page, first)
@@ -115,7 +114,7 @@ def test_transcribe_flags_helper_skip_and_next_without_reload(
     assert saved.text == "এক বৎসরং" and saved.flags == ["noise"]
     assert saved.time_spent_ms and saved.time_spent_ms > 0
 
-    page.keyboard.press("Alt+K")
+    page.keyboard.press("Alt+S")
     third = chunk_shown(page, second)
     assert TaskSkip.objects.filter(user=contributor, chunk_id=second).exists()
     assert {first, second, third} == {str(c.id) for c in chunks}
@@ -123,31 +122,6 @@ def test_transcribe_flags_helper_skip_and_next_without_reload(
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#text-error")).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True
-
-
-def test_verify_with_y_and_n_keys(page, live_server, login, contributor, chunks_with_audio):
-    chunks_with_audio(2, expected_text=SENTENCE)
-    login(contributor)
-    page.goto(f"{live_server.url}/verify/?language=bn")
-    first = chunk_shown(page)
-    expect(page.locator("#expected")).to_have_text(SENTENCE)
-    expect(page.locator("#task-form")).to_be_hidden()
-    page.keyboard.press("y")
-    second = chunk_shown(page, first)
-    verified = Transcription.objects.get(chunk_id=first, user=contributor)
-    assert verified.source == "verified" and verified.text == SENTENCE
-
-    page.keyboard.press("n")
-    text = page.locator("#task-text")
-    expect(text).to_be_visible()
-    expect(text).to_be_focused()
-    expect(text).to_have_value(SENTENCE)
-    page.keyboard.type("আমি চা খাই।")  # replaces the selected sentence
-    page.keyboard.press("Control+Enter")
-    expect(page.locator("#task")).to_have_attribute("data-state", "empty")
-    typed = Transcription.objects.get(chunk_id=second, user=contributor)
-    assert typed.source == "typed" and typed.text == "আমি চা খাই।"
-    assert "verify_mismatch" in typed.flags
 
 
 def test_keyboard_only_sign_in_and_transcribe(page, live_server, contributor, chunks_with_audio):
@@ -164,17 +138,17 @@ def test_keyboard_only_sign_in_and_transcribe(page, live_server, contributor, ch
     expect(page.locator(".skip-link")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
-    # Back from the content into the navigation, to the Transcribe link; every stop
+    # Back from the content into the navigation, to the Contribute link; every stop
     # shows a focus ring.
     for _ in range(8):
         page.keyboard.press("Shift+Tab")
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none", page.evaluate("document.activeElement.outerHTML")
-        if page.evaluate("document.activeElement.textContent.trim()") == "Transcribe":
+        if page.evaluate("document.activeElement.textContent.trim()") == "Contribute":
             break
-    expect(page.locator("nav").get_by_role("link", name="Transcribe")).to_be_focused()
+    expect(page.locator("nav").get_by_role("link", name="Contribute")).to_be_focused()
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/transcribe/$"))
+    page.wait_for_url(re.compile(r"/contribute/$"))
     chunk_shown(page)
     expect(page.locator("#task-text")).to_be_focused()
     page.keyboard.type("আমি")
@@ -201,7 +175,7 @@ def test_bangla_interface_renders_with_bangla_fonts(
     shots.mkdir(parents=True, exist_ok=True)
     pages = {
         "record": ("/record/", "পাঠ রেকর্ড করুন"),
-        "transcribe": ("/transcribe/", "প্রতিলিপি"),
+        "contribute": ("/contribute/", "অবদান রাখুন"),
         "dashboard": ("/dashboard/", "ড্যাশবোর্ড"),
     }
     for name, (path, heading) in pages.items():

@@ -1,4 +1,4 @@
-"""The transcribe and verify pages (the work itself goes through the task API)."""
+"""The Contribute page (the work itself goes through the task API)."""
 
 import json
 
@@ -14,44 +14,56 @@ def page_strings(response, element_id="task-strings"):
     return json.loads(html.split(f'id="{element_id}" type="application/json">')[1].split("<")[0])
 
 
-@pytest.mark.parametrize("path", ["/transcribe/", "/verify/"])
-def test_task_pages_require_login(client, path):
-    response = client.get(path)
+def test_contribute_page_requires_login(client):
+    response = client.get("/contribute/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
 
 
-def test_transcribe_page_has_flags_character_helper_and_shortcuts(client, contributor):
+@pytest.mark.parametrize("path", ["/transcribe/", "/verify/"])
+def test_old_transcribe_and_verify_addresses_lead_to_the_contribute_page(client, path):
+    response = client.get(f"{path}?language=bn")
+    assert response.status_code == 302
+    assert response["Location"] == "/contribute/?language=bn"
+
+
+def test_contribute_page_has_both_tasks_flags_helper_and_shortcuts(client, contributor):
     LanguageFactory()
     client.force_login(contributor)
-    response = client.get("/transcribe/?language=bn")
+    response = client.get("/contribute/?language=bn")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-mode="transcribe"' in html and 'data-language="bn"' in html
+    assert 'data-language="bn"' in html and "data-mode" not in html
+    # Both tasks are on the page; the script decides per clip which one shows.
+    assert 'id="btn-yes"' in html and 'id="btn-no"' in html and 'id="task-text"' in html
     for flag in ("noise", "unintelligible", "wrong_language"):
         assert f'value="{flag}"' in html
+    for reason in ("offensive", "empty"):
+        assert f'data-reason="{reason}"' in html
     for char in ("ৎ", "ং", "ঃ", "ঁ"):
         assert f'data-char="{char}"' in html
     # Marks are drawn on a dotted circle so they are visible on their own.
     assert "\u25cc\u09bc" in html
-    assert 'aria-keyshortcuts="Control+Enter"' in html
-    assert 'id="expected"' not in html  # transcribers never see the script
-    assert page_strings(response)["empty"].startswith("There is nothing left")
+    for keys in ("Y 1", "N 2", "S Alt+S", "K Alt+K Space", "Enter Control+Enter"):
+        assert f'aria-keyshortcuts="{keys}"' in html
+    strings = page_strings(response)
+    assert strings["empty"].startswith("There is nothing left")
+    assert strings["verify_title"] == "Listen and vote"
 
 
-def test_verify_page_shows_the_yes_no_answers(client, contributor):
+def test_navigation_has_one_contribute_entry(client, contributor):
     LanguageFactory()
     client.force_login(contributor)
-    html = client.get("/verify/").content.decode()
-    assert 'data-mode="verify"' in html
-    assert 'id="btn-yes"' in html and 'id="btn-no"' in html
-    assert 'aria-keyshortcuts="Y"' in html
+    html = client.get("/contribute/").content.decode()
+    nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert 'href="/contribute/" aria-current="page"' in nav
+    assert "/transcribe/" not in nav and "/verify/" not in nav
 
 
-def test_task_page_without_consent_says_so(client, make_user):
+def test_contribute_page_without_consent_says_so(client, make_user):
     LanguageFactory()
     client.force_login(make_user(consent_version="", consent_at=None))
-    html = client.get("/transcribe/").content.decode()
+    html = client.get("/contribute/").content.decode()
     assert "accept the contributor agreement" in html
     assert 'id="task"' not in html
 
@@ -59,14 +71,15 @@ def test_task_page_without_consent_says_so(client, make_user):
 def test_unknown_language_falls_back_to_an_active_one(client, contributor):
     LanguageFactory()
     client.force_login(contributor)
-    html = client.get("/transcribe/?language=xx").content.decode()
+    html = client.get("/contribute/?language=xx").content.decode()
     assert 'data-language="bn"' in html
 
 
-def test_task_page_in_bangla(client, contributor):
+def test_contribute_page_in_bangla(client, contributor):
     LanguageFactory()
     client.force_login(contributor)
     client.cookies["django_language"] = "bn"
-    response = client.get("/verify/")
-    assert "যাচাই" in response.content.decode()
+    response = client.get("/contribute/")
+    assert "অবদান রাখুন" in response.content.decode()
     assert page_strings(response)["saved"] != "Saved. Next clip."
+    assert page_strings(response)["transcribe_title"] == "শুনে লিখুন"

@@ -1,4 +1,7 @@
-// Transcribe and verify pages: a queue of leased clips, worked through without reloads.
+// The Contribute page: a queue of leased clips worked through without reloads.
+// The server picks each clip's task (its `mode`): "verify" shows the expected
+// sentence and asks for a yes/no, "transcribe" asks for what the listener hears
+// without showing the sentence.
 
 import { api, errorDetail } from "./http.js";
 import { clock, loadStrings } from "./strings.js";
@@ -7,14 +10,18 @@ const root = document.getElementById("task");
 const t = loadStrings("task-strings");
 const $ = (id) => document.getElementById(id);
 
-const MODE = root?.dataset.mode;
 const BATCH = 5;
 const SLOW_RATE = 0.7;
+const VERIFY = "verify";
+const TRANSCRIBE = "transcribe";
 
 const ui = {
   status: $("task-status"),
   card: $("task-card"),
+  heading: $("task-heading"),
   audio: $("task-audio"),
+  play: $("btn-play"),
+  playLabel: $("play-label"),
   replay: $("btn-replay"),
   slow: $("btn-slow"),
   timer: $("lease-timer"),
@@ -22,12 +29,11 @@ const ui = {
   expected: $("expected"),
   yes: $("btn-yes"),
   no: $("btn-no"),
-  skipVerify: $("btn-skip-verify"),
   form: $("task-form"),
   text: $("task-text"),
   textError: $("text-error"),
   skip: $("btn-skip"),
-  submit: $("btn-submit"),
+  report: $("report"),
   doneCount: $("done-count"),
   helper: document.querySelector(".char-helper"),
   flags: [...document.querySelectorAll(".flags input[type=checkbox]")],
@@ -53,12 +59,15 @@ function setState(name) {
   root.dataset.state = name;
 }
 
+const taskUrl = (chunk, action) => `/api/tasks/${chunk}/${action}/`;
+
 // --- Queue -------------------------------------------------------------------------
 
 const expiresIn = (task) => (task.expiresAt - (Date.now() + state.clockOffset)) / 1000;
 
 async function fetchBatch() {
-  const params = new URLSearchParams({ language: root.dataset.language, count: String(BATCH), mode: MODE });
+  // No `mode`: the server picks each clip's task.
+  const params = new URLSearchParams({ language: root.dataset.language, count: String(BATCH) });
   const response = await api(`${root.dataset.nextUrl}?${params}`);
   if (!response.ok) return response;
   state.clockOffset = response.serverNow - Date.now();
@@ -73,18 +82,18 @@ async function fetchBatch() {
 async function next() {
   clearInterval(state.timer);
   state.current = null;
+  ui.audio.pause();
   while (state.queue.length && expiresIn(state.queue[0]) < 5) state.queue.shift();
   if (!state.queue.length) {
     setState("loading");
     const response = await fetchBatch();
     if (!response.ok) {
       ui.card.hidden = true;
+      setState("error");
       if (response.status === 403) {
-        setState("error");
         say(t("consent"));
         return;
       }
-      setState("error");
       say(response.status === 0 ? t("offline") : t("error", { detail: errorDetail(response.data, response.status) }));
       if (response.status === 0 || response.status >= 500) setTimeout(next, 5000);
       return;
@@ -102,10 +111,12 @@ async function next() {
 }
 
 function show(task) {
+  const verifying = task.mode === VERIFY && Boolean(task.expected_text);
   state.current = task;
   state.shownAt = performance.now();
   root.dataset.chunk = task.chunk;
   ui.card.hidden = false;
+  ui.report.open = false;
   ui.audio.src = task.audio_url;
   ui.audio.playbackRate = state.slow ? SLOW_RATE : 1;
   ui.text.value = "";
@@ -113,20 +124,18 @@ function show(task) {
   ui.flags.forEach((box) => {
     box.checked = false;
   });
-  if (MODE === "verify") {
-    ui.expected.textContent = task.expected_text || "";
-    ui.verifyBox.hidden = false;
-    ui.form.hidden = true;
-    setState("verify");
-    ui.yes.focus();
-  } else {
-    ui.form.hidden = false;
-    setState("transcribe");
-    ui.text.focus();
-  }
+  ui.expected.textContent = verifying ? task.expected_text : "";
+  ui.verifyBox.hidden = !verifying;
+  ui.form.hidden = verifying;
+  ui.heading.textContent = verifying ? t("verify_title") : t("transcribe_title");
+  setState(verifying ? VERIFY : TRANSCRIBE);
+  // Voting: focus a plain element, so that Space plays the clip instead of
+  // pressing whichever answer button happened to have the focus.
+  if (verifying) ui.heading.focus();
+  else ui.text.focus();
   tickTimer();
   state.timer = setInterval(tickTimer, 1000);
-  ui.audio.play().catch(() => say(t("play_blocked")));
+  play();
 }
 
 function tickTimer() {
@@ -141,6 +150,17 @@ function tickTimer() {
   }
 }
 
+// Leases held when the page goes away are handed back, so the clips do not wait
+// for their leases to expire before someone else can have them.
+function giveBack() {
+  const held = [state.current, ...state.queue].filter(Boolean);
+  for (const task of held) api(taskUrl(task.chunk, "release"), { method: "POST", json: {}, keepalive: true });
+  state.queue = [];
+  state.seen.clear();
+  state.current = null;
+  clearInterval(state.timer);
+}
+
 // --- Answers -----------------------------------------------------------------------
 
 function elapsedMs() {
@@ -153,7 +173,7 @@ async function send(url, json, okMessage) {
   const response = await api(url, { method: "POST", json });
   state.busy = false;
   if (response.ok) {
-    if (okMessage) say(okMessage);
+    say(okMessage);
     return response;
   }
   if (response.status === 409) {
@@ -174,6 +194,7 @@ function counted() {
 
 async function submitText(event) {
   event?.preventDefault();
+  if (root.dataset.state !== TRANSCRIBE) return;
   const text = ui.text.value.trim();
   const flags = ui.flags.filter((box) => box.checked).map((box) => box.value);
   if (!text && !flags.length) {
@@ -193,43 +214,47 @@ async function submitText(event) {
   }
 }
 
+async function verify(matches) {
+  if (root.dataset.state !== VERIFY) return;
+  // "Does not match" is a vote like "matches": the clip goes back to the server,
+  // which decides whether someone should type it.
+  const response = await send(
+    taskUrl(state.current.chunk, "verify"),
+    { matches, time_spent_ms: elapsedMs() },
+    t("saved"),
+  );
+  if (response) {
+    counted();
+    next();
+  }
+}
+
 async function skip() {
   if (!state.current) return;
-  const response = await send(`/api/tasks/${state.current.chunk}/skip/`, {}, t("skipped"));
+  const response = await send(taskUrl(state.current.chunk, "skip"), {}, t("skipped"));
   if (response) next();
 }
 
-async function verify(matches) {
-  if (!state.current || root.dataset.state !== "verify") return;
-  const response = await send(
-    `/api/tasks/${state.current.chunk}/verify/`,
-    { matches, time_spent_ms: elapsedMs() },
-    matches ? t("saved") : "",
-  );
-  if (!response) return;
-  if (response.data?.next === "transcribe") {
-    // "Does not match": the lease now expects a typed text for this clip, and
-    // its expiry was renewed by the server.
-    const seconds = Number.parseInt(root.dataset.leaseSeconds, 10) || 600;
-    state.current.expiresAt = Date.now() + state.clockOffset + seconds * 1000;
-    ui.verifyBox.hidden = true;
-    ui.form.hidden = false;
-    ui.text.value = state.current.expected_text || "";
-    setState("transcribe");
-    say(t("mismatch"));
-    ui.text.focus();
-    ui.text.select();
-    return;
-  }
-  counted();
-  next();
+async function report(reason) {
+  if (!state.current) return;
+  const response = await send(taskUrl(state.current.chunk, "report"), { reason }, t("reported"));
+  if (response) next();
 }
 
 // --- Player ------------------------------------------------------------------------
 
+function play() {
+  ui.audio.play().catch(() => say(t("play_blocked")));
+}
+
+function togglePlay() {
+  if (ui.audio.paused) play();
+  else ui.audio.pause();
+}
+
 function replay() {
   ui.audio.currentTime = 0;
-  ui.audio.play().catch(() => say(t("play_blocked")));
+  play();
 }
 
 function toggleSlow() {
@@ -237,6 +262,10 @@ function toggleSlow() {
   ui.audio.playbackRate = state.slow ? SLOW_RATE : 1;
   ui.slow.setAttribute("aria-pressed", String(state.slow));
   say(state.slow ? t("slower_on") : t("slower_off"));
+}
+
+function showPlaying() {
+  ui.playLabel.textContent = ui.audio.paused ? t("play") : t("pause");
 }
 
 // --- Character helper: a toolbar with one tab stop (arrow keys move inside) ------------------
@@ -275,36 +304,55 @@ if (ui.helper) {
 }
 
 // --- Keyboard ------------------------------------------------------------------------
+// A letter alone works while not typing; with Alt it works everywhere. Keys are
+// matched on event.code, not event.key: with a Bangla layout the key is a Bangla letter.
+
+const EVERYWHERE = { KeyK: togglePlay, KeyR: replay, KeyL: toggleSlow, KeyS: skip };
+const WHILE_VOTING = {
+  KeyY: () => verify(true),
+  Digit1: () => verify(true),
+  Numpad1: () => verify(true),
+  KeyN: () => verify(false),
+  Digit2: () => verify(false),
+  Numpad2: () => verify(false),
+};
 
 function onKey(event) {
-  if (!state.current) return;
-  const inField = Boolean(event.target.closest("input[type=text], textarea, select"));
-  if (event.ctrlKey && event.key === "Enter" && !ui.form.hidden) {
+  if (!state.current || event.metaKey) return;
+  const typing = Boolean(event.target.closest("input[type=text], textarea, select"));
+  const enterInText = event.target === ui.text && !event.shiftKey && !event.altKey;
+  if (event.key === "Enter" && (enterInText || event.ctrlKey) && root.dataset.state === TRANSCRIBE) {
+    // An input method composing a Bangla word uses Enter to pick it: not a submit.
+    if (event.isComposing || event.keyCode === 229) return;
     event.preventDefault();
     submitText();
     return;
   }
-  if (event.altKey && !event.ctrlKey && !event.metaKey) {
-    // event.code, not event.key: with a Bangla keyboard layout the key is a Bangla letter.
-    const letter = event.code.replace(/^Key/, "");
-    const flag = ui.flags.find((box) => box.dataset.key === letter);
-    const actions = { R: replay, S: toggleSlow, K: skip };
-    if (flag && !ui.form.hidden) {
+  if (event.ctrlKey) return;
+  if (event.altKey) {
+    const flag = ui.flags.find((box) => `Key${box.dataset.key}` === event.code);
+    const action = EVERYWHERE[event.code];
+    if (flag && root.dataset.state === TRANSCRIBE) {
       event.preventDefault();
       flag.checked = !flag.checked;
-    } else if (actions[letter]) {
+    } else if (action) {
       event.preventDefault();
-      actions[letter]();
+      action();
     }
     return;
   }
-  if (inField || event.ctrlKey || event.metaKey) return;
-  if (MODE === "verify" && root.dataset.state === "verify") {
-    const actions = { KeyY: () => verify(true), KeyN: () => verify(false), KeyK: skip, KeyR: replay };
-    if (actions[event.code]) {
-      event.preventDefault();
-      actions[event.code]();
-    }
+  if (typing || event.shiftKey) return;
+  // Space on a button, link, summary or the player means that control itself.
+  if (event.code === "Space") {
+    if (event.target.closest("button, a, summary, audio, input, [role=toolbar]")) return;
+    event.preventDefault();
+    togglePlay();
+    return;
+  }
+  const action = EVERYWHERE[event.code] || (root.dataset.state === VERIFY && WHILE_VOTING[event.code]);
+  if (action) {
+    event.preventDefault();
+    action();
   }
 }
 
@@ -314,15 +362,25 @@ if (root) {
   root.hidden = false;
   ui.form.addEventListener("submit", submitText);
   ui.skip.addEventListener("click", skip);
+  ui.play.addEventListener("click", togglePlay);
   ui.replay.addEventListener("click", replay);
   ui.slow.addEventListener("click", toggleSlow);
-  ui.yes?.addEventListener("click", () => verify(true));
-  ui.no?.addEventListener("click", () => verify(false));
-  ui.skipVerify?.addEventListener("click", skip);
+  ui.yes.addEventListener("click", () => verify(true));
+  ui.no.addEventListener("click", () => verify(false));
+  ui.report.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-reason]");
+    if (button) report(button.dataset.reason);
+  });
   ui.text.addEventListener("input", () => {
     ui.textError.hidden = true;
   });
+  for (const name of ["play", "pause", "ended", "emptied"]) ui.audio.addEventListener(name, showPlaying);
   document.addEventListener("keydown", onKey);
+  window.addEventListener("pagehide", giveBack);
+  // Back to this page from the browser's cache: its leases were given back.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) next();
+  });
   say(t("loading"));
   next();
 }
