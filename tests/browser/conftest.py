@@ -172,9 +172,9 @@ def reading_chunks(make_user, fake_mic_wav, tmp_path):
         from django.core.files.base import ContentFile
         from django.core.files.storage import default_storage
 
-        from recordings.models import TaskMode
         from recordings.tests import audio_files
         from recordings.tests.factories import make_chunks
+        from transcriptions.models import TaskMode
 
         sentences = json.loads(audio_files.READING_JSON.read_text())["sentences"]
         chunks = make_chunks(scripted + unscripted, contributor=make_user())
