@@ -19,6 +19,7 @@ from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
 from contributors.models import ReliabilityScore, blocked_user_ids
 from recordings.models import Chunk, ChunkStatus
+from shrutik.db import replica_reads
 from shrutik.queueing import enqueue_or_defer
 from transcriptions.models import SkipReason, TaskSkip, Transcription
 
@@ -548,6 +549,9 @@ def chunks_rescore_for_contributors(user_ids, *, reason: str) -> int:
     return chunks_rescore(list(chunk_ids), reason=reason)
 
 
+# Its reads may come from the replica; the writes, and the re-score's reads
+# under row locks, are in transactions and so on the primary.
+@replica_reads()
 def reliability_reestimate(*, language: str, limit: int | None = None) -> int:
     """Re-estimate every contributor's reliability in ``language`` jointly (EM).
 

@@ -1,5 +1,8 @@
 """Reads for the dashboard: platform totals, the hours chart, leaderboards and a
-contributor's own work. They read contributors, recordings and transcriptions only."""
+contributor's own work. They read contributors, recordings and transcriptions only.
+
+The platform-wide figures may be a few seconds old and come from the read
+replica when there is one (shrutik/db.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from django.utils import timezone
 
 from contributors.models import ReliabilityScore, User
 from recordings.models import Chunk, ChunkStatus, Language, Recording, RecordingStatus
+from shrutik.db import replica_reads
 from transcriptions.models import Transcription
 
 
+@replica_reads()
 def platform_stats() -> dict:
     """Totals per language: grouped aggregates served by the status indexes."""
     languages: dict[str, dict] = defaultdict(
@@ -85,6 +90,7 @@ def platform_stats_cached() -> dict:
     return stats
 
 
+@replica_reads()
 def hours_by_day(*, days: int = 30) -> dict[str, dict[str, list[tuple[date, float]]]]:
     """Cumulative hours recorded and validated per language, one point per day.
 
@@ -132,6 +138,7 @@ def hours_by_day(*, days: int = 30) -> dict[str, dict[str, list[tuple[date, floa
     return result
 
 
+@replica_reads()
 def leaderboards(*, limit: int = 10) -> dict[str, list[dict]]:
     """Top contributors who opted in (and set a display name), by hours and transcriptions.
 
@@ -162,7 +169,8 @@ def leaderboards(*, limit: int = 10) -> dict[str, list[dict]]:
 
 
 def contributor_dashboard(*, user, limit: int = 20) -> dict:
-    """What one contributor sees about their own work."""
+    """What one contributor sees about their own work: from the primary, so
+    that a reading just uploaded is there."""
     recordings = (
         Recording.objects.filter(contributor=user)
         .select_related("script__language")

@@ -149,13 +149,17 @@ class SecretQueryFilter(logging.Filter):
 
 
 def redact_server_logs() -> None:
-    """Filter the web servers' loggers. A filter on the logger, not a handler:
-    the uvicorn worker hands its loggers gunicorn's handlers, which Django's
-    logging configuration must not replace."""
+    """Filter the web servers' loggers: query-string tokens and configured
+    secrets (an application error's traceback goes to ``uvicorn.error``). A
+    filter on the logger, not a handler: the uvicorn worker hands its loggers
+    gunicorn's handlers, which Django's logging configuration must not replace."""
+    from shrutik.redaction import RedactSecretsFilter
+
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, SecretQueryFilter) for f in logger.filters):
-            logger.addFilter(SecretQueryFilter())
+        for kind in (SecretQueryFilter, RedactSecretsFilter):
+            if not any(isinstance(f, kind) for f in logger.filters):
+                logger.addFilter(kind())
 
 
 def connect_signals() -> None:

@@ -9,9 +9,11 @@ every variable.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -24,10 +26,63 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.str("SHRUTIK_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
+# Every value read through secret(): the logs, health answers and error pages
+# never show them (shrutik/redaction.py). Named so that Django's own error
+# reports hide the setting itself.
+SECRET_VALUES: set[str] = set()
+
+
+def secret_is_set(name: str) -> bool:
+    return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
+
+
+def secret(name: str, default: str | None = None) -> str:
+    """A secret setting: ``NAME``, or the contents of the file named by ``NAME_FILE``.
+
+    Docker and Kubernetes mount secrets as files, which keeps them out of the
+    process environment (``docker inspect``, ``/proc/<pid>/environ``, crash
+    dumps). One trailing line break, as ``echo`` leaves, is not part of the
+    value. Setting both is a mistake: which one wins would be a guess.
+    """
+    file_var = f"{name}_FILE"
+    path = os.environ.get(file_var, "")
+    if path and os.environ.get(name):
+        raise ImproperlyConfigured(
+            f"Both {name} and {file_var} are set; keep one ({file_var} for a secret "
+            "mounted as a file)."
+        )
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ImproperlyConfigured(
+                f"{file_var} names {path}, which cannot be read: {reason}."
+            ) from None
+    elif default is None:
+        value = env.str(name)
+    else:
+        value = env.str(name, default=default)
+    _remember_secret(value)
+    return value
+
+
+def _remember_secret(value: str) -> None:
+    # Shorter values could not be told from ordinary words in a log line, and
+    # are not secrets worth the name; a URL's password also appears on its own
+    # (decoded) in connection settings and driver messages.
+    candidates = {value}
+    if "://" in value:
+        password = urlsplit(value).password
+        if password:
+            candidates |= {password, unquote(password)}
+    SECRET_VALUES.update(c for c in candidates if len(c) >= 8)
+
+
 # The embedded shape is "nothing configured": no external database means one
 # machine, where generating and keeping a local secret is safe. Anywhere else a
 # missing SECRET_KEY must stop the process instead of silently using a weak key.
-EMBEDDED = "DATABASE_URL" not in env
+EMBEDDED = not secret_is_set("DATABASE_URL")
 
 
 def _embedded_secret_key() -> str:
@@ -39,14 +94,15 @@ def _embedded_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-if "SECRET_KEY" in env:
-    SECRET_KEY = env.str("SECRET_KEY")
+if "SECRET_KEY" in env or "SECRET_KEY_FILE" in env:
+    SECRET_KEY = secret("SECRET_KEY")
 elif EMBEDDED:
     SECRET_KEY = _embedded_secret_key()
 else:
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set. Set the SECRET_KEY environment variable (a long random "
-        "string, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(50))'`); "
+        "SECRET_KEY is not set. Set the SECRET_KEY environment variable, or SECRET_KEY_FILE "
+        "to a file holding it (a long random string, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`); "
         "only the embedded default (no DATABASE_URL) generates one by itself."
     )
 
@@ -84,6 +140,9 @@ MIDDLEWARE = [
     # First and last: request metrics time everything in between.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "shrutik.logging.RequestIdMiddleware",
+    # /healthz, /healthz/live, /healthz/ready: before the host check and the
+    # HTTPS redirect, which probes to a pod's address would fail.
+    "shrutik.views.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "shrutik.csp.ShrutikCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -133,27 +192,42 @@ if EMBEDDED:
         }
     }
 else:
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    # One psycopg pool per process (web process, worker child), so a process
-    # never holds more than DB_POOL_MAX_SIZE connections however many threads
-    # serve it: under ASGI every request runs in a thread of its own, and
-    # persistent per-thread connections piled up until PostgreSQL refused
-    # clients. docs/operations.md adds the processes up against max_connections.
-    # Django closes each request's or task's connection back into the pool,
-    # which is why persistent connections must stay off.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
-        # A request that waits longer for a free connection gets a 503 (and a
-        # task a retry) instead of queueing without bound.
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-        # Idle connections above min_size are closed after this long.
-        "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
-    }
-    # The pool checks a connection before handing it out, so one dropped by the
-    # server (restart, failover) is replaced instead of failing its request.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # One psycopg pool per process and database (web process, worker child), so
+    # a process never holds more than DB_POOL_MAX_SIZE connections to a server
+    # however many threads serve it: under ASGI every request runs in a thread
+    # of its own, and persistent per-thread connections piled up until
+    # PostgreSQL refused clients. docs/operations.md adds the processes up
+    # against max_connections. Django closes each request's or task's
+    # connection back into the pool, which is why persistent connections must
+    # stay off.
+    def _pooled(url: str) -> dict:
+        database = env.db_url_config(url)
+        database["CONN_MAX_AGE"] = 0
+        database.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+            # A request that waits longer for a free connection gets a 503 (and a
+            # task a retry) instead of queueing without bound.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Idle connections above min_size are closed after this long.
+            "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
+        }
+        # The pool checks a connection before handing it out, so one dropped by
+        # the server (restart, failover) is replaced instead of failing its request.
+        database["CONN_HEALTH_CHECKS"] = True
+        return database
+
+    DATABASES = {"default": _pooled(secret("DATABASE_URL"))}
+    # A streaming replica for the heavy reads: statistics, dashboards, export
+    # planning and the nightly re-estimation (shrutik/db.py routes them).
+    # Everything else, and every read inside a transaction, stays on the
+    # primary: leases and submissions must see the writes just made.
+    if secret_is_set("DATABASE_REPLICA_URL"):
+        DATABASES["replica"] = _pooled(secret("DATABASE_REPLICA_URL"))
+        DATABASE_ROUTERS = ["shrutik.db.ReplicaRouter"]
+# Export planning waits this long for the replica to replay what the primary
+# had committed when the export was asked for, then plans on the primary.
+REPLICA_CATCH_UP_SECONDS = env.float("REPLICA_CATCH_UP_SECONDS", default=10.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "contributors.User"
@@ -179,7 +253,7 @@ LOGIN_REDIRECT_URL = "profile"
 LOGOUT_REDIRECT_URL = "home"
 
 # --- Cache (throttles, worker heartbeat) ----------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = secret("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -228,8 +302,8 @@ if STORAGE_BACKEND == "s3":
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
-            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "access_key": secret("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": secret("AWS_SECRET_ACCESS_KEY", default="") or None,
             # Recordings are personal data: objects are private and reached only
             # through short-lived signed URLs.
             "default_acl": None,
@@ -264,7 +338,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 # --- Celery ---------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -342,6 +416,8 @@ CELERY_BEAT_SCHEDULE = {
     }.items()
 }
 WORKER_HEARTBEAT_MAX_AGE = 120
+# /healthz/ready answers within this many seconds, whatever hangs.
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=3.0)
 
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
@@ -383,7 +459,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": secret("JWT_SIGNING_KEY", default="") or SECRET_KEY,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -410,9 +486,9 @@ ROLE_GROUPS = ("contributor", "reviewer", "researcher")
 # (the local docker compose) opt out explicitly; the embedded shape is local only.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not EMBEDDED)
-# Load balancers probe the health check, and Prometheus scrapes metrics, over
-# plain HTTP inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# Prometheus scrapes metrics over plain HTTP inside the network (health probes
+# are answered before the redirect: shrutik.views.HealthMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not EMBEDDED)
 # Sent on HTTPS responses only, so it never affects a plain-HTTP setup.
@@ -474,7 +550,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if EMBEDDED else "json
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "shrutik.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "shrutik.logging.RequestIdFilter"},
+        "redact_secrets": {"()": "shrutik.redaction.RedactSecretsFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -487,17 +566,24 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Only through the handler above: Django's own defaults would also
+        # print errors, unformatted and unredacted, to stderr when DEBUG is on.
+        "django": {"handlers": [], "propagate": True},
+    },
 }
+# Error reports (the DEBUG page, admin mails) without the configured secrets.
+DEFAULT_EXCEPTION_REPORTER = "shrutik.redaction.SecretRedactingExceptionReporter"
 # Workers log through the same handlers (JSON, request ids) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # GET /metrics (shrutik/metrics.py): a bearer token for Prometheus, addresses
 # allowed without one, or a staff login. Nothing else can read it.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_TOKEN = secret("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Database aggregates behind the product metrics are recomputed at most this often.
 METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=30)
@@ -586,7 +672,7 @@ STATS_CACHE_SECONDS = env.int("STATS_CACHE_SECONDS", default=60)
 # Exported speaker ids are HMAC-SHA256 of the pseudonymous speaker_id under this
 # key. Empty derives one from SECRET_KEY; set it explicitly so that rotating
 # SECRET_KEY does not rename every speaker in later exports.
-EXPORT_SPEAKER_KEY = env.str("EXPORT_SPEAKER_KEY", default="")
+EXPORT_SPEAKER_KEY = secret("EXPORT_SPEAKER_KEY", default="")
 # Chunks fetched, written and uploaded per step: bounds the worker's memory
 # (about EXPORT_BATCH_SIZE clips in flight) whatever the export size.
 EXPORT_BATCH_SIZE = env.int("EXPORT_BATCH_SIZE", default=128)

@@ -60,3 +60,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "global_keyprefix": f"test{RUN_ID}:",
 }
+if "replica" in DATABASES:
+    # The test database is created on the primary and streams to the replica
+    # under the same name: a mirror takes its NAME from the primary and keeps
+    # its own host and port (shrutik/tests/test_replica.py).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    if "DB_POOL_MAX_SIZE" not in os.environ:
+        DATABASES["replica"]["OPTIONS"]["pool"]["max_size"] = 10

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from contributors.views import home
 from shrutik.metrics import metrics_view
-from shrutik.views import healthz, signed_media
+from shrutik.views import signed_media
 
 api_patterns = [
     path("", include("contributors.api_urls")),
@@ -20,7 +20,6 @@ api_patterns = [
 
 urlpatterns = [
     path("", home, name="home"),
-    path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
     path("admin/", admin.site.urls),

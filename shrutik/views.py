@@ -6,19 +6,56 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from shrutik.health import run_checks
+from shrutik.health import run_checks, run_readiness
 from shrutik.storage import signed_media_key
 from shrutik.streaming import FilePieces, streaming_response
+
+
+def _health_response(healthy: bool, checks: dict) -> JsonResponse:
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )
 
 
 @never_cache
 @require_GET
 def healthz(request):
-    healthy, checks = run_checks()
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    return _health_response(*run_checks())
+
+
+@never_cache
+@require_GET
+def healthz_live(request):
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def healthz_ready(request):
+    return _health_response(*run_readiness())
+
+
+class HealthMiddleware:
+    """Answers the health endpoints before the HTTPS redirect and the host check.
+
+    Probes come over plain HTTP inside the network, addressed to the pod's or
+    container's IP (Kubernetes' kubelet, load balancers), which ALLOWED_HOSTS
+    does not list and should not. The answers hold nothing derived from the
+    request. After the request-id middleware, so probes get ids and access
+    lines like any request.
+    """
+
+    VIEWS = {"/healthz": healthz, "/healthz/live": healthz_live, "/healthz/ready": healthz_ready}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        view = self.VIEWS.get(request.path_info)
+        if view is not None:
+            return view(request)
+        return self.get_response(request)
 
 
 @require_GET

@@ -11,6 +11,7 @@ import dataclasses
 from collections import Counter
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -20,6 +21,7 @@ from exports.formats import Plan, writer_classes
 from exports.models import Export, SpeakerSplit
 from exports.pseudonyms import speaker_pseudonym
 from exports.services import lifecycle
+from shrutik.db import fresh_replica_alias
 
 CHUNK_FIELDS = (
     "id",
@@ -98,12 +100,17 @@ def plan(export: Export, token) -> Planned:
     snapshot = timezone.now()
     qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
     lifecycle.progress(export.id, token, step="Planning splits")
-    speakers, total = _plan_speakers(qs, spec)
+    # The aggregates may come from the replica once it holds everything
+    # committed before the snapshot (the split sizes must stay an upper
+    # bound); the clips themselves are read from the primary, where consent
+    # and erasure are current.
+    counted = qs.using(fresh_replica_alias(within=settings.REPLICA_CATCH_UP_SECONDS))
+    speakers, total = _plan_speakers(counted, spec)
     if not total:
         raise lifecycle.ExportEmptyError(
             gettext_noop("No clips match these filters; nothing to export.")
         )
-    owners, per_split = _plan_sentences(qs, spec, speakers)
+    owners, per_split = _plan_sentences(counted, spec, speakers)
     return Planned(spec, snapshot, qs, speakers, total, owners, per_split)
 
 

@@ -15,12 +15,16 @@ CONFIG_VARS = (
     "SECRET_KEY",
     "DEBUG",
     "AWS_STORAGE_BUCKET_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
     "DJANGO_SETTINGS_MODULE",
 )
 
 
 def run_settings(tmp_path, code: str, **env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in CONFIG_VARS and not k.endswith("_FILE")
+    }
     clean.update({"SHRUTIK_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
     clean.update(env)
     return subprocess.run(
@@ -74,6 +78,9 @@ def test_env_example_lists_every_variable_settings_read():
     settings_src = (ROOT / "shrutik" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', settings_src))
     read |= set(re.findall(r'"([A-Z0-9_]+)" (?:not )?in env', settings_src))
+    secrets = set(re.findall(r'secret(?:_is_set)?\(\s*"([A-Z0-9_]+)"', settings_src))
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "AWS_SECRET_ACCESS_KEY"} <= secrets
+    read |= secrets | {f"{name}_FILE" for name in secrets}
     listed = {
         line.split("=", 1)[0].lstrip("# ").strip()
         for line in (ROOT / ".env.example").read_text().splitlines()
