@@ -2,7 +2,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import task_failure, worker_process_init
+from celery.signals import task_failure, worker_process_init, worker_shutting_down
 
 from shrutik.logging import connect_signals
 
@@ -15,9 +15,10 @@ app.autodiscover_tasks()
 
 
 def _add_worker_steps() -> None:
-    from shrutik.worker import UnackedHeartbeat, forget_inherited_pools
+    from shrutik.worker import UnackedHeartbeat, forget_inherited_pools, requeue_after_grace
 
     app.steps["consumer"].add(UnackedHeartbeat)
+    worker_shutting_down.connect(requeue_after_grace, dispatch_uid="shrutik-shutdown-grace")
     # Connected here, before Celery's Django fixup connects its own handler
     # (at worker start), which closes the pool it finds: this one must run first.
     worker_process_init.connect(forget_inherited_pools, dispatch_uid="shrutik-forget-db-pools")

@@ -394,6 +394,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_CONSUMER = "shrutik.worker:Consumer"
+# On SIGTERM a worker stops taking tasks and lets the running ones finish; after
+# this many seconds it stops them and puts their messages back on the queue
+# (shrutik.worker.requeue_after_grace). Keep it under the orchestrator's grace
+# period. 0: wait for the tasks however long they take.
+WORKER_SHUTDOWN_GRACE_SECONDS = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=0.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic task, in one table: name → (task, seconds between runs).
 CELERY_BEAT_SCHEDULE = {

@@ -8,11 +8,15 @@
   other workers, so that only a dead worker's messages are redelivered, and
   quickly (``visibility_timeout`` in settings).
 - ``forget_inherited_pools``: a forked worker child builds its own database pool.
+- ``requeue_after_grace``: a worker told to stop finishes its tasks, or puts
+  them back on the queue before its grace period ends.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -180,3 +184,27 @@ def forget_inherited_pools(**kwargs) -> None:
 
 
 _INHERITED: list = []
+
+
+def requeue_after_grace(sender=None, how=None, **kwargs) -> None:
+    """worker_shutting_down: bound the warm shutdown that SIGTERM starts.
+
+    A warm shutdown stops consuming and waits for the running tasks however
+    long they take; an orchestrator kills the worker when its grace period
+    ends (Kubernetes' terminationGracePeriodSeconds, compose's
+    stop_grace_period), and the killed tasks' messages come back only after
+    the visibility timeout. After ``WORKER_SHUTDOWN_GRACE_SECONDS`` this turns
+    the warm shutdown into Celery's cold one, which stops the tasks still
+    running and, as they are acknowledged late, puts their messages back on
+    the queue at once for another worker. Tasks are idempotent, so the one
+    that was stopped simply runs again. 0 waits for the tasks (the default).
+    """
+    from django.conf import settings
+
+    grace = settings.WORKER_SHUTDOWN_GRACE_SECONDS
+    if how != "Warm" or grace <= 0:
+        return
+    logger.info("Warm shutdown: running tasks have %s s to finish before they are requeued", grace)
+    timer = threading.Timer(grace, os.kill, args=(os.getpid(), signal.SIGQUIT))
+    timer.daemon = True
+    timer.start()

@@ -90,10 +90,13 @@ def gunicorn(env: dict[str, str], *, workers: int = 1):
         wait_until(up, timeout=60, what="gunicorn to answer")
         with httpx.Client(base_url=base, timeout=60) as client:
             client.log_path = log.name
+            client.process = proc
+            client.port = port
             yield client
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
         log.close()
 
 
