@@ -18,4 +18,4 @@ EXPOSE 8000
 # The same command as docker-compose.yml's web service.
 CMD ["gunicorn", "shrutik.asgi:application", "-k", "uvicorn_worker.UvicornWorker", \
      "-c", "python:shrutik.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--timeout", "300"]
+     "--timeout", "300", "--graceful-timeout", "60"]

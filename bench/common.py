@@ -185,6 +185,7 @@ def web_command(port: int, workers: int) -> list[str]:
         sys.executable, "-m", "gunicorn", "shrutik.asgi:application",
         "-k", "uvicorn_worker.UvicornWorker", "-c", "python:shrutik.gunicorn_conf",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "300",
+        "--graceful-timeout", "60",
     ]  # fmt: skip
 
 

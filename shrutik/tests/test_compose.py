@@ -39,31 +39,36 @@ def test_the_app_reaches_the_s3_service_with_its_own_identity():
     assert env["AWS_S3_ENDPOINT_URL"] == "http://s3:8333"
     assert "-s3.port=8333" in compose["s3"]["command"][0]
     assert env["AWS_ACCESS_KEY_ID"] == compose["s3"]["environment"]["S3_ACCESS_KEY"]
-    assert env["AWS_SECRET_ACCESS_KEY"] == compose["s3"]["environment"]["S3_SECRET_KEY"]
+    # The secret key is the same Docker secret on both sides.
+    assert env["AWS_SECRET_ACCESS_KEY_FILE"] == "/run/secrets/s3_secret_key"
+    assert "s3_secret_key" in compose["web"]["secrets"]
+    assert "s3_secret_key" in compose["s3"]["secrets"]
+    assert "$$(cat /run/secrets/s3_secret_key)" in compose["s3"]["command"][0]
     # The bucket job creates the bucket as the admin, then the app starts.
     job = compose["createbucket"]
     assert job["command"] == ["python", "manage.py", "ensure_bucket"]
     assert job["environment"]["AWS_ACCESS_KEY_ID"] == "${S3_ADMIN_ACCESS_KEY:-shrutik-admin}"
+    assert job["environment"]["AWS_SECRET_ACCESS_KEY_FILE"] == "/run/secrets/s3_admin_secret_key"
+    assert "s3_admin_secret_key" in job["secrets"]
+    assert "s3_admin_secret_key" not in compose["web"]["secrets"]
     assert job["depends_on"] == {"s3": {"condition": "service_healthy"}}
     for name in ("migrate", "web", "worker", "beat"):
         condition = compose[name]["depends_on"]["createbucket"]["condition"]
         assert condition == "service_completed_successfully", name
 
 
-def test_the_s3_service_writes_its_identities_from_the_environment(tmp_path):
+def test_the_s3_service_writes_its_identities_from_the_environment_and_secrets(tmp_path):
     """Runs the service's start script with the engine's parts left out."""
     script = services()["s3"]["command"][0].replace("$$", "$")
     config = tmp_path / "s3.json"
     script = script.replace("/etc/seaweedfs/s3.json", str(config))
+    script = script.replace("/run/secrets/", f"{tmp_path}/")
     script = "\n".join(
         line for line in script.splitlines() if not line.startswith(("chown ", "exec "))
     )
-    keys = {
-        "S3_ACCESS_KEY": "app-key",
-        "S3_SECRET_KEY": "app-secret",
-        "S3_ADMIN_ACCESS_KEY": "admin-key",
-        "S3_ADMIN_SECRET_KEY": "admin-secret",
-    }
+    (tmp_path / "s3_secret_key").write_text("app-secret\n")
+    (tmp_path / "s3_admin_secret_key").write_text("admin-secret\n")
+    keys = {"S3_ACCESS_KEY": "app-key", "S3_ADMIN_ACCESS_KEY": "admin-key"}
     subprocess.run(["sh", "-ec", script], env=keys, check=True, timeout=10)
     identities = {i["name"]: i for i in json.loads(config.read_text())["identities"]}
     assert set(identities) == {"admin", "shrutik"}  # no anonymous access
@@ -115,3 +120,32 @@ def test_the_image_is_built_from_a_pinned_base_and_serves_as_compose_does():
     assert re.match(r"^python:3\.11\.\d+-slim-\w+$", base), base
     cmd = re.search(r"^CMD (\[.*?\])", dockerfile, re.M | re.S).group(1)
     assert json.loads(cmd.replace("\\\n", "")) == services()["web"]["command"]
+
+
+def test_secrets_are_docker_secrets_made_by_the_script_and_kept_on_a_second_run(tmp_path):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    script = ROOT / "deploy" / "compose-secrets.sh"
+    subprocess.run(["sh", str(script), str(tmp_path)], check=True, timeout=30)
+    made = {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()}
+    assert {name: f"./secrets/{name}" for name in made} == {
+        name: secret["file"] for name, secret in compose["secrets"].items()
+    }
+    assert (tmp_path / "secrets").stat().st_mode & 0o077 == 0
+    password = made["postgres_password"].strip()
+    assert len(password) >= 32 and len(made["secret_key"].strip()) >= 50
+    assert made["database_url"].strip() == f"postgres://shrutik:{password}@postgres:5432/shrutik"
+    subprocess.run(["sh", str(script), str(tmp_path)], check=True, timeout=30)
+    assert {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()} == made
+    # Every secret a service reads from a file is one it is given, and no
+    # secret is in plain environment.
+    for name, service in compose["services"].items():
+        env = service.get("environment") or {}
+        for variable, path in env.items():
+            if variable.endswith("_FILE"):
+                assert path.removeprefix("/run/secrets/") in service["secrets"], (name, variable)
+        assert not {
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "AWS_SECRET_ACCESS_KEY",
+            "POSTGRES_PASSWORD",
+        } & set(env), name
