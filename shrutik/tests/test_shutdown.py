@@ -83,25 +83,35 @@ def queued(queue: str) -> int:
         client.close()
 
 
+@contextmanager
+def stopped_while_cutting(api_client, contributor, reading, env):
+    """A worker cutting a fresh upload, held before its chunk rows commit, and
+    sent SIGTERM: to the main process only, as Kubernetes signals a
+    container's PID 1. Yields the worker and the recording's id."""
+    script, _ = reading
+    api_client.force_authenticate(contributor)
+    with worker_process(env, queues="default,audio") as proc:
+        recording_id = upload(api_client, script, audio_files.READING).json()["id"]
+        with held_before_its_chunks_commit(recording_id):
+            os.kill(proc.pid, signal.SIGTERM)
+            yield proc, recording_id
+        # The lock is released: the worker ends its shutdown by itself.
+        proc.wait(timeout=120)
+
+
 @pytest.mark.e2e
 def test_a_worker_told_to_stop_finishes_the_task_it_is_running(
     api_client, contributor, reading, s3_server
 ):
-    script, meta = reading
-    api_client.force_authenticate(contributor)
     env = worker_env(s3_server, WORKER_SHUTDOWN_GRACE_SECONDS="300")
-    with worker_process(env, queues="default,audio") as proc:
-        recording_id = upload(api_client, script, audio_files.READING).json()["id"]
-        with held_before_its_chunks_commit(recording_id):
-            # The main process only, as Kubernetes signals a container's PID 1.
-            os.kill(proc.pid, signal.SIGTERM)
-            wait_until(lambda: "Warm shutdown" in Path(proc.log_path).read_text(), timeout=30,
-                       what="the worker to begin its warm shutdown")  # fmt: skip
-        assert proc.wait(timeout=120) == 0, Path(proc.log_path).read_text()[-3000:]
+    with stopped_while_cutting(api_client, contributor, reading, env) as (proc, recording_id):
+        wait_until(lambda: "Warm shutdown" in Path(proc.log_path).read_text(), timeout=30,
+                   what="the worker to begin its warm shutdown")  # fmt: skip
+    assert proc.returncode == 0, Path(proc.log_path).read_text()[-3000:]
     recording = Recording.objects.get(pk=recording_id)
     assert recording.status == RecordingStatus.CHUNKED
     assert recording.processing_attempts == 1
-    chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))
+    chunk_keys_match_rows(s3_server, recording_id, len(reading[1]["sentences"]))
 
 
 @pytest.mark.e2e
@@ -110,16 +120,11 @@ def test_a_worker_past_its_grace_period_puts_its_task_back_on_the_queue(
 ):
     """Back on the queue at once, not after the visibility timeout: the next
     worker takes it from the queue itself."""
-    script, meta = reading
-    api_client.force_authenticate(contributor)
     env = worker_env(s3_server, WORKER_SHUTDOWN_GRACE_SECONDS="1")
-    with worker_process(env, queues="default,audio") as proc:
-        recording_id = upload(api_client, script, audio_files.READING).json()["id"]
-        with held_before_its_chunks_commit(recording_id):
-            os.kill(proc.pid, signal.SIGTERM)
-            # It exits while the task is still stuck behind the lock.
-            proc.wait(timeout=60)
-            assert queued("audio") == 1, Path(proc.log_path).read_text()[-3000:]
+    with stopped_while_cutting(api_client, contributor, reading, env) as (proc, recording_id):
+        # It exits while the task is still stuck behind the lock.
+        proc.wait(timeout=60)
+        assert queued("audio") == 1, Path(proc.log_path).read_text()[-3000:]
     assert status(recording_id) == RecordingStatus.PROCESSING
     assert not Chunk.objects.filter(recording_id=recording_id).exists()
 
@@ -132,7 +137,7 @@ def test_a_worker_past_its_grace_period_puts_its_task_back_on_the_queue(
         except AssertionError as exc:
             raise AssertionError(Path(second.log_path).read_text()[-4000:]) from exc
     assert Recording.objects.get(pk=recording_id).processing_attempts == 2
-    chunk_keys_match_rows(s3_server, recording_id, len(meta["sentences"]))
+    chunk_keys_match_rows(s3_server, recording_id, len(reading[1]["sentences"]))
 
 
 def refuses_connections(port: int) -> bool:
