@@ -122,6 +122,16 @@ def drop_database(name: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def release_database(name: str, *, keep: bool) -> None:
+    """Close this process's connections to the scratch database ``name`` and
+    drop it, unless ``keep``."""
+    from django.db import connections
+
+    connections.close_all()
+    if not keep:
+        drop_database(name)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,11 +142,30 @@ def manage(env, *args):
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
-def setup_django(env: dict[str, str], db: str) -> None:
-    """A fresh scratch database ``db``, migrated by ``manage.py`` in its own
-    process; then Django set up in this one on ``env``."""
-    recreate_database(db)
+# What switches the app from the embedded shape to the deployed one.
+DEPLOYED_VARS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME")
+
+
+def embedded_env(var: str | Path, **overrides: str) -> dict[str, str]:
+    """The environment ``make run`` gives the app: none of the deployed
+    shape's services, so SQLite, files and the filesystem broker, all under
+    the scratch directory ``var``; ``overrides`` add or replace variables."""
+    env = {k: v for k, v in os.environ.items() if k not in DEPLOYED_VARS}
+    env.update({"SHRUTIK_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
+    env.update(overrides)
+    return env
+
+
+def setup_django(env: dict[str, str], db: str | None) -> None:
+    """A fresh scratch database ``db`` (None: the embedded shape's SQLite file
+    under ``SHRUTIK_VAR_DIR``), migrated by ``manage.py`` in its own process;
+    then Django set up in this one on ``env``."""
+    if db is not None:
+        recreate_database(db)
     manage(env, "migrate", "--noinput", "-v0")
+    for key in DEPLOYED_VARS:
+        if key not in env:
+            os.environ.pop(key, None)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -175,6 +204,27 @@ def stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
             proc.wait()
     for directory in getattr(proc, "scratch_dirs", []):
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def start_worker(
+    env, *, concurrency: int, queues: str = "default,audio,consensus,exports", name: str = "bench"
+) -> subprocess.Popen:
+    """A Celery worker on ``queues``; returns once it consumes."""
+    proc = spawn(
+        [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel", "INFO",
+         "--queues", queues, "--concurrency", str(concurrency), "--without-gossip",
+         "--without-mingle", "--hostname", f"{name}-{os.getpid()}@%h"],
+        env, log_prefix=f"{name}-worker-",
+    )  # fmt: skip
+    log = Path(proc.log_path)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
+        return "ready." in log.read_text()
+
+    wait_for(ready, timeout=120, what="the Celery worker", interval=0.2)
+    return proc
 
 
 def web_command(port: int, workers: int) -> list[str]:

@@ -31,24 +31,21 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import random
 import resource
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from common import (
     BUCKET,
     ROOT,
     Services,
-    drop_database,
+    release_database,
     setup_django,
-    spawn,
+    start_worker,
     stop,
-    wait_for,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -247,21 +244,10 @@ def run_processing(env, concurrency: int, timeout: float) -> dict:
     from exports.models import Export
     from recordings.models import Chunk
 
-    worker = spawn(
-        [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--queues", "exports",
-         "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
-         "--without-mingle", "--hostname", f"bench{concurrency}-{os.getpid()}@%h"],
-        env, log_prefix=f"bench-export-worker-{concurrency}-",
-    )  # fmt: skip
-    log = Path(worker.log_path)
-
-    def ready() -> bool:
-        if worker.poll() is not None:
-            raise SystemExit(f"worker exited:\n{log.read_text()[-3000:]}")
-        return "ready." in log.read_text()
-
+    worker = start_worker(
+        env, concurrency=concurrency, queues="exports", name=f"bench{concurrency}"
+    )
     try:
-        wait_for(ready, timeout=120, what="the export worker", interval=0.2)
         user = User.objects.create(username=f"researcher{time.time_ns()}")
         user_set_roles(user=user, roles={"researcher"})
         start = time.perf_counter()
@@ -349,11 +335,7 @@ def main() -> None:
         try:
             measure(args, env)
         finally:
-            if not args.keep:
-                from django.db import connections
-
-                connections.close_all()
-                drop_database(DB)
+            release_database(DB, keep=args.keep)
 
 
 if __name__ == "__main__":

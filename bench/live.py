@@ -32,8 +32,8 @@ from common import (
     ROOT,
     Services,
     consented_users,
-    drop_database,
     pct,
+    release_database,
     setup_django,
     start_server,
     stop,
@@ -160,7 +160,6 @@ def main() -> None:
     with Services() as services:
         env = services.env(DB, LIVE_MAX_SESSIONS_PER_USER="1000")
         setup_django(env, DB)
-        from django.db import connections
 
         script_id, tokens = setup(args.max_streams, meta["script"])
         server, origin = start_server(env, args.web_workers)
@@ -168,9 +167,7 @@ def main() -> None:
             rounds(args, server, origin, script_id, tokens, frames, size, len(data))
         finally:
             stop(server, timeout=20)
-            connections.close_all()
-            if not args.keep:
-                drop_database(DB)
+            release_database(DB, keep=args.keep)
 
 
 def rounds(args, server, origin: str, script_id: int, tokens, frames, size: int, total: int):

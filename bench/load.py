@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,11 +38,11 @@ from common import (
     ROOT,
     Services,
     consented_users,
-    drop_database,
     list_keys,
+    release_database,
     setup_django,
-    spawn,
     start_server,
+    start_worker,
     stop,
     summarise,
 )
@@ -257,12 +256,7 @@ def main() -> None:
             from transcriptions.models import Transcription
 
             before_tr = Transcription.objects.count()
-            worker = spawn(
-                [sys.executable, "-m", "celery", "-A", "shrutik", "worker", "--loglevel",
-                 "WARNING", "--queues", "default,audio,consensus,exports", "--concurrency",
-                 str(args.worker_concurrency), "--without-gossip", "--without-mingle"],
-                env, log_prefix="bench-worker-",
-            )  # fmt: skip
+            worker = start_worker(env, concurrency=args.worker_concurrency)
             web, base = start_server(env, args.web_workers)
             print(
                 f"load: {args.uploaders} uploaders + {args.transcribers} transcribers for "
@@ -293,11 +287,7 @@ def main() -> None:
         finally:
             for proc in (web, worker):
                 stop(proc)
-            if not args.keep:
-                from django.db import connections
-
-                connections.close_all()
-                drop_database(DB)
+            release_database(DB, keep=args.keep)
 
 
 if __name__ == "__main__":

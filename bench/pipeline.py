@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, Services, drop_database, manage, recreate_database
+from common import ROOT, Services, drop_database, embedded_env, manage, recreate_database
 
 OUT = ROOT / "bench" / "out"
 DB = "shrutik_bench_pipeline"
@@ -112,10 +111,7 @@ def child(audio: Path, meta_path: Path) -> None:
 def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
     if shape == "embedded":
         with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
-            deployed = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "AWS_STORAGE_BUCKET_NAME"}
-            env = {k: v for k, v in os.environ.items() if k not in deployed}
-            env.update({"SHRUTIK_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "shrutik.settings"})
-            return timed_child(env, audio, meta)
+            return timed_child(embedded_env(var), audio, meta)
     with Services() as services:
         env = services.env(DB)
         recreate_database(DB)

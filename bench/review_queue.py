@@ -31,7 +31,7 @@ import httpx
 from common import (
     Services,
     consented_users,
-    drop_database,
+    release_database,
     server_times,
     setup_django,
     start_server,
@@ -164,7 +164,6 @@ def main() -> None:
             CSRF_COOKIE_SECURE="false",
         )
         setup_django(env, DB)
-        from django.db import connections
 
         started = time.perf_counter()
         build(args.chunks)
@@ -177,9 +176,7 @@ def main() -> None:
             figures = measure(base, server.log_path, reviewer, args.repeat)
         finally:
             stop(server)
-            connections.close_all()
-            if not args.keep:
-                drop_database(DB)
+            release_database(DB, keep=args.keep)
     print(
         json.dumps(
             {
