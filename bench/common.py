@@ -343,8 +343,9 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def server_times(log_path: str, offset: int = 0) -> dict[str, dict]:
-    """p50/p99 per path of the request times the app logged after ``offset``.
+def server_times(log_path: str, offset: int = 0, group=None) -> dict[str, dict]:
+    """p50/p99 per path of the request times the app logged after ``offset``
+    (per ``group(path)`` if given, e.g. to count paths with ids as one).
 
     They run from the app's first middleware receiving the request to its
     returning the answer: the server's own share of the latency, without the
@@ -362,7 +363,8 @@ def server_times(log_path: str, offset: int = 0) -> dict[str, dict]:
             except ValueError:
                 continue
             if record.get("logger") == "shrutik.access":
-                times.setdefault(record["path"], []).append(float(record["duration_ms"]))
+                path = group(record["path"]) if group else record["path"]
+                times.setdefault(path, []).append(float(record["duration_ms"]))
     return {
         path: {
             "requests": len(v),

@@ -73,6 +73,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -91,6 +92,7 @@ from common import (
     free_port,
     pct,
     release_database,
+    server_times,
     setup_django,
     spawn,
     start_server,
@@ -295,13 +297,26 @@ class Run:
     submissions: list[Submission] = field(default_factory=list)
     latency: dict[str, list[float]] = field(default_factory=dict)
     status: dict[str, Counter] = field(default_factory=dict)
+    # Requests that got no HTTP answer: what, the error, after how long.
+    transport_errors: list[str] = field(default_factory=list)
+    server_side: dict = field(default_factory=dict)
     last_work: float = field(default_factory=time.monotonic)
     in_flight: int = 0
     done: bool = False
 
-    def record(self, name: str, started: float, response: httpx.Response) -> None:
+    async def request(self, client, name: str, method: str, url: str, **kwargs):
+        """The response, its latency and status recorded; None when no
+        answer came (a submission's fate is then unknown, and reported)."""
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.transport_errors.append(f"{name} {url}: {exc!r} after {elapsed:.0f} ms")
+            return None
         self.latency.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         self.status.setdefault(name, Counter())[response.status_code] += 1
+        return response
 
 
 class Pacer:
@@ -325,25 +340,24 @@ async def answer(client, volunteer, item, truth, words, run: Run) -> None:
     chunk = truth.get(item["chunk"])
     if chunk is None:
         # Not a chunk of this run's readings: give it back untouched.
-        await client.post(f"/api/tasks/{item['chunk']}/release/", headers=volunteer.headers)
+        url = f"/api/tasks/{item['chunk']}/release/"
+        await run.request(client, "release", "POST", url, headers=volunteer.headers)
         return
-    started = time.perf_counter()
     if item["mode"] == "verify":
         says = bool(item["expected_text"]) and tokenize(item["expected_text"]) == tokenize(
             chunk.spoken
         )
-        response = await client.post(
-            f"/api/tasks/{chunk.id}/verify/",
-            json={"matches": volunteer.vote(says)},
-            headers=volunteer.headers,
-        )
+        url, body = f"/api/tasks/{chunk.id}/verify/", {"matches": volunteer.vote(says)}
     else:
         text = volunteer.type(chunk.spoken, words[chunk.lang]) if chunk.spoken else ""
-        body = {"chunk": chunk.id, "text": text}
+        url, body = "/api/transcriptions/", {"chunk": chunk.id, "text": text}
         if not text:
             body["flags"] = ["empty"]
-        response = await client.post("/api/transcriptions/", json=body, headers=volunteer.headers)
-    run.record(item["mode"], started, response)
+    response = await run.request(
+        client, item["mode"], "POST", url, json=body, headers=volunteer.headers
+    )
+    if response is None:
+        return
     created = response.status_code == 201
     run.submissions.append(
         Submission(
@@ -360,14 +374,11 @@ async def volunteer_loop(client, volunteer, order, args, truth, words, pacer, ru
     while not run.done:
         offered = False
         for lang in order:
-            started = time.perf_counter()
-            response = await client.get(
-                "/api/tasks/next/",
-                params={"language": lang, "count": args.count},
-                headers=volunteer.headers,
-            )
-            run.record("tasks_next", started, response)
-            items = response.json() if response.status_code == 200 else []
+            response = await run.request(
+                client, "tasks_next", "GET", "/api/tasks/next/",
+                params={"language": lang, "count": args.count}, headers=volunteer.headers,
+            )  # fmt: skip
+            items = response.json() if response is not None and response.status_code == 200 else []
             if not items:
                 continue
             offered = True
@@ -483,10 +494,13 @@ def chunk_truths(readings: list[Reading], details: dict[str, dict]) -> dict[str,
     return truth
 
 
-async def drive(base: str, readings, script_ids, args) -> tuple:
+async def drive(base: str, server_log: str, readings, script_ids, args) -> tuple:
     """Readers upload, the worker cuts, the crowd answers until done: (truths,
     recordings by status, the run, why it stopped, its seconds, the crowd)."""
-    limits = httpx.Limits(max_connections=args.volunteers + 8)
+    # Idle connections are dropped before the server's keep-alive (gunicorn's
+    # 2 s) closes them: a request sent on a connection the server is closing
+    # at that instant gets no answer.
+    limits = httpx.Limits(max_connections=args.volunteers + 8, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         details, recordings = await read_and_upload(client, readings, script_ids, args.drain)
         truth = chunk_truths(readings, details)
@@ -501,7 +515,7 @@ async def drive(base: str, readings, script_ids, args) -> tuple:
             f"{len(crowd)} volunteers start",
             flush=True,
         )
-        started = time.monotonic()
+        started, log_from = time.monotonic(), os.path.getsize(server_log)
         tasks = []
         for k, volunteer in enumerate(crowd):
             # Each starts with another language, so every language has people.
@@ -509,6 +523,8 @@ async def drive(base: str, readings, script_ids, args) -> tuple:
             tasks.append(volunteer_loop(client, volunteer, order, args, truth, words, pacer, run))
         stopped, *_ = await asyncio.gather(watch(run, args), *tasks)
         elapsed = time.monotonic() - started
+    # The app's own request times while the crowd worked (its access log).
+    run.server_side = server_times(server_log, log_from, group=endpoint)
     return truth, recordings, run, stopped, elapsed, crowd
 
 
@@ -521,8 +537,14 @@ def _ratio(numerator: float, denominator: float, digits: int = 4) -> float | Non
 
 def decision_lags(ids: list[str], answered_at: dict[int, float]) -> dict:
     """For each stored answer, the first decision of its chunk that counts it:
-    seconds from the answer's row, and from the moment the client had the
-    response (0 when the decision was already made)."""
+    seconds from the answer's row (its ``created_at``, taken as the request
+    began to store it, so its own wait for locks is in the lag), and from the
+    moment the client had the response (0 when the decision was already
+    made). The k-th answer of a chunk in id order is counted by the first
+    decision of ``transcription_count`` ≥ k: ids follow the order of commits
+    on SQLite, whose writers take turns; on PostgreSQL two answers to one
+    chunk committed in the other order than their ids may swap decisions
+    (milliseconds apart)."""
     from consensus.models import ConsensusDecision
     from transcriptions.models import Transcription
 
@@ -537,7 +559,7 @@ def decision_lags(ids: list[str], answered_at: dict[int, float]) -> dict:
     rank: Counter = Counter()
     for pk, chunk_id, created_at in (
         Transcription.objects.filter(chunk_id__in=ids)
-        .order_by("created_at", "id")
+        .order_by("id")
         .values_list("id", "chunk_id", "created_at")
     ):
         chunk_id = str(chunk_id)
@@ -766,6 +788,11 @@ def goals(report: dict, args) -> list[tuple[str, bool]]:
     return out
 
 
+def endpoint(path: str) -> str:
+    """A path with its chunk id taken out: one endpoint, one set of figures."""
+    return regex.sub(r"/[0-9a-f-]{36}/", "/{id}/", path)
+
+
 def print_report(report: dict, args) -> None:
     r = report
     costs_ = r["costs"]
@@ -777,7 +804,8 @@ def print_report(report: dict, args) -> None:
         f"volunteers {r['volunteers']}; vote error {args.vote_error}, typo rate "
         f"{args.typo_rate}, deviation {args.deviation}; rate {args.rate or 'unpaced'}/s\n"
         f"stopped: {r['stopped']} after {r['seconds']} s; {r['submissions']} answers stored "
-        f"at {r['submissions_per_second']}/s (middle 80%); status codes {r['status_codes']}\n"
+        f"at {r['submissions_per_second']}/s (middle 80%); status codes {r['status_codes']}; "
+        f"no answer to {len(r['transport_errors'])} requests {r['transport_errors'][:5]}\n"
         f"chunks by status: {r['chunks_by_status']}\n"
         f"judgements per finished chunk: {r['judgements_per_finished_chunk']} (verify "
         f"{r['verify_per_finished_chunk']}, transcribe {r['transcribe_per_finished_chunk']}, "
@@ -797,7 +825,8 @@ def print_report(report: dict, args) -> None:
         f"{r['wrong_sentence_validated']}\n"
         f"decision lag: {r['decision_lag']}\n"
         f"learned accuracy by kind of volunteer: {r['learned']}\n"
-        f"latency (client, ms): {json.dumps(r['latency'])}"
+        f"latency (client, ms): {json.dumps(r['latency'])}\n"
+        f"latency (server, ms): {json.dumps(r['server_side'])}"
     )
     for story in r["unsettled_chunks"]:
         print(json.dumps(story, ensure_ascii=False))
@@ -827,7 +856,9 @@ def app_env(args) -> dict[str, str]:
 
 def run_embedded(args, readings) -> tuple:
     with tempfile.TemporaryDirectory(prefix="shrutik-human-effort-") as var:
-        env = embedded_env(var, **app_env(args))
+        # The deployed logging (JSON at INFO) so the access lines give the
+        # app's own request times, as start_server's do.
+        env = embedded_env(var, **{**app_env(args), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"})
         setup_django(env, None)
         script_ids = seed_scripts(readings)
         port = free_port()
@@ -852,7 +883,7 @@ def run_embedded(args, readings) -> tuple:
 
         try:
             wait_for(up, timeout=120, what="run_embedded with a live worker")
-            driven = asyncio.run(drive(base, readings, script_ids, args))
+            driven = asyncio.run(drive(base, server.log_path, readings, script_ids, args))
         finally:
             stop(server)
         return driven, collect(driven, args)
@@ -867,7 +898,7 @@ def run_deployed(args, readings) -> tuple:
             script_ids = seed_scripts(readings)
             worker = start_worker(env, concurrency=args.worker_concurrency)
             web, base = start_server(env, args.web_workers)
-            driven = asyncio.run(drive(base, readings, script_ids, args))
+            driven = asyncio.run(drive(base, web.log_path, readings, script_ids, args))
             return driven, collect(driven, args)
         finally:
             for proc in (web, worker):
@@ -893,7 +924,9 @@ def collect(driven, args) -> dict:
         submissions=len(stored),
         submissions_per_second=_ratio(high - low, busy, 1),
         status_codes={k: dict(sorted(v.items())) for k, v in run.status.items()},
+        transport_errors=run.transport_errors,
         latency=summarise(run.latency, elapsed),
+        server_side=run.server_side,
         learned=learned(crowd, sorted({t.lang for t in truth.values()})),
     )
     report["goals"] = goals(report, args)
