@@ -471,9 +471,12 @@ async def read_and_upload(client, readings, script_ids, drain: float) -> tuple[d
             if body["status"] in {"chunked", "rejected", "failed"}:
                 details[name] = body
         await asyncio.sleep(1)
-    statuses = Counter(body["status"] for body in details.values())
-    statuses["still processing"] = len(uploaded) - len(details)
-    return {n: b for n, b in details.items() if b["status"] == "chunked"}, +statuses
+    statuses: dict[str, list[str]] = {}
+    for name in uploaded:
+        body = details.get(name, {"status": "still processing"})
+        reason = body.get("rejection_reason")
+        statuses.setdefault(body["status"], []).append(f"{name}: {reason}" if reason else name)
+    return {n: b for n, b in details.items() if b["status"] == "chunked"}, statuses
 
 
 def chunk_truths(readings: list[Reading], details: dict[str, dict]) -> dict[str, ChunkTruth]:
@@ -511,7 +514,8 @@ async def drive(base: str, server_log: str, readings, script_ids, args) -> tuple
         words = vocabularies([{"lang": r.lang, "script": r.script} for r in readings])
         run, pacer = Run(), Pacer(args.rate, args.seed)
         print(
-            f"{len(truth)} chunks from {sum(recordings.values())} recordings {dict(recordings)}; "
+            f"{len(truth)} chunks from {sum(map(len, recordings.values()))} recordings "
+            f"{ {status: len(names) for status, names in recordings.items()} }; "
             f"{len(crowd)} volunteers start",
             flush=True,
         )
@@ -801,6 +805,7 @@ def print_report(report: dict, args) -> None:
         f"{r['audio_minutes']} min ({r['chunks_with_sentence']} with a sentence, "
         f"{r['chunks_whose_sentence_is_not_what_was_said']} of them not what was said, "
         f"{r['of_which_by_deviation']} by deviation)\n"
+        f"not chunked: {r['recordings_not_chunked']}\n"
         f"volunteers {r['volunteers']}; vote error {args.vote_error}, typo rate "
         f"{args.typo_rate}, deviation {args.deviation}; rate {args.rate or 'unpaced'}/s\n"
         f"stopped: {r['stopped']} after {r['seconds']} s; {r['submissions']} answers stored "
@@ -917,7 +922,8 @@ def collect(driven, args) -> dict:
     busy = times[high] - times[low] if high > low else 0.0
     report.update(
         shape=args.shape,
-        recordings=dict(recordings),
+        recordings={status: len(names) for status, names in recordings.items()},
+        recordings_not_chunked={s: names for s, names in recordings.items() if s != "chunked"},
         volunteers=dict(Counter(v.kind for v in crowd)),
         stopped=stopped,
         seconds=round(elapsed, 1),
