@@ -136,7 +136,7 @@ def measure(base: str, log_path: str, reviewer, repeat: int) -> dict:
         ):
             if drop_index:
                 with connection.cursor() as cursor:
-                    cursor.execute("DROP INDEX chunk_review_idx")
+                    cursor.execute("DROP INDEX chunk_review_queue_idx")
             client.get(path)  # warms the caches; not timed
             offset = os.path.getsize(log_path)
             figures[f"{label}_ms"] = round(timed_pages(client, path, repeat), 1)
