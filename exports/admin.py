@@ -2,14 +2,13 @@ import io
 
 import soundfile as sf
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from exports import services
+from exports.downloads import export_file_url
 from exports.models import Export, ExportStatus, NoiseClip, SpeakerSplit
-from shrutik.storage import signed_url
 
 
 @admin.register(Export)
@@ -40,16 +39,12 @@ class ExportAdmin(admin.ModelAdmin):
     def download_links(self, obj: Export):
         if obj.status != ExportStatus.DONE:
             return "—"
-        expires = settings.EXPORT_DOWNLOAD_URL_SECONDS
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
                 "",
                 '<li><a href="{}">{}</a> ({} bytes)</li>',
-                (
-                    (signed_url(obj.prefix + f["path"], expires=expires), f["path"], f["size"])
-                    for f in obj.files
-                ),
+                ((export_file_url(obj, f["path"]), f["path"], f["size"]) for f in obj.files),
             ),
         )
 

@@ -14,12 +14,12 @@ from rest_framework.views import APIView
 
 from contributors.models import AgeRange, Gender
 from exports import archive, processing, selectors, services, splits
+from exports.downloads import export_file_url
 from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
 from recordings.models import ChunkStatus, Language
 from shrutik.api import LanguageCodeField, StrictInput, api_error
 from shrutik.parsers import JSONParser
 from shrutik.permissions import IsResearcher
-from shrutik.storage import signed_url
 from shrutik.streaming import streaming_response
 
 
@@ -260,9 +260,7 @@ class ExportOutput(serializers.ModelSerializer):
         ]
 
     def get_url(self, export: Export) -> str:
-        request = self.context.get("request")
-        path = f"/api/exports/{export.id}/"
-        return request.build_absolute_uri(path) if request else path
+        return self._absolute(f"/api/exports/{export.id}/")
 
     def get_error(self, export: Export) -> str:
         # Stored by the worker in English; the reasons a researcher can act on
@@ -270,15 +268,18 @@ class ExportOutput(serializers.ModelSerializer):
         # it was stored.
         return _(export.error) if export.error else ""
 
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
     @extend_schema_field(ExportFileOutput(many=True))
     def get_files(self, export: Export) -> list[dict]:
         if export.status != ExportStatus.DONE:
             return []
         # Short-lived links, minted per request: a copied URL stops working soon.
-        expires = settings.EXPORT_DOWNLOAD_URL_SECONDS
+        # Absolute, so that a script can fetch them as they are.
         return [
-            {**f, "url": signed_url(export.prefix + f["path"], expires=expires)}
-            for f in export.files
+            {**f, "url": self._absolute(export_file_url(export, f["path"]))} for f in export.files
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
@@ -287,7 +288,7 @@ class ExportOutput(serializers.ModelSerializer):
             return None
         if export.total_bytes > settings.EXPORT_ARCHIVE_MAX_BYTES:
             return None
-        return f"/api/exports/{export.id}/archive/"
+        return self._absolute(f"/api/exports/{export.id}/archive/")
 
 
 class ExportListCreateApi(ListAPIView):

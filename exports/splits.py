@@ -13,10 +13,12 @@ Properties, and why:
   the same lineage (``previous``); those speakers keep their split, so a model
   trained on an earlier train split is never evaluated on its own speakers
   after a re-export. Only new speakers are placed.
-* **Balanced in hours, nothing thrown away.** New speakers are placed heaviest
-  first into the split furthest below its target hours (longest-processing-
-  time-first bin packing), so each split's hours follow the requested ratios
-  even when a few speakers read much more than the rest. Every clip of every
+* **Balanced in hours, per language, nothing thrown away.** New speakers are
+  placed heaviest first into the split furthest below its target hours
+  (longest-processing-time-first bin packing), so each split's hours follow
+  the requested ratios even when a few speakers read much more than the rest.
+  Each language is balanced on its own: packing all languages as one pool
+  lets a language with a few heavy speakers land whole in one split. Every clip of every
   speaker lands in some split; unlike Common Voice's splitter nothing is
   capped or discarded. The one exception is sentence-disjointness (below).
 * **Sentence-disjoint (optional).** A sentence read in several splits is kept
@@ -99,67 +101,104 @@ def hash_bucket(seed: int, key: str, ratios: Mapping[str, float]) -> str:
 
 
 def assign_speakers(
-    hours: Mapping[str, float],
+    hours: Mapping[str, float | Mapping[str, float]],
     *,
     spec: SplitSpec,
     previous: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Map every speaker in ``hours`` to a split.
 
-    ``hours`` is the amount of audio per speaker (any unit); ``previous`` holds
+    ``hours`` is the amount of audio per speaker (any unit), or per speaker and
+    language (``{speaker: {language: hours}}``): then every language is
+    balanced on its own, so each gets its share of train, dev and test however
+    the speakers of the languages compare in number and hours. A speaker who
+    reads several languages is still in one split only. ``previous`` holds
     earlier assignments of the same lineage, which are kept as they are.
     """
     splits = spec.active
     ratios = spec.normalized
     # A speaker with no measured audio still counts a little, so that ratios
     # also apply to counts when every duration is zero.
-    weight = {s: max(float(h), 1e-9) for s, h in hours.items()}
-    total = sum(weight.values())
-    target = {s: ratios[s] * total for s in splits}
-    load = dict.fromkeys(splits, 0.0)
-    members: dict[str, list[str]] = {s: [] for s in splits}
+    weight = {
+        speaker: {
+            language: max(float(h), 1e-9)
+            for language, h in (amount.items() if isinstance(amount, Mapping) else [("", amount)])
+        }
+        or {"": 1e-9}
+        for speaker, amount in hours.items()
+    }
+    total: dict[str, float] = {}
+    for amounts in weight.values():
+        for language, h in amounts.items():
+            total[language] = total.get(language, 0.0) + h
+    target = {lang: {s: ratios[s] * t for s in splits} for lang, t in total.items()}
+    load = {lang: dict.fromkeys(splits, 0.0) for lang in total}
+    members: dict[str, dict[str, list[str]]] = {lang: {s: [] for s in splits} for lang in total}
     result: dict[str, str] = {}
+
+    def place(speaker: str, split: str) -> None:
+        result[speaker] = split
+        for language, h in weight[speaker].items():
+            load[language][split] += h
+            members[language][split].append(speaker)
+
+    def deficit(speaker: str, split: str) -> float:
+        # How far below target the split is in the speaker's languages, each
+        # as a share of that language's hours (so a small language counts as
+        # much as a large one).
+        return sum(
+            (target[lang][split] - load[lang][split]) / total[lang] for lang in weight[speaker]
+        )
+
+    def share(speaker: str) -> float:
+        return sum(h / total[lang] for lang, h in weight[speaker].items())
+
     for speaker, split in (previous or {}).items():
-        if speaker in weight and split in load:
-            result[speaker] = split
-            load[split] += weight[speaker]
-            members[split].append(speaker)
+        if speaker in weight and split in splits:
+            place(speaker, split)
 
     new = sorted(
-        (s for s in weight if s not in result), key=lambda s: (-weight[s], rank(spec.seed, s))
+        (s for s in weight if s not in result), key=lambda s: (-share(s), rank(spec.seed, s))
     )
     fresh: set[str] = set()
     for speaker in new:
         preferred = hash_bucket(spec.seed, speaker, ratios)
         # Furthest below target wins; among equals the speaker's own hash
         # bucket, then canonical order — never the input order.
-        split = max(
-            splits,
-            key=lambda s: (target[s] - load[s], s == preferred, -splits.index(s)),
-        )
-        result[speaker] = split
-        load[split] += weight[speaker]
-        members[split].append(speaker)
+        split = max(splits, key=lambda s: (deficit(speaker, s), s == preferred, -splits.index(s)))
+        place(speaker, split)
         fresh.add(speaker)
 
     # Small datasets: heaviest-first packing can leave a small split empty
     # (three speakers, 80/10/10 → all train). A requested split should get
-    # someone when there are enough speakers; only speakers placed in this call
-    # move, so earlier assignments stay put.
-    for split in splits:
-        if members[split]:
-            continue
-        donors = [s for s in splits if len(members[s]) > 1 and any(m in fresh for m in members[s])]
-        if not donors:
-            continue
-        donor = max(donors, key=lambda s: (load[s] - target[s], -splits.index(s)))
-        movable = [m for m in members[donor] if m in fresh]
-        speaker = min(movable, key=lambda m: (weight[m], rank(spec.seed, m)))
-        members[donor].remove(speaker)
-        members[split].append(speaker)
-        load[donor] -= weight[speaker]
-        load[split] += weight[speaker]
-        result[speaker] = split
+    # someone of each language when it has enough speakers; only speakers
+    # placed in this call, and reading that language alone, move, so earlier
+    # assignments stay put and no other language loses its balance.
+    for language in sorted(total):
+        mine = members[language]
+
+        def movable(split: str, language=language, mine=mine) -> list[str]:
+            return [m for m in mine[split] if m in fresh and set(weight[m]) == {language}]
+
+        for split in splits:
+            if mine[split]:
+                continue
+            donors = [s for s in splits if len(mine[s]) > 1 and movable(s)]
+            if not donors:
+                continue
+            donor = max(
+                donors,
+                key=lambda s, lang=language: (load[lang][s] - target[lang][s], -splits.index(s)),
+            )
+            speaker = min(
+                movable(donor), key=lambda m, lang=language: (weight[m][lang], rank(spec.seed, m))
+            )
+            h = weight[speaker][language]
+            mine[donor].remove(speaker)
+            mine[split].append(speaker)
+            load[language][donor] -= h
+            load[language][split] += h
+            result[speaker] = split
     return result
 
 

@@ -16,6 +16,7 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 
 SIGNED_MEDIA_SALT = "shrutik.media"
 COPY_BUFFER = 1024 * 1024
@@ -95,18 +96,30 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def signed_url(key: str, *, expires: int = 600) -> str:
-    """A URL that reads one object for ``expires`` seconds, then stops working."""
+def signed_url(key: str, *, expires: int = 600, filename: str = "") -> str:
+    """A URL that reads one object for ``expires`` seconds, then stops working.
+
+    ``filename``: the response asks the browser to save the object under this
+    name (``Content-Disposition: attachment``); without it a browser names a
+    download after the URL's last segment, which for a signed URL means nothing.
+    """
     if not key:
         return ""
     if is_s3():
-        return default_storage.url(key, expire=expires)
-    token = signing.dumps({"k": key, "e": expires}, salt=SIGNED_MEDIA_SALT, compress=True)
+        parameters = (
+            {"ResponseContentDisposition": content_disposition_header(True, filename)}
+            if filename
+            else None
+        )
+        return default_storage.url(key, parameters=parameters, expire=expires)
+    payload = {"k": key, "e": expires, **({"d": filename} if filename else {})}
+    token = signing.dumps(payload, salt=SIGNED_MEDIA_SALT, compress=True)
     return reverse("signed-media", args=[token])
 
 
-def signed_media_key(token: str) -> str | None:
-    """The key a filesystem signed URL grants, or None if forged, expired or malformed."""
+def signed_media_grant(token: str) -> tuple[str, str] | None:
+    """(key, download file name or "") a filesystem signed URL grants, or None if
+    forged, expired or malformed."""
     try:
         unsigned = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=3600 * 24)
         data = signing.loads(token, salt=SIGNED_MEDIA_SALT, max_age=unsigned["e"])
@@ -115,7 +128,16 @@ def signed_media_key(token: str) -> str | None:
     # Only this module signs media tokens, but a token's content is still
     # checked: a key that is not a non-empty string is not one it issued.
     key = data.get("k")
-    return key if isinstance(key, str) and key else None
+    if not isinstance(key, str) or not key:
+        return None
+    filename = data.get("d", "")
+    return key, filename if isinstance(filename, str) else ""
+
+
+def signed_media_key(token: str) -> str | None:
+    """The key a filesystem signed URL grants, or None if forged, expired or malformed."""
+    grant = signed_media_grant(token)
+    return grant[0] if grant else None
 
 
 def storage_bucket_ensure() -> bool:

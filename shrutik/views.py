@@ -3,11 +3,12 @@ import mimetypes
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.http import JsonResponse
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from shrutik.health import run_checks, run_readiness
-from shrutik.storage import signed_media_key
+from shrutik.storage import signed_media_grant
 from shrutik.streaming import FilePieces, streaming_response
 
 
@@ -65,9 +66,10 @@ def signed_media(request, token: str):
     The token is the authorisation: it was issued to someone allowed to hear the
     audio, names exactly one key and expires, like an S3 pre-signed URL.
     """
-    key = signed_media_key(token)
-    if key is None:
+    grant = signed_media_grant(token)
+    if grant is None:
         return JsonResponse({"detail": "This link is invalid or has expired."}, status=403)
+    key, filename = grant
     try:
         fh = default_storage.open(key, "rb")
     except (FileNotFoundError, SuspiciousFileOperation):
@@ -77,4 +79,6 @@ def signed_media(request, token: str):
     response = streaming_response(request, FilePieces(fh), content_type=content_type)
     response["Content-Length"] = str(fh.size)
     response["Cache-Control"] = "private, max-age=300"
+    if filename:
+        response["Content-Disposition"] = content_disposition_header(True, filename)
     return response

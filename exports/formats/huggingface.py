@@ -69,9 +69,21 @@ def shard_count(clips: int, rows_per_shard: int) -> int:
 
 
 def card_yaml(
-    *, sample_rate: int, splits: dict[str, dict], augmented: bool = False, tiered: bool = False
+    *,
+    sample_rate: int,
+    splits: dict[str, dict],
+    augmented: bool = False,
+    tiered: bool = False,
+    num_bytes: dict[str, int] | None = None,
+    download_size: int = 0,
 ) -> str:
-    """YAML front matter for README.md (Hugging Face dataset card metadata)."""
+    """YAML front matter for README.md (Hugging Face dataset card metadata).
+
+    ``datasets`` reads a split only with its name, ``num_examples`` and
+    ``num_bytes`` (the split's size in Arrow, as loaded); without all three it
+    warns that the card is malformed and ignores the splits.
+    """
+    num_bytes = num_bytes or {}
     lines = ["dataset_info:", "  features:", "  - name: audio", "    dtype:", "      audio:"]
     lines.append(f"        sampling_rate: {sample_rate}")
     for name in _string_columns(augmented, tiered):
@@ -80,7 +92,12 @@ def card_yaml(
         lines += [f"  - name: {name}", "    dtype: float64"]
     lines += ["  splits:"]
     for split, figures in splits.items():
-        lines += [f"  - name: {split}", f"    num_examples: {figures['clips']}"]
+        lines += [
+            f"  - name: {split}",
+            f"    num_bytes: {num_bytes.get(split, 0)}",
+            f"    num_examples: {figures['clips']}",
+        ]
+    lines += [f"  download_size: {download_size}", f"  dataset_size: {sum(num_bytes.values())}"]
     lines += ["configs:", "- config_name: default", "  data_files:"]
     for split in splits:
         lines += [f"  - split: {split}", f"    path: data/{split}-*.parquet"]
@@ -104,6 +121,8 @@ class HuggingFaceWriter(Writer):
         self.rows_in_shard = dict.fromkeys(self.plan.splits, 0)
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.buffers: dict[str, list[dict]] = {s: [] for s in self.plan.splits}
+        # Arrow bytes written per split: the card's ``num_bytes``.
+        self.num_bytes = dict.fromkeys(self.plan.splits, 0)
         # Arrow's jemalloc pool keeps freed row groups for reuse; return them at
         # once so a long export's RSS stays at one batch.
         with contextlib.suppress(NotImplementedError):
@@ -147,7 +166,9 @@ class HuggingFaceWriter(Writer):
 
         rows = self.buffers[split]
         if rows:
-            self._writer(split).write_table(pa.Table.from_pylist(rows, schema=self.schema))
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+            self._writer(split).write_table(table)
+            self.num_bytes[split] += table.nbytes
             self.buffers[split] = []
 
     def _close(self, split: str) -> None:

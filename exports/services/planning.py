@@ -8,7 +8,7 @@ Both builds start here: the snapshot of matching chunks, every speaker's split
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.conf import settings
@@ -158,16 +158,18 @@ def iter_batches(qs, batch_size: int):
 
 def _plan_speakers(qs, spec: splits.SplitSpec) -> tuple[dict[str, Speaker], int]:
     """Every speaker's split (stable across exports of a lineage) and the clip total."""
-    rows = qs.values("contributor__speaker_id", *SPEAKER_FIELDS).annotate(
+    # Per speaker and language: each language is balanced on its own.
+    rows = qs.values("contributor__speaker_id", "language__code", *SPEAKER_FIELDS).annotate(
         seconds=Sum("duration"), clips=Count("id")
     )
     found: dict[str, tuple[str, dict]] = {}
-    hours: dict[str, float] = {}
+    hours: dict[str, dict[str, float]] = defaultdict(dict)
     total = 0
     for row in rows.iterator(chunk_size=2000):
-        pseudonym = speaker_pseudonym(row["contributor__speaker_id"])
-        found[row["contributor__speaker_id"]] = (pseudonym, row)
-        hours[pseudonym] = (row["seconds"] or 0.0) / 3600
+        speaker_id = row["contributor__speaker_id"]
+        pseudonym = found[speaker_id][0] if speaker_id in found else speaker_pseudonym(speaker_id)
+        found[speaker_id] = (pseudonym, row)
+        hours[pseudonym][row["language__code"]] = (row["seconds"] or 0.0) / 3600
         total += row["clips"]
     lineage = spec.lineage
     previous = dict(

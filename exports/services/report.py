@@ -12,7 +12,7 @@ from django.utils.translation import gettext_noop
 
 from exports import datasheet, splits
 from exports.formats import Item, is_tiered
-from exports.formats.huggingface import card_yaml
+from exports.formats.huggingface import HuggingFaceWriter, card_yaml
 from exports.models import Export
 from exports.services import lifecycle
 from exports.services.planning import Speaker, options
@@ -147,12 +147,15 @@ def finish(export: Export, token, spec: splits.SplitSpec, sink: ExportSink, writ
     lifecycle.progress(export.id, token, step="Writing the datasheet and checksums")
     figures = stats_document(export, spec, stats)
     card = ""
-    if "huggingface" in export.formats:
+    parquet = next((w for w in writers if isinstance(w, HuggingFaceWriter)), None)
+    if parquet is not None:
         card = card_yaml(
             sample_rate=export.sample_rate,
             splits=figures["splits"],
             augmented=options(export).augments,
             tiered=is_tiered(export.filters.get("statuses")),
+            num_bytes=parquet.num_bytes,
+            download_size=sum(f["size"] for f in sink.listed if f["path"].startswith("data/")),
         )
     readme = datasheet.render(stats=figures, card_yaml=card)
     sink.put_bytes("README.md", readme.encode(), listed=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 
 import pytest
 import soundfile as sf
@@ -93,6 +94,28 @@ def test_huggingface_parquet_loads_with_datasets(built, tmp_path):
     card = datasets.load_dataset(str(root), cache_dir=str(tmp_path / "hf2"))
     assert {s: len(card[s]) for s in card} == {s: len(r) for s, r in seen.items()}
     assert card["train"].features["audio"].sampling_rate == 16000
+
+
+def test_dataset_card_reads_cleanly_with_the_hub_and_datasets_parsers(built, caplog):
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    export, root, _ = built
+    card = DatasetCard.load(root / "README.md")
+    with caplog.at_level(logging.WARNING):
+        infos = DatasetInfosDict.from_dataset_card_data(card.data)
+        configs = MetadataConfigs.from_dataset_card_data(card.data)
+    # datasets ignores a card's splits it finds malformed, with only a warning.
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("datasets")]
+    stats = export.stats["splits"]
+    splits = infos["default"].splits
+    assert {name: split.num_examples for name, split in splits.items()} == {
+        name: figures["clips"] for name, figures in stats.items()
+    }
+    assert all(split.num_bytes > 0 for split in splits.values())
+    assert infos["default"].features["audio"].sampling_rate == 16000
+    assert {entry["split"] for entry in configs["default"]["data_files"]} == set(stats)
 
 
 def test_lhotse_manifests_load_and_play(built, tmp_path, monkeypatch):

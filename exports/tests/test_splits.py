@@ -146,3 +146,63 @@ def test_sentence_owners_make_splits_sentence_disjoint():
 def test_sentence_key_ignores_case_and_spacing():
     assert sentence_key("Hello   world") == sentence_key(" hello world ")
     assert sentence_key("hello world") != sentence_key("hello, world")
+
+
+def per_language_hours(assigned: dict[str, str], hours: dict[str, dict[str, float]]):
+    totals: dict[str, dict[str, float]] = {}
+    for speaker, split in assigned.items():
+        for language, h in hours[speaker].items():
+            per = totals.setdefault(language, {})
+            per[split] = per.get(split, 0.0) + h
+    return totals
+
+
+def test_each_language_is_split_on_its_own():
+    # Few Bangla speakers reading a lot, many English speakers reading little:
+    # packed as one pool, the Bangla speakers filled train and English the rest.
+    rng = random.Random(4)
+    hours = {f"bn{i}": {"bn": rng.uniform(8, 12)} for i in range(10)}
+    hours |= {f"en{i}": {"en": rng.uniform(0.1, 0.3)} for i in range(200)}
+    assigned = assign_speakers(hours, spec=SplitSpec())
+    totals = per_language_hours(assigned, hours)
+    for language in ("bn", "en"):
+        share = {s: h / sum(totals[language].values()) for s, h in totals[language].items()}
+        assert set(share) == {"train", "dev", "test"}, language
+        assert share["train"] == pytest.approx(0.8, abs=0.1), language
+        assert share["test"] == pytest.approx(0.1, abs=0.06), language
+
+
+def test_a_speaker_of_two_languages_is_still_in_one_split():
+    hours = {f"bn{i}": {"bn": 1.0} for i in range(20)}
+    hours |= {f"en{i}": {"en": 1.0} for i in range(20)}
+    hours["both"] = {"bn": 2.0, "en": 2.0}
+    assigned = assign_speakers(hours, spec=SplitSpec())
+    assert assigned["both"] in {"train", "dev", "test"}
+    for language in ("bn", "en"):
+        splits = {assigned[s] for s in hours if language in hours[s]}
+        assert splits == {"train", "dev", "test"}, language
+
+
+def test_small_languages_each_fill_every_split():
+    hours = {s: {"bn": 1.0} for s in ("a", "b", "c")} | {s: {"en": 5.0} for s in ("d", "e", "f")}
+    assigned = assign_speakers(hours, spec=SplitSpec())
+    assert sorted(assigned[s] for s in "abc") == ["dev", "test", "train"]
+    assert sorted(assigned[s] for s in "def") == ["dev", "test", "train"]
+
+
+def test_one_language_by_language_is_the_same_as_without():
+    flat = speakers(300, seed=9)
+    nested = {s: {"bn": h} for s, h in flat.items()}
+    spec = SplitSpec(seed=2)
+    assert assign_speakers(flat, spec=spec) == assign_speakers(nested, spec=spec)
+
+
+def test_earlier_speakers_stay_and_new_ones_rebalance_a_language():
+    # An earlier export (before splits were per language) put every Bangla
+    # speaker in train: they stay, and new Bangla speakers go to dev and test.
+    spec = SplitSpec()
+    previous = {f"bn{i}": "train" for i in range(5)}
+    hours = {s: {"bn": 1.0} for s in previous} | {f"new{i}": {"bn": 1.0} for i in range(5)}
+    assigned = assign_speakers(hours, spec=spec, previous=previous)
+    assert all(assigned[s] == "train" for s in previous)
+    assert {assigned[f"new{i}"] for i in range(5)} >= {"dev", "test"}

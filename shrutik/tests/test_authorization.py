@@ -280,6 +280,18 @@ def test_filesystem_signed_url_reads_exactly_its_object(filesystem_storage, clie
     assert signed_media_key(_token(url)) == "chunks/a/0.flac"
 
 
+def test_filesystem_signed_url_can_name_the_download(filesystem_storage, client):
+    url = signed_url("chunks/a/0.flac", expires=60, filename="validated.tsv")
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="validated.tsv"'
+    assert b"".join(response.streaming_content) == b"chunk-a"
+    # Without a name the object is served inline, as audio players want it.
+    plain = client.get(signed_url("chunks/a/0.flac", expires=60))
+    assert "Content-Disposition" not in plain
+    plain.close()
+
+
 @pytest.mark.parametrize(
     "forge",
     [
