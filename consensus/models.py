@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from recordings.models import Chunk
@@ -40,6 +41,21 @@ class ConsensusDecision(models.Model):
         return f"{self.chunk_id}: {self.outcome} by {self.decided_by}"
 
 
+def chunk_name(chunk: Chunk) -> str:
+    """A chunk as reviewers name it: by script and sentence, not by ids.
+
+    A clip that matched no script sentence (the reader added something) is
+    named by its place in the recording. Reads ``chunk.recording``: select it.
+    """
+    script = chunk.recording.script_id
+    if chunk.expected_sentence_index is not None:
+        return gettext("Script %(script)s, sentence %(sentence)s") % {
+            "script": script,
+            "sentence": chunk.expected_sentence_index + 1,
+        }
+    return gettext("Script %(script)s, part %(part)s") % {"script": script, "part": chunk.index + 1}
+
+
 class ReviewChunk(Chunk):
     """Chunks as reviewers see them in the admin review queue."""
 
@@ -47,6 +63,9 @@ class ReviewChunk(Chunk):
         proxy = True
         verbose_name = _("chunk to review")
         verbose_name_plural = _("review queue")
+
+    def __str__(self) -> str:
+        return chunk_name(self)
 
 
 class StoppingThreshold(models.Model):

@@ -1,14 +1,17 @@
 """Review in the admin, re-scoring with new reliabilities, and blocked contributors."""
 
+import re
+from urllib.parse import urlencode
+
 import pytest
 
 from consensus import services, tasks
-from consensus.models import ConsensusDecision
+from consensus.models import ConsensusDecision, chunk_name
 from consensus.tests.test_decide import proven, transcribe
 from contributors import services as contributor_services
 from contributors.models import ReliabilityScore
 from recordings.models import Chunk, ChunkStatus
-from recordings.tests.factories import make_chunks
+from recordings.tests.factories import LanguageFactory, make_chunks
 from transcriptions.models import TaskLease, Transcription
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_audit")]
@@ -130,8 +133,8 @@ def test_the_queue_tells_audit_samples_from_doubtful_chunks(
     pages = {
         why: reviewer_client.get(QUEUE, {"why": why}).content.decode() for why in ("audit", "doubt")
     }
-    assert str(sampled) in pages["audit"] and str(doubtful) not in pages["audit"]
-    assert str(doubtful) in pages["doubt"] and str(sampled) not in pages["doubt"]
+    assert chunk_name(sampled) in pages["audit"] and chunk_name(doubtful) not in pages["audit"]
+    assert chunk_name(doubtful) in pages["doubt"] and chunk_name(sampled) not in pages["doubt"]
 
 
 def test_a_chunk_page_shows_audio_transcripts_reliability_and_doubtful_words(
@@ -145,8 +148,11 @@ def test_a_chunk_page_shows_audio_transcripts_reliability_and_doubtful_words(
         assert transcription.text in page
     assert "90% (weight" in page  # the proven transcriber
     assert "70% (weight 0.85, newcomer)" in page  # the prior of a newcomer
-    # Doubtful words are shaded by how unsure the engine is.
-    assert "rgba(220,50,30," in page
+    # Doubtful words are shaded by how unsure the engine is, with classes: the
+    # site's CSP refuses inline styles. Confidence reads as a percentage.
+    assert 'class="word doubt-' in page and "style=" not in page.split("word-confidence")[1][:2000]
+    assert "static/css/review.css" in page
+    assert f"{chunk.confidence:.0%}" in page and str(chunk.confidence) not in page
     assert f'name="_proposal" value="{chunk.consensus_text}"' in page
 
 
@@ -209,8 +215,9 @@ def test_the_accepted_tier_is_listed_apart_and_promoted_or_corrected_in_the_admi
     Chunk.objects.filter(pk=waiting.pk).update(status=ChunkStatus.NEEDS_REVIEW)
     queue = reviewer_client.get(QUEUE).content.decode()
     tier = reviewer_client.get(QUEUE, {"status__exact": "accepted"}).content.decode()
-    assert str(waiting) in queue and str(promote) not in queue
-    assert all(str(c) in tier for c in (promote, correct, bulk)) and str(waiting) not in tier
+    assert chunk_name(waiting) in queue and chunk_name(promote) not in queue
+    assert all(chunk_name(c) in tier for c in (promote, correct, bulk))
+    assert chunk_name(waiting) not in tier
     assert "Accepted by the crowd" in tier  # the status filter offers the tier
 
     url = f"{QUEUE}{{}}/change/"
@@ -409,3 +416,63 @@ def test_a_blocked_contributor_can_no_longer_use_the_api(api_client, make_user):
     refreshed = api_client.post("/api/auth/token/refresh/", {"refresh": str(refresh)})
     assert refreshed.status_code == 401
     assert "detail" in refreshed.json()
+
+
+# --- What the review pages say ------------------------------------------------------
+
+
+def test_chunks_are_named_by_script_and_sentence(reviewer_client, make_user, two_at_most):
+    chunk, _ = in_review(make_user)
+    Chunk.objects.filter(pk=chunk.pk).update(expected_sentence_index=2)
+    page = reviewer_client.get(QUEUE).content.decode()
+    assert f"Script {chunk.recording.script_id}, sentence 3" in page
+    assert str(chunk.recording_id) not in page.split("<tbody>")[1]
+    change = reviewer_client.get(f"{QUEUE}{chunk.pk}/change/").content.decode()
+    assert f"Script {chunk.recording.script_id}, sentence 3" in change
+
+
+def test_the_page_says_why_a_person_is_needed_and_when(reviewer_client, make_user, two_at_most):
+    chunk, _ = in_review(make_user)
+    decision = ConsensusDecision.objects.get(chunk=chunk)
+    page = reviewer_client.get(f"{QUEUE}{chunk.pk}/change/").content.decode()
+    assert decision.reason not in page  # the engine's shorthand, said plainly instead
+    assert "why a person is needed" in page.lower()
+    assert "wrong words are expected" in page or "a person must" in page, decision.reason
+    # Decision times to the minute, never with seconds' fractions.
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d+", page)
+    assert "Needs review" in page and "Consensus engine" in page
+
+
+def test_accept_goes_on_to_the_next_chunk_where_a_review_fixes_most(
+    reviewer_client, make_user, two_at_most
+):
+    first, second, third = (in_review(make_user)[0] for _ in range(3))
+    for chunk, gain in ((first, 3.0), (second, 2.0), (third, 1.0)):
+        Chunk.objects.filter(pk=chunk.pk).update(review_gain=gain)
+    (other_language,) = make_chunks(1, language=LanguageFactory(code="en", name="English"))
+    Chunk.objects.filter(pk=other_language.pk).update(
+        status=ChunkStatus.NEEDS_REVIEW, review_gain=2.5
+    )
+    # The reviewer works the Bangla queue: the list's filters travel with the form.
+    filters = urlencode({"_changelist_filters": f"language__id__exact={first.language_id}"})
+    response = reviewer_client.post(
+        f"{QUEUE}{first.pk}/change/?{filters}",
+        {"_review_accept": "1", "_proposal": first.consensus_text},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{QUEUE}{second.pk}/change/?{filters}"
+    response = reviewer_client.post(
+        f"{QUEUE}{second.pk}/change/?{filters}", {"_review_reject": "1"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == f"{QUEUE}{third.pk}/change/?{filters}"
+    assert "rejected" in response.content.decode()
+    # Without filters the whole queue is next: the other language's chunk first.
+    response = reviewer_client.post(
+        f"{QUEUE}{third.pk}/change/", {"_review_accept": "1", "_proposal": third.consensus_text}
+    )
+    assert response["Location"] == f"{QUEUE}{other_language.pk}/change/"
+    response = reviewer_client.post(
+        f"{QUEUE}{other_language.pk}/change/", {"_review_reject": "1"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == QUEUE
+    assert "Nothing more waits in this queue" in response.content.decode()
