@@ -8,7 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from exports import services
 from exports.downloads import export_file_url
-from exports.models import Export, ExportStatus, NoiseClip, SpeakerSplit
+from exports.models import (
+    AccessRequest,
+    AccessStatus,
+    Export,
+    ExportStatus,
+    NoiseClip,
+    SpeakerSplit,
+)
 
 
 @admin.register(Export)
@@ -101,3 +108,67 @@ class NoiseClipAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     search_fields = ["name"]
     readonly_fields = ["duration", "sample_rate", "created_at"]
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(admin.ModelAdmin):
+    """Requests for researcher access. Approving grants the researcher role and
+    e-mails the requester; declining e-mails them too, with the note."""
+
+    list_display = ["name", "institution", "user", "status", "created_at", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "institution", "email", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "institution", "email", "purpose", "terms_version",
+                       "status", "decided_by", "decided_at", "created_at"]  # fmt: skip
+    fields = ["user", "name", "institution", "email", "purpose", "terms_version", "status",
+              "note", "decided_by", "decided_at", "created_at"]  # fmt: skip
+    actions = ["approve", "decline"]
+    change_form_template = "admin/exports/accessrequest/change_form.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # researchers ask on /research/access/ or through the API
+
+    def _decide(self, request, access: AccessRequest, *, approve: bool, note=None) -> bool:
+        try:
+            services.access_request_decide(
+                request_id=access.pk,
+                admin=request.user,
+                approve=approve,
+                note=note,
+                site_url=request.build_absolute_uri("/"),
+            )
+        except services.AccessRequestError as exc:
+            self.message_user(request, f"{access}: {exc}", messages.WARNING)
+            return False
+        return True
+
+    @admin.action(description=_("Approve selected requests (grants the researcher role)"))
+    def approve(self, request, queryset):
+        done = sum(self._decide(request, a, approve=True) for a in queryset)
+        self.message_user(
+            request,
+            _("%(n)d request(s) approved; the requesters are told by e-mail.") % {"n": done},
+        )
+
+    @admin.action(description=_("Decline selected requests"))
+    def decline(self, request, queryset):
+        done = sum(self._decide(request, a, approve=False) for a in queryset)
+        self.message_user(
+            request,
+            _("%(n)d request(s) declined; the requesters are told by e-mail.") % {"n": done},
+        )
+
+    def response_change(self, request, obj):
+        decision = next((d for d in ("approve", "decline") if f"_{d}" in request.POST), None)
+        if decision is None or obj.status != AccessStatus.PENDING:
+            return super().response_change(request, obj)
+        approve = decision == "approve"
+        if self._decide(request, obj, approve=approve, note=obj.note):
+            message = (
+                _("%(name)s now has researcher access; they are told by e-mail at %(email)s.")
+                if approve
+                else _("%(name)s's request is declined; they are told by e-mail at %(email)s.")
+            )
+            self.message_user(request, message % {"name": obj.name, "email": obj.email})
+        return self.response_post_save_change(request, obj)

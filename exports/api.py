@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contributors.models import AgeRange, Gender
 from exports import archive, processing, selectors, services, splits
 from exports.downloads import export_file_url
-from exports.models import AudioFormat, Export, ExportFormat, ExportStatus, NoiseClip
+from exports.models import (
+    AccessRequest,
+    AudioFormat,
+    Export,
+    ExportFormat,
+    ExportStatus,
+    NoiseClip,
+)
 from recordings.models import ChunkStatus, Language
 from shrutik.api import LanguageCodeField, StrictInput, api_error
 from shrutik.parsers import JSONParser
@@ -291,6 +300,37 @@ class ExportOutput(serializers.ModelSerializer):
         return self._absolute(f"/api/exports/{export.id}/archive/")
 
 
+class ExportInput(StrictInput):
+    """What an export is asked for (and what its preview counts)."""
+
+    version = serializers.RegexField(
+        r"^[\w.\-]{1,64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Label such as v1.0 or 2026-11 (letters, digits, . _ -).",
+    )
+    formats = serializers.MultipleChoiceField(choices=ExportFormat.choices, allow_empty=False)
+    filters = ExportFiltersInput(required=False)
+    audio_format = serializers.ChoiceField(choices=AudioFormat.choices, default="flac")
+    sample_rate = serializers.ChoiceField(choices=processing.SAMPLE_RATES, default=16000)
+    split = SplitInput(required=False)
+    processing = ProcessingInput(
+        required=False,
+        help_text="Loudness, trimming, channels, duration filters and train-split "
+        "augmentation; omitted: clips as stored.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        opus_rates = processing.OPUS_RATES
+        if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in opus_rates:
+            rates = ", ".join(str(r) for r in opus_rates)
+            raise serializers.ValidationError(
+                _("Opus supports sample rates {rates} only.").format(rates=rates)
+            )
+        return attrs
+
+
 class ExportListCreateApi(ListAPIView):
     """/api/exports/: GET lists the exports the user may see, POST requests one."""
 
@@ -298,34 +338,6 @@ class ExportListCreateApi(ListAPIView):
     # Filters, split and processing are nested objects, which a form cannot carry.
     parser_classes = [JSONParser]
     serializer_class = ExportOutput
-
-    class Input(StrictInput):
-        version = serializers.RegexField(
-            r"^[\w.\-]{1,64}$",
-            required=False,
-            allow_blank=True,
-            default="",
-            help_text="Label such as v1.0 or 2026-11 (letters, digits, . _ -).",
-        )
-        formats = serializers.MultipleChoiceField(choices=ExportFormat.choices, allow_empty=False)
-        filters = ExportFiltersInput(required=False)
-        audio_format = serializers.ChoiceField(choices=AudioFormat.choices, default="flac")
-        sample_rate = serializers.ChoiceField(choices=processing.SAMPLE_RATES, default=16000)
-        split = SplitInput(required=False)
-        processing = ProcessingInput(
-            required=False,
-            help_text="Loudness, trimming, channels, duration filters and train-split "
-            "augmentation; omitted: clips as stored.",
-        )
-
-        def validate(self, attrs: dict) -> dict:
-            opus_rates = processing.OPUS_RATES
-            if attrs["audio_format"] == "opus" and attrs["sample_rate"] not in opus_rates:
-                rates = ", ".join(str(r) for r in opus_rates)
-                raise serializers.ValidationError(
-                    _("Opus supports sample rates {rates} only.").format(rates=rates)
-                )
-            return attrs
 
     class Accepted(serializers.Serializer):
         id = serializers.UUIDField()
@@ -340,12 +352,12 @@ class ExportListCreateApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        request=Input,
+        request=ExportInput,
         responses={202: Accepted, 400: OpenApiResponse(description="Invalid request")},
         summary="Request a dataset export",
     )
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = ExportInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         split = values.get("split") or {}
@@ -407,3 +419,93 @@ class ExportArchiveApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+class AccessRequestOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AccessRequest
+        fields = ["id", "name", "institution", "email", "purpose", "terms_version", "status",
+                  "note", "created_at", "decided_at"]  # fmt: skip
+
+
+class AccessRequestInput(StrictInput):
+    name = serializers.CharField(max_length=150)
+    institution = serializers.CharField(max_length=200)
+    email = serializers.EmailField()
+    purpose = serializers.CharField(
+        min_length=20, max_length=2000, help_text="Your project and what the data is for."
+    )
+    terms_version = serializers.CharField(
+        max_length=32,
+        help_text="The version of the data terms you accept (see /research/access/).",
+    )
+
+
+class AccessRequestApi(ListAPIView):
+    """/api/research/access/: GET your requests for researcher access, POST one."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AccessRequestOutput
+
+    def get_queryset(self):
+        return AccessRequest.objects.filter(user=self.request.user)
+
+    @extend_schema(summary="Your requests for researcher access, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=AccessRequestInput,
+        responses={
+            201: AccessRequestOutput,
+            400: OpenApiResponse(description="Invalid request, or already a researcher"),
+            409: OpenApiResponse(description="An earlier request is still waiting"),
+        },
+        summary="Request researcher access",
+    )
+    def post(self, request):
+        data = AccessRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            access = services.access_request_create(
+                user=request.user,
+                language=get_language() or "",
+                site_url=request.build_absolute_uri("/"),
+                **data.validated_data,
+            )
+        except services.AccessRequestError as exc:
+            code = status.HTTP_409_CONFLICT if exc.conflict else status.HTTP_400_BAD_REQUEST
+            return api_error(str(exc), code)
+        return Response(AccessRequestOutput(access).data, status=status.HTTP_201_CREATED)
+
+
+class ExportPreviewOutput(serializers.Serializer):
+    class Figures(serializers.Serializer):
+        clips = serializers.IntegerField()
+        seconds = serializers.FloatField()
+        hours = serializers.FloatField()
+        speakers = serializers.IntegerField()
+
+    clips = serializers.IntegerField()
+    seconds = serializers.FloatField()
+    hours = serializers.FloatField()
+    speakers = serializers.IntegerField()
+    languages = serializers.DictField(child=Figures(), help_text="Per language code.")
+
+
+class ExportPreviewApi(APIView):
+    """/api/exports/preview/: how much an export would hold, before asking for it."""
+
+    permission_classes = [IsResearcher]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=ExportInput,
+        responses={200: ExportPreviewOutput, 400: OpenApiResponse(description="Invalid request")},
+        summary="Clips, hours and speakers an export with this input would hold now",
+    )
+    def post(self, request):
+        data = ExportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        filters = storable_filters(data.validated_data.get("filters"))
+        return Response(ExportPreviewOutput(selectors.export_preview(filters=filters)).data)

@@ -162,3 +162,57 @@ class NoiseClip(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AccessStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for an admin")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+
+
+class AccessRequest(models.Model):
+    """A request for the researcher role: who asks, for what, and the version of
+    the data terms they accepted. An admin approves (which grants the role) or
+    declines it; either way the requester is told by e-mail."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_requests"
+    )
+    name = models.CharField(_("name"), max_length=150)
+    institution = models.CharField(_("institution"), max_length=200)
+    email = models.EmailField(_("e-mail"))
+    purpose = models.TextField(_("purpose"), max_length=2000)
+    terms_version = models.CharField(_("data terms version"), max_length=32)
+    # The requester's interface language: the decision's e-mail is written in it.
+    language = models.CharField(max_length=10, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=AccessStatus.choices, default=AccessStatus.PENDING
+    )
+    note = models.TextField(
+        _("note to the requester"),
+        blank=True,
+        help_text=_("Sent with the decision, e.g. why a request is declined."),
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("researcher access request")
+        verbose_name_plural = _("researcher access requests")
+        ordering = ["-created_at"]
+        constraints = [
+            # One open request per person: a second one is a double click or an
+            # impatient resend, and admins should decide once.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="pending"),
+                name="access_request_one_pending",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.institution})"

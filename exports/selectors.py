@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, QuerySet, TextField, Value
+from django.db.models import Count, F, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 
-from exports.models import Export
+from exports.models import AccessRequest, Export
 from recordings.models import Chunk
 from shrutik.permissions import RESEARCHER, user_has_role
 
@@ -20,6 +21,11 @@ def export_list_visible(*, user) -> QuerySet[Export]:
     if not user_has_role(user, RESEARCHER):
         return qs.none()
     return qs.filter(requester=user)
+
+
+def access_request_latest(*, user) -> AccessRequest | None:
+    """The user's newest request for researcher access, if any."""
+    return AccessRequest.objects.filter(user=user).first()
 
 
 def export_chunks(*, filters: dict, snapshot: datetime) -> QuerySet[Chunk]:
@@ -63,3 +69,38 @@ def export_chunks(*, filters: dict, snapshot: datetime) -> QuerySet[Chunk]:
         if filters.get(key):
             qs = qs.filter(**{f"contributor__{field}__in": filters[key]})
     return qs
+
+
+def export_preview(*, filters: dict) -> dict:
+    """What an export with these filters would hold now, before it is asked for:
+    clips, hours and speakers, in all and per language. One aggregate query over
+    the same chunks a build reads (clips a build may still leave out, such as a
+    sentence read in another split, are counted)."""
+    qs = export_chunks(filters=filters, snapshot=timezone.now())
+    rows = qs.values("language__code").annotate(
+        clips=Count("id"), seconds=Sum("duration"), speakers=Count("contributor", distinct=True)
+    )
+    languages = {
+        row["language__code"]: _figures(row["clips"], row["seconds"], row["speakers"])
+        for row in rows.order_by("language__code")
+    }
+    # A speaker of two languages counts once in all.
+    speakers = qs.aggregate(n=Count("contributor", distinct=True))["n"] if languages else 0
+    return {
+        **_figures(
+            sum(f["clips"] for f in languages.values()),
+            sum(f["seconds"] for f in languages.values()),
+            speakers,
+        ),
+        "languages": languages,
+    }
+
+
+def _figures(clips: int, seconds: float | None, speakers: int) -> dict:
+    seconds = seconds or 0.0
+    return {
+        "clips": clips,
+        "seconds": round(seconds, 3),
+        "hours": round(seconds / 3600, 4),
+        "speakers": speakers,
+    }

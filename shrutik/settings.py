@@ -697,6 +697,9 @@ EXPORT_STALL_SECONDS = env.int("EXPORT_STALL_SECONDS", default=1800)
 EXPORT_LICENCE = env.str("EXPORT_LICENCE", default="CC-BY-4.0")
 # Empty: "Shrutik contributors (<year>). Shrutik speech dataset, version <label>."
 EXPORT_CITATION = env.str("EXPORT_CITATION", default="")
+# Researchers accept this version of the data terms when they ask for access
+# (templates/exports/data_terms.html); the version is stored with each request.
+DATA_TERMS_VERSION = env.str("DATA_TERMS_VERSION", default="2026-12")
 # The export API reuses the chunk status, gender and age-range vocabularies as
 # filters; one schema name per choice set keeps generated clients tidy.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(

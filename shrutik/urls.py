@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from contributors.views import home
+from exports.urls import research_patterns
 from shrutik.metrics import metrics_view
 from shrutik.views import signed_media
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("accounts/", include("contributors.urls")),
     path("exports/", include("exports.urls")),
+    path("research/", include(research_patterns)),
     path("", include("recordings.urls")),
     path("", include("transcriptions.urls")),
     path("", include("dashboard.urls")),

@@ -6,9 +6,15 @@
 - ``clips``: one chunk row → its items (or why it is left out), one audio path;
 - ``build``: the task's entry point and the plain build;
 - ``batches``: processed exports, batch by batch, then the final step;
-- ``report``: totals, the datasheet, stats.json and checksums.
+- ``report``: totals, the datasheet, stats.json and checksums;
+- ``access``: researchers' requests for access, and admins' decisions.
 """
 
+from exports.services.access import (
+    AccessRequestError,
+    access_request_create,
+    access_request_decide,
+)
 from exports.services.batches import export_finish, export_process_batch
 from exports.services.build import export_build
 from exports.services.lifecycle import (
@@ -26,9 +32,12 @@ from exports.services.lifecycle import (
 
 __all__ = [
     "WORK_ROOT",
+    "AccessRequestError",
     "ExportEmptyError",
     "ExportSupersededError",
     "NoiseSetError",
+    "access_request_create",
+    "access_request_decide",
     "export_build",
     "export_create",
     "export_enqueue",

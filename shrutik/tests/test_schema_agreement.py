@@ -71,7 +71,7 @@ def test_spaces_alone_are_blank_in_the_schema_as_in_the_api(api_client, research
     assert allows(display_name, "   ")  # may be blank: stored as ""
     comment = component("ReleaseInputRequest")["properties"]["comment"]
     assert allows(comment, "")
-    version = component("InputRequest")["properties"]["version"]
+    version = component("ExportInputRequest")["properties"]["version"]
     assert allows(version, "")
     dialects = component("ExportFiltersInputRequest")["properties"]["dialects"]
     for blank in ("  ", "\u3000\x1c\t"):  # what str.strip() removes, not only ASCII
@@ -84,7 +84,7 @@ def test_spaces_alone_are_blank_in_the_schema_as_in_the_api(api_client, research
 
 def test_an_export_needs_a_format_in_the_schema_as_in_the_api(api_client, researcher):
     api_client.force_authenticate(researcher)
-    formats = component("InputRequest")["properties"]["formats"]
+    formats = component("ExportInputRequest")["properties"]["formats"]
     assert not allows(formats, [])
     response = api_client.post("/api/exports/", {"formats": []}, format="json")
     assert response.status_code == 400

@@ -8,8 +8,12 @@ const form = document.getElementById("export-form");
 const list = document.getElementById("exports-list");
 const empty = document.getElementById("exports-empty");
 const errorBox = document.getElementById("export-error");
+const previewTotals = document.getElementById("preview-totals");
+const previewLanguages = document.getElementById("preview-languages");
+const submitButton = document.getElementById("export-submit");
 const api = form.dataset.api;
 const POLL_MS = 2000;
+const PREVIEW_DELAY_MS = 300;
 
 function csrfToken() {
   return form.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -72,10 +76,50 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// A format's name as the form shows it (translated there), else its code.
-function formatName(code) {
-  const box = [...form.querySelectorAll("input[name=formats]")].find((input) => input.value === code);
+// A choice's name as the form shows it (translated there), else its code.
+function labelOf(name, code) {
+  const box = [...form.querySelectorAll(`input[name=${name}]`)].find((input) => input.value === code);
   return box?.parentElement.textContent.trim() || code;
+}
+
+function formatName(code) {
+  return labelOf("formats", code);
+}
+
+function figures(f) {
+  return { clips: f.clips, hours: Number(f.hours.toFixed(1)), speakers: f.speakers };
+}
+
+// What the export would hold, counted by the server as the filters change.
+let previewTimer = null;
+let previewAbort = null;
+
+async function preview() {
+  previewAbort?.abort();
+  previewAbort = new AbortController();
+  previewTotals.textContent = t("counting");
+  previewTotals.classList.remove("error");
+  try {
+    const counted = await request(form.dataset.preview, {
+      method: "POST", body: JSON.stringify(payload()), signal: previewAbort.signal,
+    });
+    previewLanguages.replaceChildren(...Object.entries(counted.languages).map(([code, f]) =>
+      el("li", {}, t("preview_language", { language: labelOf("languages", code), ...figures(f) }))));
+    previewTotals.textContent = counted.clips ? t("preview", figures(counted)) : t("preview_none");
+    submitButton.disabled = counted.clips === 0;
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    // The same message the request would get: say it now, where the eye is.
+    previewTotals.textContent = err.message;
+    previewTotals.classList.add("error");
+    previewLanguages.replaceChildren();
+    submitButton.disabled = false;
+  }
+}
+
+function schedulePreview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(preview, PREVIEW_DELAY_MS);
 }
 
 function render(exp) {
@@ -142,4 +186,7 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+form.addEventListener("input", schedulePreview);
+form.addEventListener("change", schedulePreview);
+preview();
 loadList().catch((err) => { errorBox.textContent = err.message; errorBox.hidden = false; });
