@@ -95,6 +95,14 @@ def make_clips(db, make_user):
 
 
 @pytest.fixture
+def researcher_client(api_client, researcher):
+    """An API client signed in as a researcher (``.user``)."""
+    api_client.force_authenticate(researcher)
+    api_client.user = researcher
+    return api_client
+
+
+@pytest.fixture
 def corpus(db):
     return create_corpus()
 

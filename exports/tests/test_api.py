@@ -21,13 +21,6 @@ def post(client, body):
     return client.post(URL, body, format="json")
 
 
-@pytest.fixture
-def researcher_client(api_client, researcher):
-    api_client.force_authenticate(researcher)
-    api_client.user = researcher
-    return api_client
-
-
 def test_contributors_and_anonymous_users_cannot_export(api_client, contributor):
     assert post(api_client, {"formats": ["nemo"]}).status_code == 401
     api_client.force_authenticate(contributor)

@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/exports/"
 
 
-@pytest.fixture
-def researcher_client(api_client, researcher):
-    api_client.force_authenticate(researcher)
-    return api_client
-
-
 def test_files_have_absolute_links_that_download_under_their_names(
     researcher_client, corpus, build
 ):

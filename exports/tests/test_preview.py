@@ -13,12 +13,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/exports/preview/"
 
 
-@pytest.fixture
-def researcher_client(api_client, researcher):
-    api_client.force_authenticate(researcher)
-    return api_client
-
-
 def test_the_preview_counts_clips_hours_and_speakers_per_language(
     researcher_client, make_user, django_assert_max_num_queries
 ):
