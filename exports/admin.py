@@ -29,9 +29,9 @@ class ExportAdmin(admin.ModelAdmin):
     actions = ["retry"]
     readonly_fields = [
         "id", "requester", "version", "filters", "formats", "audio_format", "sample_rate",
-        "split_spec", "processing", "status", "items_done", "items_total", "step", "error",
-        "attempts", "total_bytes", "prefix", "download_links", "stats", "created_at", "started_at",
-        "finished_at",
+        "split_spec", "processing", "audio", "since", "indexed", "status", "items_done",
+        "items_total", "step", "error", "attempts", "total_bytes", "prefix", "download_links",
+        "stats", "created_at", "started_at", "finished_at",
     ]  # fmt: skip
     exclude = ["files", "run_token"]
 

@@ -259,6 +259,8 @@ class ExportOutput(serializers.ModelSerializer):
             "sample_rate",
             "split_spec",
             "processing",
+            "audio",
+            "since",
             "stats",
             "files",
             "total_bytes",
@@ -320,6 +322,42 @@ class ExportInput(StrictInput):
         help_text="Loudness, trimming, channels, duration filters and train-split "
         "augmentation; omitted: clips as stored.",
     )
+    audio = serializers.BooleanField(
+        default=True,
+        help_text="false: a metadata-only export (manifests, texts, speakers; no audio files).",
+    )
+    since = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A delta export: only the clips added or changed since this export of "
+        "yours, and removed.tsv listing those removed. It keeps that export's filters "
+        "(unless given) and its splits.",
+    )
+
+    def validate_since(self, value) -> Export | None:
+        if value is None:
+            return None
+        user = self.context["request"].user
+        base = selectors.export_list_visible(user=user).filter(pk=value).first()
+        if base is None:
+            raise serializers.ValidationError(
+                _("Export {id} is not one of your exports.").format(id=value)
+            )
+        if base.status != ExportStatus.DONE:
+            raise serializers.ValidationError(
+                _("Export {version} is not finished: a delta follows a finished export.").format(
+                    version=base.version
+                )
+            )
+        if not base.indexed:
+            raise serializers.ValidationError(
+                _(
+                    "Export {version} was made before delta exports existed: request a full "
+                    "export, then deltas of it."
+                ).format(version=base.version)
+            )
+        return base
 
     def validate(self, attrs: dict) -> dict:
         opus_rates = processing.OPUS_RATES
@@ -328,7 +366,39 @@ class ExportInput(StrictInput):
             raise serializers.ValidationError(
                 _("Opus supports sample rates {rates} only.").format(rates=rates)
             )
+        if not attrs["audio"] and attrs.get("processing"):
+            raise serializers.ValidationError(
+                _("A metadata-only export has no audio to process: leave out processing.")
+            )
+        base = attrs.get("since")
+        if base is not None and "split" in attrs:
+            given = splits.SplitSpec.from_dict(_split_of(attrs))
+            if given.lineage != splits.SplitSpec.from_dict(base.split_spec).lineage:
+                raise serializers.ValidationError(
+                    _(
+                        "A delta keeps the splits of the export it follows: leave out split, "
+                        "or give the same ratios, seed and sentence mode."
+                    )
+                )
         return attrs
+
+
+def _split_of(values: dict) -> dict:
+    """The split an export request asks for, with every key present."""
+    split = values.get("split") or {}
+    return {
+        "ratios": split.get("ratios") or dict(splits.DEFAULT_RATIOS),
+        "seed": split.get("seed", 0),
+        "sentence_disjoint": split.get("sentence_disjoint", False),
+    }
+
+
+def _filters_of(values: dict) -> dict:
+    """A request's filters; a delta without any keeps those of its base."""
+    base = values.get("since")
+    if base is not None and "filters" not in values:
+        return base.filters
+    return storable_filters(values.get("filters"))
 
 
 class ExportListCreateApi(ListAPIView):
@@ -357,23 +427,20 @@ class ExportListCreateApi(ListAPIView):
         summary="Request a dataset export",
     )
     def post(self, request):
-        data = ExportInput(data=request.data)
+        data = ExportInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        split = values.get("split") or {}
         export = services.export_create(
             requester=request.user,
             formats=sorted(values["formats"]),
-            filters=storable_filters(values.get("filters")),
+            filters=_filters_of(values),
             audio_format=values["audio_format"],
             sample_rate=values["sample_rate"],
-            split={
-                "ratios": split.get("ratios") or dict(splits.DEFAULT_RATIOS),
-                "seed": split.get("seed", 0),
-                "sentence_disjoint": split.get("sentence_disjoint", False),
-            },
+            split=_split_of(values),
             version=values["version"],
             processing=storable_processing(values.get("processing")),
+            audio=values["audio"],
+            since=values["since"],
         )
         body = {
             "id": export.id,
@@ -505,7 +572,7 @@ class ExportPreviewApi(APIView):
         summary="Clips, hours and speakers an export with this input would hold now",
     )
     def post(self, request):
-        data = ExportInput(data=request.data)
+        data = ExportInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        filters = storable_filters(data.validated_data.get("filters"))
+        filters = _filters_of(data.validated_data)
         return Response(ExportPreviewOutput(selectors.export_preview(filters=filters)).data)

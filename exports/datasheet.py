@@ -53,15 +53,16 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         f"- Languages: {languages or '—'}",
         f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
         f"speakers: {stats['totals']['speakers']}",
-        f"- Audio: {export['audio_format'].upper()}, {export['sample_rate']} Hz, "
-        + ("stereo" if (export.get("processing") or {}).get("channels") == 2 else "mono"),
+        _audio_line(export),
         f"- Export id: `{export['id']}`, created {export['created_at']}",
         "",
+        *_delta_section(stats),
         "## Splits",
         "",
         "No speaker appears in more than one split"
         + (", and no sentence either" if export["split"].get("sentence_disjoint") else "")
-        + f". Split seed: {export['split'].get('seed', 0)}; ratios (by hours): "
+        + ". Each language is split on its own, so every language follows the ratios. "
+        + f"Split seed: {export['split'].get('seed', 0)}; ratios (by hours): "
         + ", ".join(f"{k} {v}" for k, v in export["split"].get("ratios", {}).items())
         + ". Speakers keep their split in later exports with the same seed and ratios.",
         "",
@@ -131,6 +132,9 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "",
     ]
     out += [f"- **{fmt}**: {FORMAT_NOTES[fmt]}" for fmt in export["formats"]]
+    if stats.get("delta"):
+        out.append("- `removed.tsv`: ids of clips to delete from the earlier export (`id`, "
+                   "`clip_id`, `split`; tab-separated).")  # fmt: skip
     out += [
         "- `stats.json`: these figures, machine-readable; `SHA256SUMS`: every file's "
         "checksum (`sha256sum -c SHA256SUMS`).",
@@ -161,6 +165,42 @@ TIER_NOTES = {
     "accepted": "the crowd settled on the text below the validated bar; kept with "
     "its per-word confidence",
 }
+
+
+def _audio_line(export: dict) -> str:
+    channels = "stereo" if (export.get("processing") or {}).get("channels") == 2 else "mono"
+    if export.get("audio", True):
+        return f"- Audio: {export['audio_format'].upper()}, {export['sample_rate']} Hz, {channels}"
+    return (
+        "- Audio: none — a metadata-only export (texts, speakers, durations). The "
+        f"manifests name each clip as a full export with {export['audio_format'].upper()} "
+        f"at {export['sample_rate']} Hz would ship it; durations are the stored ones."
+    )
+
+
+def _delta_section(stats: dict) -> list[str]:
+    delta = stats.get("delta")
+    if not delta:
+        return []
+    return [
+        "## Changes since an earlier export",
+        "",
+        f"A delta export: only what changed since export `{delta['since_version']}` "
+        f"(`{delta['since']}`, created {delta['since_created_at']}).",
+        "",
+        f"- {delta['added']} clips added and {delta['changed']} changed (their new "
+        "text, status or speaker details): they are in this export's files. Replace "
+        "clips of the earlier export by `id`.",
+        f"- {delta['removed']} clips removed (rejected on review, or their speaker "
+        "withdrew consent or erased their account): `removed.tsv` lists them, with "
+        f"the old ids of changed clips whose id changed ({delta['ids_removed']} lines "
+        "in all). Delete them from your copies.",
+        f"- {delta['unchanged']} clips did not change and are not repeated.",
+        "",
+        "Speakers keep the split they had in the earlier export, so the splits of "
+        "the two exports fit together.",
+        "",
+    ]
 
 
 def _tiers_section(stats: dict) -> list[str]:

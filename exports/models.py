@@ -53,6 +53,17 @@ class Export(models.Model):
     # Audio processing and augmentation options (exports/processing.py); empty:
     # clips are copied (or only transcoded) as stored.
     processing = models.JSONField(default=dict, blank=True)
+    # False: manifests and metadata only, no audio files (a metadata-only export).
+    audio = models.BooleanField(default=True, db_default=True)
+    # A delta export: only the clips added or changed since this export, and
+    # the ids of those removed since (removed.tsv). It keeps the base's splits.
+    since = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="deltas"
+    )
+    # The export's membership (every clip it holds, with a digest of what it
+    # says) is stored apart (``index_key``) once planned: what a later delta is
+    # measured against. Exports made before deltas existed have none.
+    indexed = models.BooleanField(default=False, db_default=False)
     # The planning time of the running attempt: every batch reads the chunks as of then.
     snapshot_at = models.DateTimeField(null=True, blank=True, editable=False)
     status = models.CharField(
@@ -86,6 +97,12 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"Export {self.version} ({self.status})"
+
+    @property
+    def index_key(self) -> str:
+        """Storage key of the membership index (outside ``prefix``: it is not
+        part of what a researcher downloads)."""
+        return f"export-index/{self.id}.tsv.gz"
 
     @property
     def percent(self) -> float:

@@ -8,7 +8,7 @@ from django.db.models import Count, F, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from exports.models import AccessRequest, Export
+from exports.models import AccessRequest, Export, ExportStatus
 from recordings.models import Chunk
 from shrutik.permissions import RESEARCHER, user_has_role
 
@@ -21,6 +21,12 @@ def export_list_visible(*, user) -> QuerySet[Export]:
     if not user_has_role(user, RESEARCHER):
         return qs.none()
     return qs.filter(requester=user)
+
+
+def export_delta_bases(*, user, limit: int = 50) -> QuerySet[Export]:
+    """The exports a delta of this user may follow: finished, with a membership index."""
+    visible = export_list_visible(user=user).filter(status=ExportStatus.DONE, indexed=True)
+    return visible.order_by("-created_at")[:limit]
 
 
 def access_request_latest(*, user) -> AccessRequest | None:
@@ -69,6 +75,22 @@ def export_chunks(*, filters: dict, snapshot: datetime) -> QuerySet[Chunk]:
         if filters.get(key):
             qs = qs.filter(**{f"contributor__{field}__in": filters[key]})
     return qs
+
+
+def keyset_pages(qs, *, size: int, fields: tuple[str, ...]):
+    """Rows of ``qs`` (``fields``, which include ``id``) in pages of ``size``, by
+    primary key: each page is a short, indexed query (no long-lived cursor or
+    transaction), and the order is stable across runs."""
+    last = None
+    while True:
+        page = qs.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.values(*fields)[:size])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
 
 
 def export_preview(*, filters: dict) -> dict:

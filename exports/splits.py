@@ -56,6 +56,16 @@ class SplitSpec:
         if not any(r > 0 for r in self.ratios.values()):
             raise ValueError("at least one split ratio must be positive")
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> SplitSpec:
+        """From a stored or requested split (``ratios``, ``seed``,
+        ``sentence_disjoint``; missing keys take the defaults)."""
+        return cls(
+            ratios=data.get("ratios") or dict(DEFAULT_RATIOS),
+            seed=int(data.get("seed", 0)),
+            sentence_disjoint=bool(data.get("sentence_disjoint", False)),
+        )
+
     @property
     def active(self) -> list[str]:
         """Splits that receive data, in canonical order."""

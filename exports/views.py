@@ -38,6 +38,7 @@ def export_page(request):
         "statuses": ChunkStatus.choices,
         "genders": Gender.choices,
         "age_ranges": AgeRange.choices,
+        "bases": selectors.export_delta_bases(user=request.user),
     }
     return render(request, "exports/index.html", context)
 

@@ -67,6 +67,8 @@ class Plan:
     statuses: list[str]
     # The export adds augmented copies: every manifest carries an augmentation field.
     augmented: bool = False
+    # False: a metadata-only export; manifests name the clips, no audio is written.
+    audio: bool = True
 
     @property
     def tiered(self) -> bool:

@@ -44,9 +44,11 @@ def _float_columns(tiered: bool) -> tuple[str, ...]:
     return ("duration", "confidence") if tiered else ("duration",)
 
 
-def features(sample_rate: int, augmented: bool = False, tiered: bool = False) -> dict:
+def features(
+    sample_rate: int, augmented: bool = False, tiered: bool = False, audio: bool = True
+) -> dict:
     """The ``datasets`` Features dict (``Features.to_dict()`` shape)."""
-    feats: dict = {"audio": {"sampling_rate": sample_rate, "_type": "Audio"}}
+    feats: dict = {"audio": {"sampling_rate": sample_rate, "_type": "Audio"}} if audio else {}
     for name in _string_columns(augmented, tiered):
         feats[name] = {"dtype": "string", "_type": "Value"}
     for name in _float_columns(tiered):
@@ -54,13 +56,19 @@ def features(sample_rate: int, augmented: bool = False, tiered: bool = False) ->
     return feats
 
 
-def schema(sample_rate: int, augmented: bool = False, tiered: bool = False) -> pa.Schema:
+def schema(
+    sample_rate: int, augmented: bool = False, tiered: bool = False, audio: bool = True
+) -> pa.Schema:
     import pyarrow as pa
 
-    fields = [pa.field("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
+    fields = (
+        [pa.field("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
+        if audio
+        else []
+    )
     fields += [pa.field(name, pa.string()) for name in _string_columns(augmented, tiered)]
     fields += [pa.field(name, pa.float64()) for name in _float_columns(tiered)]
-    info = {"features": features(sample_rate, augmented, tiered)}
+    info = {"features": features(sample_rate, augmented, tiered, audio)}
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": info})})
 
 
@@ -76,6 +84,7 @@ def card_yaml(
     tiered: bool = False,
     num_bytes: dict[str, int] | None = None,
     download_size: int = 0,
+    audio: bool = True,
 ) -> str:
     """YAML front matter for README.md (Hugging Face dataset card metadata).
 
@@ -84,8 +93,10 @@ def card_yaml(
     warns that the card is malformed and ignores the splits.
     """
     num_bytes = num_bytes or {}
-    lines = ["dataset_info:", "  features:", "  - name: audio", "    dtype:", "      audio:"]
-    lines.append(f"        sampling_rate: {sample_rate}")
+    lines = ["dataset_info:", "  features:"]
+    if audio:
+        lines += ["  - name: audio", "    dtype:", "      audio:"]
+        lines.append(f"        sampling_rate: {sample_rate}")
     for name in _string_columns(augmented, tiered):
         lines += [f"  - name: {name}", "    dtype: string"]
     for name in _float_columns(tiered):
@@ -112,7 +123,9 @@ class HuggingFaceWriter(Writer):
 
         super().__init__(**kwargs)
         self.rows_per_shard = settings.EXPORT_PARQUET_SHARD_ROWS
-        self.schema = schema(self.plan.sample_rate, self.plan.augmented, self.plan.tiered)
+        self.schema = schema(
+            self.plan.sample_rate, self.plan.augmented, self.plan.tiered, self.plan.audio
+        )
         self.shards = {
             s: shard_count(self.plan.clips_per_split.get(s, 0), self.rows_per_shard)
             for s in self.plan.splits
@@ -141,7 +154,6 @@ class HuggingFaceWriter(Writer):
 
     def write(self, item: Item) -> None:
         row = {
-            "audio": {"bytes": item.audio, "path": item.clip_name},
             "id": item.utt_id,
             "text": item.text,
             "speaker_id": item.speaker,
@@ -151,6 +163,8 @@ class HuggingFaceWriter(Writer):
             "accent": item.dialect,
             "duration": item.duration,
         }
+        if self.plan.audio:
+            row["audio"] = {"bytes": item.audio, "path": item.clip_name}
         if self.plan.augmented:
             row["augmentation"] = item.augmentation
         if self.plan.tiered:

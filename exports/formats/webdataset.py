@@ -58,7 +58,8 @@ class WebDatasetWriter(Writer):
             meta.update(tier_fields(item))
         # The key must contain no dot: WebDataset splits a member name at the
         # first dot of its basename into key and extension.
-        self._add(tar, f"{item.utt_id}.{item.ext}", item.audio)
+        if self.plan.audio:
+            self._add(tar, f"{item.utt_id}.{item.ext}", item.audio)
         self._add(tar, f"{item.utt_id}.json", json.dumps(meta, ensure_ascii=False).encode())
         if tar.fileobj.tell() >= self.limit:
             self._close(item.split)

@@ -60,7 +60,7 @@ def export_build(*, export_id) -> None:
 def _build(export: Export, token, workdir: Path) -> None:
     planned = planning.plan(export, token)
     spec, speakers, total = planned.spec, planned.speakers, planned.total
-    small_cohorts = planning.small_cohorts(planned.qs)
+    small_cohorts = planned.small_cohorts
     lifecycle.progress(export.id, token, items_total=total, step="Writing audio and manifests")
 
     plan = planning.writer_plan(export, spec, planned.per_split)
@@ -69,12 +69,18 @@ def _build(export: Export, token, workdir: Path) -> None:
     try:
         classes = writer_classes()
         writers = [classes[name](sink=sink, workdir=workdir, plan=plan) for name in export.formats]
-        write_clips = any(w.uses_clips for w in writers)
+        write_clips = export.audio and any(w.uses_clips for w in writers)
         stats = report.Stats(spec.active)
         written = Counter()
         done = 0
-        for rows in planning.iter_batches(planned.qs, settings.EXPORT_BATCH_SIZE):
-            blobs = sink.fetch_many([row["audio"] for row in rows])
+        for page in planning.iter_batches(planned.qs, settings.EXPORT_BATCH_SIZE):
+            rows = planned.wanted(page)
+            # A metadata-only export reads no audio.
+            blobs = (
+                sink.fetch_many([row["audio"] for row in rows])
+                if export.audio
+                else [b""] * len(rows)
+            )
             for row, blob in zip(rows, blobs, strict=True):
                 done += 1
                 speaker = speakers.get(row["contributor__speaker_id"])
@@ -108,3 +114,5 @@ def _build(export: Export, token, workdir: Path) -> None:
         report.finish(export, token, spec, sink, writers, stats)
     finally:
         sink.close()
+    if export.since_id:
+        delete_prefix(lifecycle.work_prefix(export.id))  # the delta's removed list

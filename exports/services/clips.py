@@ -37,10 +37,14 @@ class Rendering:
     sample_rate: int
     options: processing.Options
     noise_bank: processing.NoiseBank | None = None
+    # False: a metadata-only export (no audio is read, rendered or written).
+    audio: bool = True
 
     @classmethod
     def of(cls, export: Export, noise_bank: processing.NoiseBank | None = None) -> Rendering:
-        return cls(export.audio_format, export.sample_rate, options(export), noise_bank)
+        return cls(
+            export.audio_format, export.sample_rate, options(export), noise_bank, export.audio
+        )
 
     @property
     def ext(self) -> str:
@@ -85,7 +89,11 @@ def clip_items(
         return Clips(dropped=MISSING)
     clip_id = row["id"].hex
     try:
-        outcome = render(blob, clip=clip_id, rendering=rendering, augment=speaker.split == "train")
+        outcome = (
+            render(blob, clip=clip_id, rendering=rendering, augment=speaker.split == "train")
+            if rendering.audio
+            else described(row, rendering)
+        )
     except processing.ProcessingError:
         # One damaged object must not sink a large export; it is counted, and
         # the chunk is worth a reviewer's look.
@@ -121,6 +129,21 @@ def clip_items(
         for r in outcome.clips
     ]
     return Clips(items, trimmed_seconds=outcome.trimmed_seconds, limited=outcome.limited)
+
+
+def described(row: dict, rendering: Rendering) -> processing.Outcome:
+    """A metadata-only export's clip: its stored duration, no audio read."""
+    seconds = row["duration"] or 0.0
+    return processing.Outcome(
+        clips=[
+            processing.Rendered(
+                data=b"",
+                num_samples=round(seconds * rendering.sample_rate),
+                sample_rate=rendering.sample_rate,
+                channels=1,
+            )
+        ]
+    )
 
 
 def render(blob: bytes, *, clip: str, rendering: Rendering, augment: bool) -> processing.Outcome:

@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -41,6 +42,10 @@ class NoiseSetError(Exception):
     """A noise recording the export uses cannot be read."""
 
 
+class DeltaBaseError(Exception):
+    """The export a delta follows cannot be read; the message says what to do."""
+
+
 def work_prefix(export_id) -> str:
     return f"{WORK_ROOT}/{export_id}/"
 
@@ -58,14 +63,18 @@ def export_create(
     split: dict | None = None,
     version: str = "",
     processing: dict | None = None,
+    audio: bool = True,
+    since: Export | None = None,
 ) -> Export:
-    """Store the request and enqueue ``exports.build`` once the row is committed."""
-    split = split or {}
-    spec = splits.SplitSpec(
-        ratios=split.get("ratios") or dict(splits.DEFAULT_RATIOS),
-        seed=int(split.get("seed", 0)),
-        sentence_disjoint=bool(split.get("sentence_disjoint", False)),
-    )
+    """Store the request and enqueue ``exports.build`` once the row is committed.
+
+    ``audio`` False: a metadata-only export (no processing applies). ``since``:
+    a delta export of what changed since that export; it keeps that export's
+    splits, whatever ``split`` says, so every speaker stays where it was.
+    """
+    if not audio and processing:
+        raise ValueError("a metadata-only export has no audio to process")
+    spec = splits.SplitSpec.from_dict(since.split_spec if since is not None else (split or {}))
     with transaction.atomic():
         export = Export.objects.create(
             requester=requester,
@@ -80,6 +89,8 @@ def export_create(
                 "sentence_disjoint": spec.sentence_disjoint,
             },
             processing=processing or {},
+            audio=audio,
+            since=since,
             step="Queued",
         )
         export.prefix = f"exports/{export.id}/"
@@ -231,6 +242,9 @@ def fail_and_clean(export: Export, token, exc: Exception) -> bool:
         return False
     delete_prefix(export.prefix)
     delete_prefix(work_prefix(export.id))
+    # A failed export is never a delta's base: its index goes too.
+    if default_storage.exists(export.index_key):
+        default_storage.delete(export.index_key)
     return True
 
 
@@ -245,6 +259,6 @@ def describe(exc: Exception) -> str:
         )
     if isinstance(exc, processing.ProcessingError):
         return f"A stored clip is unreadable: {exc}"
-    if isinstance(exc, NoiseSetError):
+    if isinstance(exc, NoiseSetError | DeltaBaseError):
         return str(exc)
     return f"The export failed ({type(exc).__name__}: {exc}); the error has been logged."

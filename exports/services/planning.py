@@ -20,7 +20,7 @@ from exports import datasheet, processing, selectors, splits
 from exports.formats import Plan, writer_classes
 from exports.models import Export, SpeakerSplit
 from exports.pseudonyms import speaker_pseudonym
-from exports.services import lifecycle
+from exports.services import lifecycle, membership
 from shrutik.db import fresh_replica_alias
 
 CHUNK_FIELDS = (
@@ -76,14 +76,19 @@ class Planned:
     total: int
     owners: dict[str, str] | None
     per_split: dict[str, int]
+    # A delta export: the clips (chunk ids, hex) it writes; None writes all.
+    include: set[str] | None = None
+    small_cohorts: set[str] = dataclasses.field(default_factory=set)
+
+    def wanted(self, rows: list[dict]) -> list[dict]:
+        """The rows of a batch this export writes."""
+        if self.include is None:
+            return rows
+        return [row for row in rows if row["id"].hex in self.include]
 
 
 def split_spec(export: Export) -> splits.SplitSpec:
-    return splits.SplitSpec(
-        ratios=export.split_spec.get("ratios") or dict(splits.DEFAULT_RATIOS),
-        seed=int(export.split_spec.get("seed", 0)),
-        sentence_disjoint=bool(export.split_spec.get("sentence_disjoint", False)),
-    )
+    return splits.SplitSpec.from_dict(export.split_spec)
 
 
 def options(export: Export) -> processing.Options:
@@ -96,6 +101,8 @@ def uses_clips(export: Export) -> bool:
 
 
 def plan(export: Export, token) -> Planned:
+    """Splits, sentence owners, the export's membership index and, for a delta,
+    the clips it writes (``exports.services.membership``)."""
     spec = split_spec(export)
     snapshot = timezone.now()
     qs = selectors.export_chunks(filters=export.filters, snapshot=snapshot)
@@ -106,12 +113,22 @@ def plan(export: Export, token) -> Planned:
     # and erasure are current.
     counted = qs.using(fresh_replica_alias(within=settings.REPLICA_CATCH_UP_SECONDS))
     speakers, total = _plan_speakers(counted, spec)
-    if not total:
+    # A delta of nothing that matches now still says what was removed.
+    if not total and not export.since_id:
         raise lifecycle.ExportEmptyError(
             gettext_noop("No clips match these filters; nothing to export.")
         )
     owners, per_split = _plan_sentences(counted, spec, speakers)
-    return Planned(spec, snapshot, qs, speakers, total, owners, per_split)
+    cohorts = small_cohorts(qs)
+    # The membership index is what the build writes: read from the primary too.
+    measured = membership.index_and_measure(
+        export, token, qs=qs, speakers=speakers, owners=owners, small_cohorts=cohorts
+    )
+    if measured.include is not None:
+        total, per_split = measured.total, dict(measured.per_split)
+    return Planned(
+        spec, snapshot, qs, speakers, total, owners, per_split, measured.include, cohorts
+    )
 
 
 def writer_plan(
@@ -125,6 +142,7 @@ def writer_plan(
         audio_format=export.audio_format,
         statuses=export.filters.get("statuses") or ["validated"],
         augmented=augmented,
+        audio=export.audio,
     )
 
 
@@ -142,18 +160,8 @@ def small_cohorts(qs) -> set[str]:
 
 
 def iter_batches(qs, batch_size: int):
-    """Keyset pagination on the primary key: each batch is a short, indexed query
-    (no long-lived cursor or transaction), and the order is stable across runs."""
-    last = None
-    while True:
-        page = qs.order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        rows = list(page.values(*CHUNK_FIELDS)[:batch_size])
-        if not rows:
-            return
-        yield rows
-        last = rows[-1]["id"]
+    """The chunks in batches of ``CHUNK_FIELDS`` rows, in id order."""
+    return selectors.keyset_pages(qs, size=batch_size, fields=CHUNK_FIELDS)
 
 
 def _plan_speakers(qs, spec: splits.SplitSpec) -> tuple[dict[str, Speaker], int]:

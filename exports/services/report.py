@@ -14,7 +14,7 @@ from exports import datasheet, splits
 from exports.formats import Item, is_tiered
 from exports.formats.huggingface import HuggingFaceWriter, card_yaml
 from exports.models import Export
-from exports.services import lifecycle
+from exports.services import lifecycle, membership
 from exports.services.planning import Speaker, options
 from exports.uploads import ExportSink
 from recordings.models import Language
@@ -138,14 +138,21 @@ def finish(export: Export, token, spec: splits.SplitSpec, sink: ExportSink, writ
     the export done."""
     for writer in writers:
         writer.finish()
+    delta = membership.load_delta(export)
+    if delta is not None:
+        removed, delta_figures = delta
+        sink.put_file(membership.REMOVED, removed)
     sink.wait()
-    if not stats.clips["*", "*"]:
+    # A delta that only removes clips is still worth its removed.tsv.
+    if not stats.clips["*", "*"] and not (delta and delta_figures["ids_removed"]):
         raise lifecycle.ExportEmptyError(
             gettext_noop("Every matching clip was left out; nothing to export.")
         )
 
     lifecycle.progress(export.id, token, step="Writing the datasheet and checksums")
     figures = stats_document(export, spec, stats)
+    if delta is not None:
+        figures["delta"] = delta_figures
     card = ""
     parquet = next((w for w in writers if isinstance(w, HuggingFaceWriter)), None)
     if parquet is not None:
@@ -156,6 +163,7 @@ def finish(export: Export, token, spec: splits.SplitSpec, sink: ExportSink, writ
             tiered=is_tiered(export.filters.get("statuses")),
             num_bytes=parquet.num_bytes,
             download_size=sum(f["size"] for f in sink.listed if f["path"].startswith("data/")),
+            audio=export.audio,
         )
     readme = datasheet.render(stats=figures, card_yaml=card)
     sink.put_bytes("README.md", readme.encode(), listed=True)
@@ -187,6 +195,7 @@ def stats_document(export: Export, spec: splits.SplitSpec, stats: Stats) -> dict
         "version": export.version,
         "created_at": export.created_at.isoformat(),
         "formats": export.formats,
+        "audio": export.audio,
         "audio_format": export.audio_format,
         "sample_rate": export.sample_rate,
         "filters": export.filters,

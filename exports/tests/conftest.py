@@ -95,6 +95,17 @@ def make_clips(db, make_user):
 
 
 @pytest.fixture
+def eager():
+    """Celery tasks run in this process (and transaction) as soon as they are queued."""
+    from shrutik.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
 def researcher_client(api_client, researcher):
     """An API client signed in as a researcher (``.user``)."""
     api_client.force_authenticate(researcher)

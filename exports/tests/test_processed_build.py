@@ -41,17 +41,6 @@ def clip_audio(k: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def eager():
-    """Celery tasks run in this process (and transaction) as soon as they are queued."""
-    from shrutik.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
-
-
 def make_corpus(speakers: int = 8, clips: int = 3):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage

@@ -27,28 +27,50 @@ function value(name) {
   return form.elements[name].value.trim();
 }
 
+// The export a delta follows ("" for a full export); the select is there only
+// once the researcher has a finished export.
+function since() {
+  return form.elements.since ? form.elements.since.value : "";
+}
+
 function payload() {
-  const filters = {
+  const body = {
+    version: value("version"),
+    formats: checked("formats"),
+    audio_format: value("audio_format"),
+    sample_rate: Number(value("sample_rate")),
+    audio: !form.elements.metadata_only.checked,
+  };
+  if (since()) {
+    // A delta keeps the filters and splits of the export it follows.
+    body.since = since();
+    return body;
+  }
+  body.filters = {
     languages: checked("languages"),
     statuses: checked("statuses"),
     genders: checked("genders"),
     age_ranges: checked("age_ranges"),
   };
-  if (value("min_confidence")) filters.min_confidence = Number(value("min_confidence"));
-  if (value("date_from")) filters.date_from = value("date_from");
-  if (value("date_to")) filters.date_to = value("date_to");
-  return {
-    version: value("version"),
-    formats: checked("formats"),
-    filters,
-    audio_format: value("audio_format"),
-    sample_rate: Number(value("sample_rate")),
-    split: {
-      ratios: { train: Number(value("train")), dev: Number(value("dev")), test: Number(value("test")) },
-      seed: Number(value("seed") || 0),
-      sentence_disjoint: form.elements.sentence_disjoint.checked,
-    },
+  if (value("min_confidence")) body.filters.min_confidence = Number(value("min_confidence"));
+  if (value("date_from")) body.filters.date_from = value("date_from");
+  if (value("date_to")) body.filters.date_to = value("date_to");
+  body.split = {
+    ratios: { train: Number(value("train")), dev: Number(value("dev")), test: Number(value("test")) },
+    seed: Number(value("seed") || 0),
+    sentence_disjoint: form.elements.sentence_disjoint.checked,
   };
+  return body;
+}
+
+// Filters and splits come from the base of a delta: their fields rest.
+function showMode() {
+  const delta = Boolean(since());
+  document.getElementById("export-filters").disabled = delta;
+  document.getElementById("export-split").disabled = delta;
+  const note = document.getElementById("preview-delta");
+  note.hidden = !delta;
+  note.textContent = delta ? t("preview_delta") : "";
 }
 
 async function request(url, options = {}) {
@@ -84,6 +106,12 @@ function labelOf(name, code) {
 
 function formatName(code) {
   return labelOf("formats", code);
+}
+
+// The version label of the export a delta follows, as the list shows it.
+const versions = new Map();
+function baseVersion(id) {
+  return versions.get(id) || id.slice(0, 8);
 }
 
 function figures(f) {
@@ -124,7 +152,10 @@ function schedulePreview() {
 
 function render(exp) {
   const item = el("li", { id: `export-${exp.id}`, class: `export export-${exp.status}` });
-  item.append(el("strong", {}, `${exp.version} `), `${exp.formats.map(formatName).join(", ")} — ${t(exp.status)}`);
+  const kinds = exp.formats.map(formatName);
+  if (!exp.audio) kinds.push(t("metadata_only"));
+  if (exp.since) kinds.push(t("delta_of", { version: baseVersion(exp.since) }));
+  item.append(el("strong", {}, `${exp.version} `), `${kinds.join(", ")} — ${t(exp.status)}`);
   const progress = el("progress", { max: "100", value: String(exp.progress.percent) });
   progress.setAttribute("aria-label", t("progress", { version: exp.version }));
   // The step says what a running export is doing; once finished, the status says it all.
@@ -150,6 +181,7 @@ function render(exp) {
 const polling = new Map();
 
 function show(exp) {
+  versions.set(exp.id, exp.version);
   const existing = document.getElementById(`export-${exp.id}`);
   const node = render(exp);
   if (existing) existing.replaceWith(node); else list.prepend(node);
@@ -188,5 +220,7 @@ form.addEventListener("submit", async (event) => {
 
 form.addEventListener("input", schedulePreview);
 form.addEventListener("change", schedulePreview);
+form.elements.since?.addEventListener("change", showMode);
+showMode();
 preview();
 loadList().catch((err) => { errorBox.textContent = err.message; errorBox.hidden = false; });
