@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from exports import services
 from exports.downloads import export_file_url
@@ -146,18 +147,22 @@ class AccessRequestAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve selected requests (grants the researcher role)"))
     def approve(self, request, queryset):
         done = sum(self._decide(request, a, approve=True) for a in queryset)
-        self.message_user(
-            request,
-            _("%(n)d request(s) approved; the requesters are told by e-mail.") % {"n": done},
+        message = ngettext(
+            "%(n)d request approved; the requester is told by e-mail.",
+            "%(n)d requests approved; the requesters are told by e-mail.",
+            done,
         )
+        self.message_user(request, message % {"n": done})
 
     @admin.action(description=_("Decline selected requests"))
     def decline(self, request, queryset):
         done = sum(self._decide(request, a, approve=False) for a in queryset)
-        self.message_user(
-            request,
-            _("%(n)d request(s) declined; the requesters are told by e-mail.") % {"n": done},
+        message = ngettext(
+            "%(n)d request declined; the requester is told by e-mail.",
+            "%(n)d requests declined; the requesters are told by e-mail.",
+            done,
         )
+        self.message_user(request, message % {"n": done})
 
     def response_change(self, request, obj):
         decision = next((d for d in ("approve", "decline") if f"_{d}" in request.POST), None)
