@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from contributors.models import PROFILE_FIELDS, ReliabilityScore
+from exports.models import AccessRequest
 from recordings.models import Recording
 from shrutik.storage import COPY_BUFFER
 from transcriptions.models import Transcription
@@ -38,6 +39,7 @@ def contributor_data(*, user) -> dict:
         "recordings": list(recordings),
         "transcriptions": list(transcriptions),
         "reliability": list(ReliabilityScore.objects.filter(user=user).order_by("language")),
+        "access_requests": list(AccessRequest.objects.filter(user=user).order_by("created_at")),
     }
 
 
@@ -132,6 +134,20 @@ def my_data_zip(user) -> Iterator[bytes]:
         "reliability": [
             {"language": s.language, "accuracy": round(s.accuracy, 4), "chunks": s.chunks}
             for s in data["reliability"]
+        ],
+        "researcher_access_requests": [
+            {
+                "created_at": a.created_at,
+                "name": a.name,
+                "institution": a.institution,
+                "email": a.email,
+                "purpose": a.purpose,
+                "terms_version": a.terms_version,
+                "status": a.status,
+                "note": a.note,
+                "decided_at": a.decided_at,
+            }
+            for a in data["access_requests"]
         ],
     }
     sink = ZipSink()

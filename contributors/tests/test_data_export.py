@@ -58,6 +58,20 @@ def test_download_contains_my_audio_transcriptions_and_metadata(client, contribu
     assert "someone else's" not in archive.read("data.json").decode()
 
 
+def test_download_contains_my_requests_for_researcher_access(client, contributor, make_user):
+    from exports.models import AccessRequest
+
+    for user in (contributor, make_user()):
+        AccessRequest.objects.create(
+            user=user, name=user.username, institution="BUET", email="r@example.org",
+            purpose="A speech recogniser for a helpline.", terms_version="2026-12",
+        )  # fmt: skip
+    client.force_login(contributor)
+    (request,) = json.loads(download(client).read("data.json"))["researcher_access_requests"]
+    assert request["name"] == contributor.username and request["status"] == "pending"
+    assert request["purpose"] == "A speech recogniser for a helpline."
+
+
 def test_download_with_nothing_contributed_is_a_valid_zip(client, contributor):
     client.force_login(contributor)
     archive = download(client)
