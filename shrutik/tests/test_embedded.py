@@ -281,7 +281,9 @@ def check_export(base: str, env, *, validated: int) -> None:
     assert export["status"] == "done", export["error"]
     assert export["stats"]["totals"]["clips"] == validated
     # The whole export, as a researcher downloads a small one: one streamed tar.
-    archive = requests.get(base + export["archive_url"], headers=researcher, timeout=60)
+    # Links in the API are absolute: a script fetches them as they are.
+    assert export["archive_url"].startswith(base + "/api/exports/")
+    archive = requests.get(export["archive_url"], headers=researcher, timeout=60)
     assert archive.status_code == 200, archive.text
     with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
         members = {m.name.split("/", 1)[1]: m for m in tar.getmembers()}

@@ -144,7 +144,7 @@ def test_a_misplaced_export_filter_is_refused_not_ignored(client_as):
         response,
         400,
         says="Unknown option(s): languages. Known: version, formats, filters, audio_format, "
-        "sample_rate, split, processing.",
+        "sample_rate, split, processing, audio, since.",
     )
     response = client.post(
         "/api/exports/", {"formats": ["nemo"], "filters": {"language": ["bn"]}}, format="json"
