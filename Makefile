@@ -20,12 +20,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# `make run PORT=8080` (and HOST=0.0.0.0 to be reached from other machines).
+# The admin's one-time password is printed last, once the server and worker are up.
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT)
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --ensure-admin
 
 # Browser tests drive Debian's Chromium; fonts-beng draws Bangla (without it, boxes).
 # Installed only when missing. If that fails the browser tests skip, saying why;

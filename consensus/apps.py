@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ConsensusConfig(AppConfig):
     name = "consensus"
-    verbose_name = "Consensus and review"
+    verbose_name = _("Consensus and review")
 
     def ready(self) -> None:
         from consensus.signals import on_chunk_transcribed, on_user_blocked
@@ -31,7 +32,7 @@ REVIEWER_PERMISSIONS = [
 def grant_reviewer_permissions(sender, **kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
 
-    group, _ = Group.objects.get_or_create(name="reviewer")
+    group, _created = Group.objects.get_or_create(name="reviewer")
     for app_label, codename in REVIEWER_PERMISSIONS:
         perm = Permission.objects.filter(
             content_type__app_label=app_label, codename=codename

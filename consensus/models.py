@@ -34,6 +34,8 @@ class ConsensusDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("consensus decision")
+        verbose_name_plural = _("consensus decisions")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["chunk", "-created_at"])]
 
@@ -79,6 +81,10 @@ class StoppingThreshold(models.Model):
     # Finished chunks that have moved it.
     chunks = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("stopping threshold")
+        verbose_name_plural = _("stopping thresholds")
 
     def __str__(self) -> str:
         return f"{self.language}: stop at {self.value:.2f} expected wrong words"

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from contributors import services
 from contributors.models import ReliabilityScore, User
@@ -130,11 +131,15 @@ class UserAdmin(BaseUserAdmin):
         changed = services.user_set_blocked(
             user_ids=list(queryset.values_list("pk", flat=True)), blocked=True, by=request.user
         )
-        self.message_user(request, _("%d users blocked.") % len(changed), messages.SUCCESS)
+        n = len(changed)
+        message = ngettext("%d user blocked.", "%d users blocked.", n) % n
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description=_("Unblock selected users"))
     def unblock_users(self, request, queryset):
         changed = services.user_set_blocked(
             user_ids=list(queryset.values_list("pk", flat=True)), blocked=False
         )
-        self.message_user(request, _("%d users unblocked.") % len(changed), messages.SUCCESS)
+        n = len(changed)
+        message = ngettext("%d user unblocked.", "%d users unblocked.", n) % n
+        self.message_user(request, message, messages.SUCCESS)

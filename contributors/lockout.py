@@ -11,6 +11,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from shrutik.numbers import localize_digits
+
 
 def client_ip(request: HttpRequest) -> str | None:
     """The address the nearest trusted proxy saw, else the socket's peer.
@@ -48,9 +50,10 @@ def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
 ) -> HttpResponse:
     minutes = _cooloff_minutes()
-    wait = ngettext(
-        "Try again in %(minutes)d minute.", "Try again in %(minutes)d minutes.", minutes
-    ) % {"minutes": minutes}
+    wait = localize_digits(
+        ngettext("Try again in %(minutes)d minute.", "Try again in %(minutes)d minutes.", minutes)
+        % {"minutes": minutes}
+    )
     if request.path.startswith("/api/"):
         response = JsonResponse(
             {

@@ -56,9 +56,8 @@ class User(AbstractUser):
     )
     age_range = models.CharField(max_length=16, choices=AgeRange.choices, blank=True)
     gender = models.CharField(max_length=16, choices=Gender.choices, blank=True)
-    native_language = models.CharField(
-        max_length=35, blank=True, help_text=_("BCP-47 code, e.g. bn")
-    )
+    # A language code (BCP-47, e.g. "bn"); the forms offer it as a list of names.
+    native_language = models.CharField(_("native language"), max_length=35, blank=True)
     dialect = models.CharField(_("dialect or region"), max_length=100, blank=True)
     consent_version = models.CharField(max_length=32, blank=True)
     consent_at = models.DateTimeField(null=True, blank=True)
@@ -66,6 +65,8 @@ class User(AbstractUser):
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         constraints = [
             # Consent is recorded as a pair: a version without a time (or the
             # reverse) would make "did they agree, and to what?" unanswerable.
@@ -133,6 +134,8 @@ class ReliabilityScore(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("reliability score")
+        verbose_name_plural = _("reliability scores")
         constraints = [
             models.UniqueConstraint(fields=["user", "language"], name="reliability_per_language"),
         ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -188,3 +190,37 @@ def refresh_token_spend(*, token: RefreshToken, user: User) -> RefreshToken:
         except IntegrityError:
             raise TokenError(_("Token is blacklisted")) from None
         return RefreshToken.for_user(user)
+
+
+def password_reset_allowed(*, email: str, client: str | None) -> bool:
+    """Count one reset e-mail asked for ``email`` from ``client``; False once
+    either has asked PASSWORD_RESET_PER_HOUR times this hour.
+
+    Counted in the cache (Redis when deployed): a cache that is down counts
+    nothing and lets the request through, like the throttles.
+    """
+    limit = settings.PASSWORD_RESET_PER_HOUR
+    allowed = True
+    for key in (f"pwreset:email:{email.strip().lower()}", f"pwreset:client:{client or '-'}"):
+        try:
+            cache.add(key, 0, timeout=3600)
+            allowed = cache.incr(key) <= limit and allowed
+        except ValueError:  # expired between add and incr, or the cache is away
+            continue
+    return allowed
+
+
+def admin_ensure(*, username: str = "admin", email: str = "admin@localhost") -> str | None:
+    """Create the superuser ``username`` unless it exists; return its new
+    one-time password, or None when the account was already there."""
+    if User.objects.filter(username=username).exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser(
+        username=username,
+        email=email,
+        password=password,
+        consent_version=settings.CONSENT_VERSION,
+        consent_at=timezone.now(),
+    )
+    return password

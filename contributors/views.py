@@ -1,15 +1,34 @@
-"""Web pages for accounts: sign up, profile, erase (login/logout are Django's)."""
+"""Web pages for accounts (sign up, profile, erase; login, logout and password
+reset are Django's) and the pages every contributor reads: the contributor
+agreement, the guidelines and the FAQ. The home page is the dashboard app's:
+it shows figures from every app."""
+
+import logging
+import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from contributors import services
-from contributors.forms import ConsentForm, EraseAccountForm, ProfileForm, SignUpForm
+from contributors.forms import (
+    ConsentForm,
+    EraseAccountForm,
+    PasswordResetForm,
+    ProfileForm,
+    SignUpForm,
+)
+from contributors.lockout import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,6 +47,27 @@ def signup(request):
             messages.success(request, _("Welcome to Shrutik! Your account is ready."))
             return redirect("profile")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset-by-e-mail, with a limit on how often one address or client
+    may ask. Over the limit the page answers as usual but sends nothing, so the
+    form never tells whether an address has an account."""
+
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        if not services.password_reset_allowed(email=email, client=client_ip(self.request)):
+            logger.warning("password reset e-mail not sent: over the hourly limit")
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    def get_context_data(self, **kwargs):
+        hours = max(1, round(settings.PASSWORD_RESET_TIMEOUT / 3600))
+        return {**super().get_context_data(**kwargs), "reset_hours": hours}
 
 
 @login_required
@@ -83,5 +123,40 @@ def erase_account(request):
     return redirect("home")
 
 
-def home(request):
-    return render(request, "home.html")
+# A version names a file: nothing but what CONSENT_VERSION values look like.
+_VERSION = re.compile(r"^[\w.-]{1,32}$")
+
+
+def agreement_template(version: str) -> str:
+    return f"contributors/agreement/{version}.html"
+
+
+@require_http_methods(["GET"])
+def agreement(request, version: str | None = None):
+    """The contributor agreement: the current version, or an earlier one by name
+    (what a contributor accepted before it changed)."""
+    current = settings.CONSENT_VERSION
+    version = version or current
+    if not _VERSION.match(version):
+        raise Http404
+    try:
+        get_template(agreement_template(version))
+    except TemplateDoesNotExist:
+        raise Http404 from None
+    context = {
+        "version": version,
+        "current_version": current,
+        "is_current": version == current,
+        "text_template": agreement_template(version),
+    }
+    return render(request, "contributors/agreement.html", context)
+
+
+@require_http_methods(["GET"])
+def guidelines(request):
+    return render(request, "contributors/guidelines.html")
+
+
+@require_http_methods(["GET"])
+def faq(request):
+    return render(request, "contributors/faq.html")

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardConfig(AppConfig):
@@ -6,4 +7,4 @@ class DashboardConfig(AppConfig):
     the hours chart, leaderboards, a contributor's dashboard and their data."""
 
     name = "dashboard"
-    verbose_name = "Dashboard"
+    verbose_name = _("Dashboard")

@@ -30,6 +30,7 @@ def platform_stats() -> dict:
             "hours_validated": 0.0,
             "hours_accepted": 0.0,
             "recordings": 0,
+            "contributors": 0,
             "chunks": {},
         }
     )
@@ -61,6 +62,13 @@ def platform_stats() -> dict:
     for lang in languages.values():
         for status, n in lang["chunks"].items():
             chunks[status] += n
+    speakers = (
+        Recording.objects.values("script__language__code")
+        .annotate(n=Count("contributor", distinct=True))
+        .order_by()
+    )
+    for row in speakers:
+        languages[row["script__language__code"]]["contributors"] = row["n"]
     contributors = Recording.objects.values("contributor").distinct().count()
     transcribers = Transcription.objects.values("user").distinct().count()
     return {
@@ -198,6 +206,38 @@ def contributor_dashboard(*, user, limit: int = 20) -> dict:
     }
 
 
+def language_progress() -> list[dict]:
+    """Public progress per active language, for the home page: hours recorded and
+    validated, and how many people have recorded (from the cached totals)."""
+    per_language = platform_stats_cached()["languages"]
+    rows = []
+    for language in Language.objects.filter(active=True).order_by("code"):
+        figures = per_language.get(language.code, {})
+        rows.append(
+            {
+                "code": language.code,
+                "name": language.native_name,
+                "hours_recorded": figures.get("hours_recorded", 0.0),
+                "hours_validated": figures.get("hours_validated", 0.0),
+                "contributors": figures.get("contributors", 0),
+            }
+        )
+    return rows
+
+
 def language_names() -> dict[str, str]:
     """Native name by language code, for labelling figures (inactive languages too)."""
     return dict(Language.objects.values_list("code", "native_name"))
+
+
+def contributor_recording(*, user, recording_id) -> Recording | None:
+    """One of ``user``'s own recordings with its clips, or None (someone else's
+    recording is as absent as one that does not exist)."""
+    recording = (
+        Recording.objects.filter(contributor=user, pk=recording_id)
+        .select_related("script__language")
+        .first()
+    )
+    if recording is not None:
+        recording.clips = list(recording.chunks.order_by("index"))
+    return recording

@@ -9,6 +9,7 @@ speakers: with fewer, a table of ages and genders points at individuals.
 from __future__ import annotations
 
 from exports.formats import is_tiered
+from shrutik.licences import licence_get
 
 MIN_SPEAKERS_FOR_DEMOGRAPHICS = 5
 
@@ -27,6 +28,11 @@ FORMAT_NOTES = {
 }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 speaker``, ``2 speakers``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f}"
 
@@ -40,8 +46,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def render(*, stats: dict, card_yaml: str = "") -> str:
     """Markdown datasheet; ``card_yaml`` (Hugging Face metadata) becomes front matter."""
     out: list[str] = []
+    licence = licence_get(stats["licence"])
     if card_yaml:
-        out += ["---", card_yaml.rstrip("\n"), "---", ""]
+        # The card's licence, in the id the Hugging Face Hub knows it by.
+        out += ["---", f"license: {licence.hub_id}", card_yaml.rstrip("\n"), "---", ""]
     export = stats["export"]
     out += [f"# Shrutik speech dataset — {export['version']}", ""]
     languages = ", ".join(f"{lang['name']} (`{code}`)" for code, lang in stats["languages"].items())
@@ -53,6 +61,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         f"- Languages: {languages or '—'}",
         f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
         f"speakers: {stats['totals']['speakers']}",
+        f"- Licence: [{licence.name}]({licence.url}) (`{licence.spdx}`)",
         _audio_line(export),
         f"- Export id: `{export['id']}`, created {export['created_at']}",
         "",
@@ -80,7 +89,8 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
     dropped = stats.get("dropped", {})
     if dropped.get("clips"):
         out += [
-            f"{dropped['clips']} clips ({_hours(dropped['seconds'])} h) were left out: "
+            f"{_count(dropped['clips'], 'clip')} ({_hours(dropped['seconds'])} h) "
+            f"{'was' if dropped['clips'] == 1 else 'were'} left out: "
             + "; ".join(f"{reason}: {n}" for reason, n in dropped.get("reasons", {}).items()),
             "",
         ]
@@ -88,7 +98,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
     out += _processing_section(stats)
     out += ["## Speakers", ""]
     for code, lang in stats["languages"].items():
-        out += [f"### {lang['name']} (`{code}`): {lang['speakers']} speakers", ""]
+        out += [f"### {lang['name']} (`{code}`): {_count(lang['speakers'], 'speaker')}", ""]
         demo = lang.get("demographics")
         if demo is None:
             out += [
@@ -147,7 +157,10 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "",
         "## Licence",
         "",
-        stats["licence"],
+        f"[{licence.name}]({licence.url}) (`{licence.spdx}`). Every contributor accepted "
+        "Shrutik's contributor agreement, which publishes their recordings, "
+        "transcriptions and answers under this licence; credit them as "
+        '"the Shrutik contributors" (the citation below).',
         "",
         "## Citation",
         "",

@@ -89,6 +89,8 @@ class Export(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["requester", "-created_at"]),
@@ -127,6 +129,8 @@ class SpeakerSplit(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("speaker split")
+        verbose_name_plural = _("speaker splits")
         constraints = [
             models.UniqueConstraint(fields=["lineage", "speaker"], name="speaker_split_unique"),
         ]
@@ -153,6 +157,8 @@ class ExportBatch(models.Model):
     result = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("export batch")
+        verbose_name_plural = _("export batches")
         ordering = ["export", "index"]
         constraints = [
             models.UniqueConstraint(fields=["export", "index"], name="export_batch_unique"),
@@ -175,6 +181,8 @@ class NoiseClip(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("noise clip")
+        verbose_name_plural = _("noise clips")
         ordering = ["name", "pk"]
 
     def __str__(self) -> str:

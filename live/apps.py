@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LiveConfig(AppConfig):
     name = "live"
-    verbose_name = "Live recording"
+    verbose_name = _("Live recording")
 
     def ready(self) -> None:
         from contributors.signals import user_erased

@@ -43,6 +43,8 @@ class LiveSession(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("live session")
+        verbose_name_plural = _("live sessions")
         indexes = [
             models.Index(fields=["user", "status"]),
             models.Index(fields=["status", "expires_at"]),

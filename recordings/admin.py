@@ -3,12 +3,13 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
+from contributors.forms import language_choices
 from recordings import scripts, services
-from recordings.models import Chunk, Language, Recording, Script
+from recordings.models import Chunk, Language, Recording, Script, ScriptReport
 from shrutik.storage import signed_url
 
 
@@ -19,11 +20,33 @@ def audio_player(name: str):
     return format_html('<audio controls preload="none" src="{}"></audio>', url)
 
 
+class ListedTextInput(forms.TextInput):
+    """A text box with suggestions (an HTML datalist): pick a language by name,
+    or type a code the list does not have."""
+
+    def __init__(self, options: list[tuple[str, str]], attrs=None):
+        super().__init__({**(attrs or {}), "list": "language-codes"})
+        self.options = options
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        listed = format_html_join(
+            "", '<option value="{}">{}</option>', ((code, label) for code, label in self.options)
+        )
+        return format_html('{}<datalist id="language-codes">{}</datalist>', box, listed)
+
+
 @admin.register(Language)
 class LanguageAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "native_name", "active", "allow_digits"]
     list_filter = ["active"]
     search_fields = ["code", "name", "native_name"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "code":
+            listed = [(code, label) for code, label in language_choices() if code]
+            kwargs["widget"] = ListedTextInput(listed)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class ScriptImportForm(forms.Form):
@@ -39,11 +62,23 @@ class ScriptImportForm(forms.Form):
     licence = forms.CharField(max_length=100, required=False, initial="CC0-1.0")
 
 
+class ScriptReportInline(admin.TabularInline):
+    model = ScriptReport
+    extra = 0
+    can_delete = False
+    fields = ["reason", "sentence_index", "reporter", "created_at", "resolved_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Script)
 class ScriptAdmin(admin.ModelAdmin):
     list_display = ["id", "language", "short_text", "length_bucket", "estimated_seconds",
                     "recording_count", "active"]  # fmt: skip
     list_filter = ["language", "length_bucket", "active", "licence"]
+    inlines = [ScriptReportInline]
     search_fields = ["text", "source"]
     readonly_fields = ["sentences", "estimated_seconds", "length_bucket", "recording_count"]
     actions = ["deactivate"]
@@ -89,8 +124,11 @@ class ScriptAdmin(admin.ModelAdmin):
                 licence=form.cleaned_data["licence"],
             )
             if report.ok:
+                n = report.created
                 self.message_user(
-                    request, _("Imported %d scripts.") % report.created, messages.SUCCESS
+                    request,
+                    ngettext("Imported %d script.", "Imported %d scripts.", n) % n,
+                    messages.SUCCESS,
                 )
                 return redirect("admin:recordings_script_changelist")
         context = {
@@ -102,6 +140,69 @@ class ScriptAdmin(admin.ModelAdmin):
         }
         status = 400 if report and not report.ok else 200
         return render(request, "admin/recordings/script/import.html", context, status=status)
+
+
+class OpenReportFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("Open")), ("closed", _("Closed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "closed":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(ScriptReport)
+class ScriptReportAdmin(admin.ModelAdmin):
+    """The queue of readers' reports on scripts. A script is withdrawn by itself
+    after SCRIPT_REPORTS_TO_WITHDRAW reports; here an admin puts it back or keeps
+    it out, closing its reports either way."""
+
+    list_display = ["script_text", "sentence", "reason", "script_active", "reporter",
+                    "created_at", "resolved_at"]  # fmt: skip
+    list_filter = [OpenReportFilter, "reason", "script__language"]
+    list_select_related = ["script", "reporter"]
+    search_fields = ["script__text"]
+    readonly_fields = ["script", "reporter", "reason", "sentence_index", "created_at",
+                       "resolved_at"]  # fmt: skip
+    actions = ["restore_scripts", "keep_scripts_out"]
+    ordering = ["resolved_at", "-created_at"]
+
+    @admin.display(description=_("script"))
+    def script_text(self, obj: ScriptReport) -> str:
+        return obj.script.text[:80]
+
+    @admin.display(description=_("sentence"))
+    def sentence(self, obj: ScriptReport) -> str:
+        if obj.sentence_index is None or obj.sentence_index >= len(obj.script.sentences):
+            return "—"
+        return obj.script.sentences[obj.sentence_index]
+
+    @admin.display(description=_("in use"), boolean=True)
+    def script_active(self, obj: ScriptReport) -> bool:
+        return obj.script.active
+
+    @admin.action(description=_("Put the scripts back in use and close their reports"))
+    def restore_scripts(self, request, queryset):
+        self._close(request, queryset, restore=True)
+
+    @admin.action(description=_("Keep the scripts out of use and close their reports"))
+    def keep_scripts_out(self, request, queryset):
+        self._close(request, queryset, restore=False)
+
+    def _close(self, request, queryset, *, restore: bool) -> None:
+        script_ids = set(queryset.values_list("script_id", flat=True))
+        closed = services.script_reports_close(script_ids=script_ids, restore=restore)
+        message = ngettext("%d report closed.", "%d reports closed.", closed) % closed
+        self.message_user(request, message, messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 class ChunkInline(admin.TabularInline):
@@ -148,7 +249,11 @@ class RecordingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{recording.id}: {exc}", messages.WARNING)
                 continue
             count += 1
-        self.message_user(request, _("%d recordings queued.") % count, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%d recording queued.", "%d recordings queued.", count) % count,
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Reject selected recordings"))
     def reject(self, request, queryset):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,7 +19,15 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from recordings import selectors, services
-from recordings.models import Chunk, Language, LengthBucket, Recording, Script
+from recordings.audio.quality import plain_quality
+from recordings.models import (
+    Chunk,
+    Language,
+    LengthBucket,
+    Recording,
+    Script,
+    ScriptReportReason,
+)
 from shrutik.api import LanguageCodeField, StrictInput
 from shrutik.parsers import FormParser, MultiPartParser
 from shrutik.permissions import HasConsented
@@ -100,6 +113,57 @@ class ScriptNextApi(APIView):
         return Response(ScriptOutput(script).data)
 
 
+class ScriptReportInput(StrictInput):
+    reason = serializers.ChoiceField(choices=ScriptReportReason.choices)
+    sentence = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Index of the sentence the report is about, if one.",
+    )
+
+
+class ScriptReportOutput(serializers.Serializer):
+    script = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=ScriptReportReason.choices)
+    sentence = serializers.IntegerField(allow_null=True)
+    withdrawn = serializers.BooleanField(
+        help_text="This report took the script out of use (enough readers reported it)."
+    )
+
+
+class ScriptReportApi(APIView):
+    """A reader says a script should not be read as it is. They are not offered
+    it again; after SCRIPT_REPORTS_TO_WITHDRAW readers it is withdrawn for all."""
+
+    permission_classes = [IsAuthenticated, HasConsented]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        request=ScriptReportInput,
+        responses={201: ScriptReportOutput},
+        summary="Report a script (typo, offensive, wrong language, hard to read)",
+    )
+    def post(self, request, pk: int):
+        script = get_object_or_404(Script, pk=pk)
+        data = ScriptReportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reported = services.script_report(
+            script=script,
+            user=request.user,
+            reason=data.validated_data["reason"],
+            sentence_index=data.validated_data.get("sentence"),
+        )
+        output = {
+            "script": script.pk,
+            "reason": reported.report.reason,
+            "sentence": reported.report.sentence_index,
+            "withdrawn": reported.withdrawn,
+        }
+        return Response(ScriptReportOutput(output).data, status=status.HTTP_201_CREATED)
+
+
 class ChunkOutput(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField()
 
@@ -120,6 +184,11 @@ class ChunkOutput(serializers.ModelSerializer):
         return signed_url(chunk.audio.name, expires=settings.SIGNED_URL_SECONDS)
 
 
+class QualityOutput(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["quiet", "good", "loud"], allow_null=True)
+    noise = serializers.ChoiceField(choices=["low", "some", "high"], allow_null=True)
+
+
 class RecordingOutput(serializers.ModelSerializer):
     script = serializers.PrimaryKeyRelatedField(read_only=True)
     language = serializers.CharField(source="script.language.code", read_only=True)
@@ -127,6 +196,10 @@ class RecordingOutput(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField()
     rejection_reason = serializers.SerializerMethodField(
         help_text="Why the recording was refused, in the contributor's language; empty otherwise."
+    )
+    quality = serializers.SerializerMethodField(
+        help_text="How the recording sounds, in words a reader understands: level quiet, "
+        "good or loud; background noise low, some or high (null where not measured)."
     )
 
     class Meta:
@@ -149,6 +222,7 @@ class RecordingOutput(serializers.ModelSerializer):
             "speech_ratio",
             "snr_db",
             "rejection_reason",
+            "quality",
             "chunk_count",
             "audio_url",
             "created_at",
@@ -159,6 +233,14 @@ class RecordingOutput(serializers.ModelSerializer):
         if not recording.rejection_reason:
             return ""
         return services.rejection_text(recording.rejection, recording.rejection_reason)
+
+    @extend_schema_field(QualityOutput)
+    def get_quality(self, recording: Recording) -> dict:
+        return plain_quality(
+            level_dbfs=recording.level_dbfs,
+            snr_db=recording.snr_db,
+            clipping_ratio=recording.clipping_ratio,
+        )
 
     def get_chunk_count(self, recording: Recording) -> int:
         annotated = getattr(recording, "chunk_total", None)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RecordingsConfig(AppConfig):
     name = "recordings"
-    verbose_name = "Recordings"
+    verbose_name = _("Recordings")
 
     def ready(self) -> None:
         from contributors.signals import user_erased

@@ -10,7 +10,12 @@ from django.utils.translation import gettext_lazy as _
 class Language(models.Model):
     """A language that contributors read and transcribe, with its script rules."""
 
-    code = models.CharField(max_length=35, unique=True, help_text=_("BCP-47 code, e.g. bn"))
+    code = models.CharField(
+        _("code"),
+        max_length=35,
+        unique=True,
+        help_text=_("Pick the language from the list, or type its code (such as bn for Bangla)."),
+    )
     name = models.CharField(max_length=100, help_text=_("English name"))
     native_name = models.CharField(max_length=100)
     active = models.BooleanField(default=True)
@@ -30,16 +35,20 @@ class Language(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("language")
+        verbose_name_plural = _("languages")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
 
 class LengthBucket(models.TextChoices):
+    # Buckets are cut at about 3 and 7 minutes (recordings.audio.text.length_bucket),
+    # so "2min" holds everything from two sentences up: the label says so.
     SINGLE = "single", _("One sentence")
-    TWO_MIN = "2min", _("About 2 minutes")
-    FIVE_MIN = "5min", _("About 5 minutes")
-    TEN_MIN = "10min", _("About 10 minutes")
+    TWO_MIN = "2min", _("A few sentences (up to 3 minutes)")
+    FIVE_MIN = "5min", _("3 to 7 minutes")
+    TEN_MIN = "10min", _("Over 7 minutes")
 
 
 class Script(models.Model):
@@ -57,6 +66,8 @@ class Script(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("script")
+        verbose_name_plural = _("scripts")
         indexes = [
             models.Index(
                 fields=["language", "length_bucket", "recording_count", "id"],
@@ -67,6 +78,51 @@ class Script(models.Model):
 
     def __str__(self) -> str:
         return f"{self.language.code}#{self.pk}: {self.text[:40]}"
+
+
+class ScriptReportReason(models.TextChoices):
+    TYPO = "typo", _("A typo or a grammar mistake")
+    OFFENSIVE = "offensive", _("Offensive or inappropriate")
+    WRONG_LANGUAGE = "wrong_language", _("Not in this language")
+    HARD_TO_READ = "hard_to_read", _("Hard to read aloud")
+
+
+class ScriptReport(models.Model):
+    """A reader's report that a script should not be read as it is.
+
+    One per reader and script: a script is withdrawn once
+    ``SCRIPT_REPORTS_TO_WITHDRAW`` different readers have reported it
+    (``script_report``); admins see the open reports as a queue and close them.
+    """
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="script_reports"
+    )
+    reason = models.CharField(_("reason"), max_length=16, choices=ScriptReportReason.choices)
+    # The sentence the reader had highlighted, when they pointed at one.
+    sentence_index = models.PositiveSmallIntegerField(_("sentence"), null=True, blank=True)
+    created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+    # Set when an admin has dealt with the report (restored or kept the script out).
+    resolved_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("script report")
+        verbose_name_plural = _("script reports")
+        constraints = [
+            models.UniqueConstraint(fields=["script", "reporter"], name="script_report_once"),
+        ]
+        indexes = [
+            # The admin queue: open reports, newest first.
+            models.Index(
+                fields=["-created_at"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="script_report_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.script_id}: {self.reason}"
 
 
 class RecordingStatus(models.TextChoices):
@@ -114,6 +170,8 @@ class Recording(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("recording")
+        verbose_name_plural = _("recordings")
         indexes = [
             models.Index(fields=["contributor", "-created_at"]),
             models.Index(fields=["status", "updated_at"]),
@@ -192,6 +250,8 @@ class Chunk(models.Model):
 
     class Meta:
         ordering = ["recording", "index"]
+        verbose_name = _("chunk")
+        verbose_name_plural = _("chunks")
         constraints = [
             models.UniqueConstraint(fields=["recording", "index"], name="chunk_unique_index"),
             models.CheckConstraint(

@@ -6,7 +6,7 @@ import time
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from recordings.models import Chunk, Language, Recording, Script
+from recordings.models import Chunk, Language, Recording, RecordingStatus, Script, ScriptReport
 from shrutik.permissions import REVIEWER, user_has_role
 
 
@@ -47,17 +47,41 @@ def language_cache_clear() -> None:
     _language_cache = (0.0, {})
 
 
+def _left_for(user, scripts: QuerySet[Script]) -> QuerySet[Script]:
+    """``scripts`` without those ``user`` has recorded or reported. A rejected
+    reading does not count as recorded: the reader may record the script again."""
+    recorded = Recording.objects.filter(contributor=user, script=OuterRef("pk")).exclude(
+        status=RecordingStatus.REJECTED
+    )
+    reported = ScriptReport.objects.filter(reporter=user, script=OuterRef("pk"))
+    return scripts.exclude(Exists(recorded)).exclude(Exists(reported))
+
+
 def script_next(*, user, language: Language, length: str | None) -> Script | None:
     """A script ``user`` has not recorded, preferring the least-recorded ones.
 
     Ties are broken by id so every reader does not get the same script at once
     when many are equally fresh: the caller passes a user-dependent offset.
     """
-    recorded = Recording.objects.filter(contributor=user, script=OuterRef("pk"))
-    qs = Script.objects.filter(language=language, active=True).exclude(Exists(recorded))
+    qs = _left_for(user, Script.objects.filter(language=language, active=True))
     if length:
         qs = qs.filter(length_bucket=length)
     return qs.order_by("recording_count", "id").first()
+
+
+def script_for_reader(*, user, script_id, language: Language | None = None) -> Script | None:
+    """Script ``script_id`` if ``user`` may read it now: active, in ``language``
+    when given, not reported by them, and not already recorded (a rejected
+    reading does not count). For "record this script again"."""
+    qs = Script.objects.filter(pk=script_id, active=True, language__active=True)
+    if language is not None:
+        qs = qs.filter(language=language)
+    return _left_for(user, qs).select_related("language").first()
+
+
+def script_bucket_has_scripts(*, language: Language, length: str) -> bool:
+    """Whether any active script of ``language`` is in length bucket ``length``."""
+    return Script.objects.filter(language=language, active=True, length_bucket=length).exists()
 
 
 def recording_list_visible(*, user) -> QuerySet[Recording]:

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
-from recordings.models import Chunk, Recording, RecordingStatus, Script, TaskMode
+from recordings.models import Chunk, Recording, RecordingStatus, Script, ScriptReport, TaskMode
 from shrutik.exceptions import ApplicationError
+from shrutik.numbers import localize_digits
 from shrutik.queueing import enqueue_or_defer
 from shrutik.storage import (
     COPY_BUFFER,
@@ -212,8 +213,9 @@ def rejection_text(rejection: dict, english: str) -> str:
     ``english`` (what the admin shows) stands in for a message that does not
     fit its values, e.g. one stored by an older release."""
     try:
-        return _(rejection["message"]).format(**rejection.get("params", {}))
-    except (KeyError, IndexError, TypeError, ValueError):
+        params = {k: localize_digits(v) for k, v in rejection.get("params", {}).items()}
+        return _(rejection["message"]).format(**params)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return english
 
 
@@ -472,3 +474,47 @@ def recording_reprocess(*, recording_id) -> None:
         updated_at=timezone.now(),
     )
     transaction.on_commit(lambda: recording_enqueue(recording_id=recording_id))
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptReported:
+    report: ScriptReport
+    withdrawn: bool  # this report took the script out of use
+
+
+def script_report(
+    *, script: Script, user, reason: str, sentence_index: int | None = None
+) -> ScriptReported:
+    """Record ``user``'s report on ``script``; withdraw the script once
+    SCRIPT_REPORTS_TO_WITHDRAW readers have open reports on it.
+
+    A reader reports a script once: reporting again changes their reason. The
+    count and the withdrawal share one transaction that locks the script row, so
+    concurrent reports cannot both stop short of the threshold.
+    """
+    if sentence_index is not None and not 0 <= sentence_index < len(script.sentences):
+        raise ApplicationError(400, _("This script has no such sentence."))
+    with transaction.atomic():
+        Script.objects.select_for_update().filter(pk=script.pk).first()
+        report, _created = ScriptReport.objects.update_or_create(
+            script=script,
+            reporter=user,
+            defaults={"reason": reason, "sentence_index": sentence_index, "resolved_at": None},
+        )
+        open_reports = ScriptReport.objects.filter(script=script, resolved_at__isnull=True)
+        withdrawn = False
+        if open_reports.count() >= settings.SCRIPT_REPORTS_TO_WITHDRAW:
+            withdrawn = bool(Script.objects.filter(pk=script.pk, active=True).update(active=False))
+    return ScriptReported(report=report, withdrawn=withdrawn)
+
+
+def script_reports_close(*, script_ids, restore: bool) -> int:
+    """An admin's verdict on reported scripts: close their open reports, and put
+    the scripts back in use (``restore``) or keep them out. Returns the number
+    of reports closed."""
+    with transaction.atomic():
+        closed = ScriptReport.objects.filter(
+            script_id__in=script_ids, resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())
+        Script.objects.filter(pk__in=script_ids).update(active=restore)
+    return closed

@@ -5,25 +5,42 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from recordings import selectors
-from recordings.models import LengthBucket
+from recordings.models import LengthBucket, ScriptReportReason
+from recordings.wording import LEVEL_LABEL, LEVEL_WORDS, NOISE_LABEL, NOISE_WORDS
+from shrutik.numbers import localize_digits
 
 
 @login_required
 @require_GET
 def record(request):
     languages = list(selectors.language_list_active())
+    # "Record this script again" (after a rejection) names the script.
+    again = None
+    if request.user.has_consented and (request.GET.get("script") or "").isdigit():
+        again = selectors.script_for_reader(user=request.user, script_id=request.GET["script"])
     language = selectors.language_pick(
-        languages, request.GET.get("language"), request.user.native_language, request.LANGUAGE_CODE
+        languages,
+        again.language.code if again else request.GET.get("language"),
+        request.user.native_language,
+        request.LANGUAGE_CODE,
     )
     length = request.GET.get("length") or ""
     if length not in LengthBucket.values:
         length = ""  # any length
-    script = None
-    if language is not None and request.user.has_consented:
+    script = again
+    if script is None and language is not None and request.user.has_consented:
         script = selectors.script_next(user=request.user, language=language, length=length or None)
+    # Nothing to read: is the bucket empty, or has the reader read all of it?
+    bucket_empty = bool(
+        script is None
+        and language is not None
+        and length
+        and not selectors.script_bucket_has_scripts(language=language, length=length)
+    )
     return render(
         request,
         "recordings/record.html",
@@ -33,9 +50,23 @@ def record(request):
             "lengths": LengthBucket.choices,
             "length": length,
             "script": script,
+            "reading_time": reading_time(script.estimated_seconds) if script else "",
+            "bucket_empty": bucket_empty,
+            "report_reasons": ScriptReportReason.choices,
             "strings": ui_strings(),
         },
     )
+
+
+def reading_time(seconds: float) -> str:
+    """About how long reading a script takes, in the reader's words and digits."""
+    if seconds < 60:
+        n = max(5, round(seconds / 5) * 5)
+        text = ngettext("About %(n)d second to read", "About %(n)d seconds to read", n)
+    else:
+        n = max(1, round(seconds / 60))
+        text = ngettext("About %(n)d minute to read", "About %(n)d minutes to read", n)
+    return localize_digits(text % {"n": n})
 
 
 def ui_strings() -> dict[str, str]:
@@ -69,10 +100,21 @@ def ui_strings() -> dict[str, str]:
         "upload_gave_up": _(
             "The upload did not get through. Check your connection and press Upload again."
         ),
-        "uploaded": _("Uploaded. Waiting for processing…"),
+        "uploaded": _("Uploaded."),
         "status_uploaded": _("Uploaded. Waiting for processing…"),
         "status_processing": _("Processing your recording…"),
-        "status_chunked": _("Done! Your reading was cut into {count} sentence clips."),
+        # Plural forms by count: JS picks "one" for 1 and "other" otherwise,
+        # the rule of both English and Bangla (the catalogue's Plural-Forms).
+        "status_chunked_one": ngettext(
+            "Done! Your reading was cut into {count} sentence clip.",
+            "Done! Your reading was cut into {count} sentence clips.",
+            1,
+        ),
+        "status_chunked_other": ngettext(
+            "Done! Your reading was cut into {count} sentence clip.",
+            "Done! Your reading was cut into {count} sentence clips.",
+            2,
+        ),
         "status_rejected": _("Your recording could not be used: {reason}"),
         "status_failed": _(
             "Processing failed. We will try again; you can record another script meanwhile."
@@ -80,8 +122,16 @@ def ui_strings() -> dict[str, str]:
         "poll_error": _("Could not reach the server; checking again shortly…"),
         "duration": _("Length"),
         "seconds": _("{value} s"),
-        "loudness": _("Average level"),
-        "snr": _("Signal to noise"),
+        "level_label": str(LEVEL_LABEL),
+        "noise_label": str(NOISE_LABEL),
+        **{f"level_{key}": str(words) for key, words in LEVEL_WORDS.items()},
+        **{f"noise_{key}": str(words) for key, words in NOISE_WORDS.items()},
         "speech": _("Speech"),
         "chunks": _("Sentence clips"),
+        "report_sent": _("Thank you. You will not be given this script again."),
+        "report_withdrawn": _(
+            "Thank you. Enough readers reported this script: it is taken out of use "
+            "until an admin checks it."
+        ),
+        "report_failed": _("The report could not be sent: {detail}"),
     }

@@ -14,10 +14,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from live.origin import OriginValidator  # noqa: E402
 from live.routing import websocket_urlpatterns  # noqa: E402
+from shrutik.lifespan import lifespan  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
+        "lifespan": lifespan,
         # Browsers send the page's Origin: checking the whole origin (as Django's
         # CSRF check does) stops other sites from opening a socket with a
         # reader's session cookie.

@@ -91,6 +91,19 @@ class RequestIdMiddleware:
         return response
 
 
+class ClientErrorFilter(logging.Filter):
+    """Drops the traceback from Django's log line for a 4xx (a page someone may
+    not see, a page that is not there): the client's mistake, not the code's,
+    so one line says it. 5xx records keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if status is not None and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def _clear_request_id(**kwargs) -> None:
     set_request_id(None)
 

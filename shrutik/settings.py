@@ -109,6 +109,8 @@ else:
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A styled, translated page that says what to do (reload, allow cookies).
+CSRF_FAILURE_VIEW = "shrutik.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -174,6 +176,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shrutik.context_processors.roles",
+                "shrutik.context_processors.licence",
             ],
         },
     },
@@ -479,10 +482,50 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/",
 }
 
+# --- E-mail (password reset) ----------------------------------------------------
+# EMAIL_URL (smtp://user:pass@host:587, smtp+tls://..., smtp+ssl://...) or the
+# EMAIL_HOST family; with neither, the embedded shape prints messages on the
+# console, where `make run` shows them, and a deployment tries an SMTP server on
+# localhost (a failed send is logged; the reset page answers as usual).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shrutik <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The URL and the password are secrets (EMAIL_URL_FILE, EMAIL_HOST_PASSWORD_FILE).
+_email_url = secret("EMAIL_URL", default="")
+if _email_url:
+    _email = environ.Env.email_url_config(_email_url)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+elif env.str("EMAIL_HOST", default="") or not EMBEDDED:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = secret("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# A bounded wait: a dead mail server must not hold a request for minutes.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Reset links work this long (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 3600)
+# Reset e-mails one address (and one client address) may ask for per hour:
+# the form is open to anyone, and must not become a way to flood an inbox.
+PASSWORD_RESET_PER_HOUR = env.int("PASSWORD_RESET_PER_HOUR", default=5)
+
 # --- Product settings -----------------------------------------------------------
 # Registering requires accepting this version of the contributor agreement; bumping
-# it asks existing contributors to consent again before they contribute.
+# it asks existing contributors to consent again before they contribute. Its text
+# is templates/contributors/agreement/<version>.html (a check says if it is missing).
 CONSENT_VERSION = env.str("CONSENT_VERSION", default="2026-11")
+# A script is withdrawn from reading once this many contributors reported it
+# (typo, offensive, wrong language, hard to read); admins review the reports.
+SCRIPT_REPORTS_TO_WITHDRAW = env.int("SCRIPT_REPORTS_TO_WITHDRAW", default=3)
 ROLE_GROUPS = ("contributor", "reviewer", "researcher")
 
 # --- Security -------------------------------------------------------------------
@@ -547,6 +590,8 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # Failed attempts are kept (until the cool-off ends) to decide lockouts; a
 # history of every successful login would be personal data with no use here.
 AXES_DISABLE_ACCESS_LOG = True
+# No "AXES: BEGIN ..." banner at the start of every process and command.
+AXES_VERBOSE = False
 
 # --- Logs and metrics -----------------------------------------------------------
 # JSON lines (one object per record, with the request id) where logs are collected
@@ -558,6 +603,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "shrutik.logging.RequestIdFilter"},
         "redact_secrets": {"()": "shrutik.redaction.RedactSecretsFilter"},
+        "client_error": {"()": "shrutik.logging.ClientErrorFilter"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -580,10 +626,21 @@ LOGGING = {
         # Only through the handler above: Django's own defaults would also
         # print errors, unformatted and unredacted, to stderr when DEBUG is on.
         "django": {"handlers": [], "propagate": True},
+        # A 403 or 404 is one line, without a traceback.
+        "django.request": {"filters": ["client_error"]},
     },
 }
 # Error reports (the DEBUG page, admin mails) without the configured secrets.
 DEFAULT_EXCEPTION_REPORTER = "shrutik.redaction.SecretRedactingExceptionReporter"
+if EMBEDDED:
+    # A terminal a person reads (`make run`): no line per task received and
+    # succeeded (the heartbeat alone makes two a minute); failures still show.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
+    LOGGING["loggers"]["celery.worker.strategy"] = {"level": "WARNING"}
+if CELERY_BROKER_URL == "filesystem://":
+    # The filesystem broker's URL has no host, which kombu warns about on every
+    # connection; that is its only warning for this transport.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 # Workers log through the same handlers (JSON, request ids) instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # GET /metrics (shrutik/metrics.py): a bearer token for Prometheus, addresses

@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from contributors.views import home
+from contributors.views import agreement, faq, guidelines
+from dashboard.views import home
 from exports.urls import research_patterns
 from shrutik.metrics import metrics_view
-from shrutik.views import signed_media
+from shrutik.views import favicon, signed_media
 
 api_patterns = [
     path("", include("contributors.api_urls")),
@@ -21,6 +22,12 @@ api_patterns = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("agreement/", agreement, name="agreement"),
+    path("agreement/<str:version>/", agreement, name="agreement-version"),
+    path("guidelines/", guidelines, name="guidelines"),
+    path("faq/", faq, name="faq"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the API's JSON, files).
+    path("favicon.ico", favicon, name="favicon"),
     path("metrics", metrics_view, name="metrics"),
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
     path("admin/", admin.site.urls),
@@ -35,5 +42,6 @@ urlpatterns = [
 ]
 
 handler400 = "shrutik.errors.bad_request"
+handler403 = "shrutik.errors.permission_denied"
 handler404 = "shrutik.errors.not_found"
 handler500 = "shrutik.errors.server_error"

@@ -3,6 +3,8 @@ import mimetypes
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -82,3 +84,8 @@ def signed_media(request, token: str):
     if filename:
         response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+@require_GET
+def favicon(request):
+    return redirect(static("favicon.ico"), permanent=True)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TranscriptionsConfig(AppConfig):
     name = "transcriptions"
-    verbose_name = "Transcriptions"
+    verbose_name = _("Transcriptions")
 
     def ready(self) -> None:
         from contributors.signals import user_blocked

@@ -22,6 +22,8 @@ class TaskLease(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("task lease")
+        verbose_name_plural = _("task leases")
         constraints = [
             models.UniqueConstraint(fields=["chunk", "user"], name="lease_one_per_user_chunk"),
         ]
@@ -66,6 +68,8 @@ class Transcription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("transcription")
+        verbose_name_plural = _("transcriptions")
         ordering = ["created_at"]
         constraints = [
             # The database, not the view, guarantees one transcription per person
@@ -94,6 +98,8 @@ class TaskSkip(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("skipped task")
+        verbose_name_plural = _("skipped tasks")
         constraints = [
             models.UniqueConstraint(fields=["chunk", "user"], name="skip_one_per_user_chunk"),
         ]

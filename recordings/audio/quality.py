@@ -220,6 +220,37 @@ class QualityThresholds:
     max_extra_seconds: float = 60.0  # added to the upper limit for short scripts
 
 
+# Plain-word bands for the figures a reader is shown: "dBFS" and "signal to
+# noise" mean nothing to most people. Level is the recording's average level.
+QUIET_BELOW_DBFS = -40.0
+LOUD_ABOVE_DBFS = -12.0
+NOISY_BELOW_SNR_DB = 15.0
+CLEAN_FROM_SNR_DB = 30.0
+
+
+def plain_quality(
+    *, level_dbfs: float | None, snr_db: float | None, clipping_ratio: float | None
+) -> dict[str, str | None]:
+    """``{"level": "quiet" | "good" | "loud", "noise": "low" | "some" | "high"}``
+    (None where the figure is unknown) for telling a reader how their recording
+    sounds."""
+    level = None
+    if level_dbfs is not None:
+        if (clipping_ratio or 0.0) > 0.001 or level_dbfs > LOUD_ABOVE_DBFS:
+            level = "loud"
+        elif level_dbfs < QUIET_BELOW_DBFS:
+            level = "quiet"
+        else:
+            level = "good"
+    noise = None
+    if snr_db is not None:
+        if snr_db >= CLEAN_FROM_SNR_DB:
+            noise = "low"
+        else:
+            noise = "some" if snr_db >= NOISY_BELOW_SNR_DB else "high"
+    return {"level": level, "noise": noise}
+
+
 def N_(message: str) -> str:
     """Marks a message for the translation catalogue; translated where it is shown."""
     return message

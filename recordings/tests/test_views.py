@@ -36,7 +36,57 @@ def test_record_page_offers_a_script_of_the_chosen_length_only(client, contribut
     client.force_login(contributor)
     page = client.get("/record/?language=bn&length=10min").content.decode()
     assert "data-script=" not in page
+    # An empty length is not "you have recorded everything".
+    assert "There are no scripts of this length in this language yet" in page
+    assert "You have recorded every script available" not in page
+
+
+def test_record_page_thanks_a_reader_who_recorded_every_script_of_a_length(client, contributor):
+    script = make_script(LanguageFactory(), "আমি দুধ দিয়ে চা খাই।")
+    Recording.objects.create(contributor=contributor, script=script, sha256="a" * 64)
+    client.force_login(contributor)
+    page = client.get("/record/?language=bn&length=single").content.decode()
     assert "You have recorded every script available" in page
+
+
+def test_record_page_says_how_long_the_script_takes_to_read(client, contributor):
+    script = make_script(LanguageFactory(), "রাতের আকাশে অনেক তারা। আমি দুধ দিয়ে চা খাই।")
+    client.force_login(contributor)
+    page = client.get("/record/?language=bn").content.decode()
+    seconds = max(5, round(script.estimated_seconds / 5) * 5)
+    assert f"About {seconds} seconds to read" in page
+    # Two short sentences are not "about 2 minutes" any more.
+    assert "About 2 minutes" not in page
+    client.cookies["django_language"] = "bn"
+    page = client.get("/record/?language=bn").content.decode()
+    assert "পড়তে প্রায়" in page and str(seconds) not in page.split('id="reading-time">')[1][:40]
+
+
+def test_a_rejected_reading_does_not_count_as_recorded(client, contributor):
+    language = LanguageFactory()
+    script = make_script(language, "আমি দুধ দিয়ে চা খাই।")
+    rejected = Recording.objects.create(
+        contributor=contributor, script=script, sha256="a" * 64, status="rejected"
+    )
+    client.force_login(contributor)
+    page = client.get("/record/?language=bn").content.decode()
+    assert f'data-script="{script.pk}"' in page
+    # The dashboard's "record this script again" names it; the page offers it.
+    again = client.get(f"/record/?script={script.pk}").content.decode()
+    assert f'data-script="{script.pk}"' in again
+    # A reading that was not rejected does count.
+    Recording.objects.filter(pk=rejected.pk).update(status="chunked")
+    assert "data-script=" not in client.get("/record/?language=bn").content.decode()
+    assert "data-script=" not in client.get(f"/record/?script={script.pk}").content.decode()
+
+
+def test_record_page_links_the_guidelines_and_states_the_licence(client, contributor):
+    make_script(LanguageFactory())
+    client.force_login(contributor)
+    page = client.get("/record/").content.decode()
+    assert 'href="/guidelines/#recording"' in page and 'href="/faq/"' in page
+    assert "https://creativecommons.org/licenses/by/4.0/" in page and "CC-BY-4.0" in page
+    assert 'id="script-report"' in page and 'data-reason="offensive"' in page
 
 
 def test_record_page_asks_for_consent_before_anything_else(client, make_user):

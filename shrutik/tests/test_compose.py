@@ -27,7 +27,8 @@ def test_every_image_is_pinned_to_a_version():
     for name, image in images.items():
         repository, _, tag = image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
-        assert tag != "latest" and re.match(r"^\d+(\.\d+)+$", tag), f"{name}: {image}"
+        # A version, written as its project tags it (Mailpit's tags start with "v").
+        assert tag != "latest" and re.match(r"^v?\d+(\.\d+)+$", tag), f"{name}: {image}"
     # The image compose builds carries the project's version.
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert images["web"] == f"shrutik:{version}"
@@ -149,3 +150,11 @@ def test_secrets_are_docker_secrets_made_by_the_script_and_kept_on_a_second_run(
             "AWS_SECRET_ACCESS_KEY",
             "POSTGRES_PASSWORD",
         } & set(env), name
+
+
+def test_the_app_sends_email_to_the_mail_catcher_unless_told_otherwise():
+    compose = services()
+    assert compose["web"]["environment"]["EMAIL_URL"] == "${EMAIL_URL:-smtp://mailpit:1025}"
+    assert compose["mailpit"]["image"].startswith("axllent/mailpit:")
+    # The inbox shows password-reset links: reachable from this machine only.
+    assert all(port.startswith("127.0.0.1:") for port in compose["mailpit"]["ports"])

@@ -18,6 +18,8 @@ CONFIG_VARS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "DJANGO_SETTINGS_MODULE",
+    "EMAIL_URL",
+    "EMAIL_HOST",
 )
 
 
@@ -65,6 +67,33 @@ def test_embedded_default_uses_sqlite_filesystem_and_filesystem_broker(tmp_path)
         "django.core.files.storage.FileSystemStorage",
         "filesystem://",
     ]
+
+
+EMAIL_CODE = (
+    "from django.conf import settings as s; "
+    "print(s.EMAIL_BACKEND.rsplit('.', 2)[-2], getattr(s, 'EMAIL_HOST', '-'), "
+    "getattr(s, 'EMAIL_PORT', '-'), getattr(s, 'EMAIL_USE_TLS', '-'), "
+    "getattr(s, 'EMAIL_HOST_USER', '-') or '-')"
+)
+
+
+def test_embedded_default_prints_email_on_the_console(tmp_path):
+    result = run_settings(tmp_path, EMAIL_CODE)
+    assert result.stdout.split()[0] == "console", result.stderr
+
+
+def test_email_goes_to_the_smtp_server_the_environment_names(tmp_path):
+    url = run_settings(
+        tmp_path, EMAIL_CODE, EMAIL_URL="smtp+tls://mailer:secret@smtp.example.org:587"
+    )
+    assert url.stdout.split() == ["smtp", "smtp.example.org", "587", "True", "mailer"], url.stderr
+    host = run_settings(tmp_path, EMAIL_CODE, EMAIL_HOST="mail.example.org", EMAIL_PORT="2525")
+    assert host.stdout.split() == ["smtp", "mail.example.org", "2525", "False", "-"], host.stderr
+    # Deployed with nothing set: SMTP on this host, never the console (reset links in logs).
+    deployed = run_settings(
+        tmp_path, EMAIL_CODE, DATABASE_URL="postgres://x@127.0.0.1/x", SECRET_KEY="k" * 50
+    )
+    assert deployed.stdout.split()[:2] == ["smtp", "localhost"], deployed.stderr
 
 
 def test_debug_only_when_asked(tmp_path):

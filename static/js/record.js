@@ -7,7 +7,7 @@
 import { api, errorDetail, uploadWithRetry } from "./http.js";
 import { LevelMeter } from "./level-meter.js";
 import { LiveStream, liveUrl } from "./live-stream.js";
-import { clock, loadStrings } from "./strings.js";
+import { clock, formatNumber, loadStrings } from "./strings.js";
 
 const root = document.getElementById("recorder");
 const t = loadStrings("record-strings");
@@ -35,6 +35,10 @@ const ui = {
   result: $("result"),
   resultStatus: $("result-status"),
   quality: $("quality"),
+  again: $("btn-again"),
+  report: $("script-report"),
+  reportStatus: $("script-report-status"),
+  reportNext: $("script-report-next"),
 };
 const sentences = [...document.querySelectorAll("#script li")];
 // Messages of live streaming, translated in the template.
@@ -310,6 +314,20 @@ function stop() {
   state.recorder.stop();
 }
 
+// MediaRecorder's WebM has no duration in its header, so the player shows 0:00
+// (an "infinite" stream) until it has played to the end. Seeking far past the
+// end makes the browser read the file through and learn the real duration.
+function learnDuration() {
+  if (ui.playback.duration !== Infinity) return;
+  const back = () => {
+    if (ui.playback.duration === Infinity) return;
+    ui.playback.removeEventListener("durationchange", back);
+    ui.playback.currentTime = 0;
+  };
+  ui.playback.addEventListener("durationchange", back);
+  ui.playback.currentTime = Number.MAX_SAFE_INTEGER;
+}
+
 function finished() {
   const type = state.recorder.mimeType || "audio/webm";
   state.blob = new Blob(state.parts, { type });
@@ -317,6 +335,7 @@ function finished() {
   ui.elapsed.textContent = clock(state.duration);
   ui.levelBar.style.width = "0%";
   if (ui.playback.src) URL.revokeObjectURL(ui.playback.src);
+  ui.playback.addEventListener("loadedmetadata", learnDuration, { once: true });
   ui.playback.src = URL.createObjectURL(state.blob);
   setState("stopped");
   const estimate = Number.parseFloat(root.dataset.estimate) || 0;
@@ -335,6 +354,14 @@ function redo() {
   state.live = null;
   ui.playback.pause();
   ui.review.hidden = true;
+  ui.result.hidden = true;
+  ui.uploadBox.hidden = true;
+  ui.again.hidden = true;
+  ui.quality.replaceChildren();
+  ui.resultStatus.textContent = "";
+  ui.upload.disabled = false;
+  ui.redo.disabled = false;
+  delete root.dataset.recording;
   ui.start.hidden = false;
   ui.elapsed.textContent = clock(0);
   state.blob = null;
@@ -360,6 +387,7 @@ async function upload() {
   ui.uploadBox.hidden = false;
   ui.progress.value = 0;
   setState("uploading");
+  say("");
   warn("");
   if (state.live && !state.live.failed && (await finishLive())) return;
   const form = new FormData();
@@ -381,17 +409,25 @@ async function upload() {
   });
   // 200: this exact reading was already stored (e.g. a stream that did end).
   if ((result.status === 201 || result.status === 200) && result.data?.id) {
-    ui.progress.value = 100;
-    ui.uploadStatus.textContent = t("uploaded");
-    ui.review.hidden = true;
-    root.dataset.recording = result.data.id;
+    uploaded(result.data.id);
     poll(result.data.id);
     return;
   }
   ui.upload.disabled = false;
   ui.redo.disabled = false;
   setState("stopped");
+  say(t("stopped"));
   warn(result.status === 0 ? t("upload_gave_up") : t("upload_failed", { detail: errorDetail(result.data, String(result.status)) }));
+}
+
+// The reading is on the server: from here on the result panel says what happens to it.
+function uploaded(id) {
+  ui.progress.value = 100;
+  ui.uploadStatus.textContent = t("uploaded");
+  ui.uploadBox.hidden = true;
+  ui.review.hidden = true;
+  ui.result.hidden = false;
+  root.dataset.recording = id;
 }
 
 // Ends the stream; true when the server took the reading (or refused it for good),
@@ -409,13 +445,10 @@ async function finishLive() {
     ui.result.hidden = false;
     setState("rejected");
     ui.resultStatus.textContent = t("status_rejected", { reason: failure.detail });
+    ui.again.hidden = false;
     return true;
   }
-  ui.progress.value = 100;
-  ui.uploadStatus.textContent = t("uploaded");
-  ui.review.hidden = true;
-  ui.result.hidden = false;
-  root.dataset.recording = ended.recording;
+  uploaded(ended.recording);
   live.onAfterEnd = () => {
     // The socket closed before the last status: ask over HTTP instead.
     if (!TERMINAL.has(root.dataset.state)) poll(ended.recording);
@@ -434,27 +467,28 @@ function showLiveStatus(message) {
 }
 
 function showStatus(recording) {
+  const count = recording.chunk_count ?? 0;
   const message = {
     uploaded: t("status_uploaded"),
     processing: t("status_processing"),
-    chunked: t("status_chunked", { count: recording.chunk_count }),
+    // Both catalogue languages use "one" for 1 and "other" for every other count.
+    chunked: t(count === 1 ? "status_chunked_one" : "status_chunked_other", { count }),
     rejected: t("status_rejected", { reason: recording.rejection_reason }),
     failed: t("status_failed"),
   }[recording.status];
   ui.resultStatus.textContent = message || recording.status;
-}
-
-function number(value, digits) {
-  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+  // A rejected reading can be recorded again at once; it does not count as recorded.
+  ui.again.hidden = recording.status !== "rejected";
 }
 
 function showQuality(recording) {
+  const quality = recording.quality || {};
   const rows = [
-    [t("duration"), t("seconds", { value: number(recording.duration, 1) })],
-    [t("loudness"), `${number(recording.level_dbfs, 1)} dBFS`],
-    [t("snr"), `${number(recording.snr_db, 1)} dB`],
-    [t("speech"), `${number((recording.speech_ratio ?? 0) * 100, 0)}%`],
-    [t("chunks"), String(recording.chunk_count ?? 0)],
+    [t("duration"), t("seconds", { value: formatNumber(recording.duration, 1) })],
+    ...(quality.level ? [[t("level_label"), t(`level_${quality.level}`)]] : []),
+    ...(quality.noise ? [[t("noise_label"), t(`noise_${quality.noise}`)]] : []),
+    [t("speech"), `${formatNumber((recording.speech_ratio ?? 0) * 100, 0)}%`],
+    [t("chunks"), formatNumber(recording.chunk_count ?? 0)],
   ];
   ui.quality.replaceChildren(
     ...rows.flatMap(([label, value]) => {
@@ -489,6 +523,28 @@ async function poll(id) {
   }
 }
 
+// --- Reporting the script ------------------------------------------------------------
+
+async function reportScript(reason) {
+  const buttons = [...ui.report.querySelectorAll("[data-reason]")];
+  buttons.forEach((button) => {
+    button.disabled = true;
+  });
+  const current = root.dataset.state === "recording" || root.dataset.state === "paused" ? state.sentence : null;
+  const response = await api(ui.report.dataset.url, { method: "POST", json: { reason, sentence: current } });
+  if (response.ok) {
+    ui.reportStatus.textContent = response.data.withdrawn ? t("report_withdrawn") : t("report_sent");
+    ui.reportNext.hidden = false;
+    ui.report.dataset.reported = reason;
+    ui.start.disabled = true;
+    return;
+  }
+  buttons.forEach((button) => {
+    button.disabled = false;
+  });
+  ui.reportStatus.textContent = t("report_failed", { detail: errorDetail(response.data, String(response.status)) });
+}
+
 // --- Start-up ------------------------------------------------------------------------
 
 function init() {
@@ -511,6 +567,13 @@ function init() {
   ui.pause.addEventListener("click", togglePause);
   ui.stop.addEventListener("click", stop);
   ui.redo.addEventListener("click", redo);
+  ui.again.addEventListener("click", () => {
+    highlight(0);
+    redo();
+  });
+  ui.report?.querySelectorAll("[data-reason]").forEach((button) =>
+    button.addEventListener("click", () => reportScript(button.dataset.reason)),
+  );
   ui.upload.addEventListener("click", upload);
   window.addEventListener("beforeunload", (event) => {
     if (["recording", "paused", "stopped", "uploading"].includes(root.dataset.state)) event.preventDefault();
