@@ -4,7 +4,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import UserCreationForm
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from contributors.models import PROFILE_FIELDS, User
@@ -24,16 +24,16 @@ PROFILE_FORM_LABELS = {
 
 # Languages of the region Django's list leaves out: code → (English name, own name).
 MORE_LANGUAGES = {
-    "as": ("Assamese", "অসমীয়া"),
-    "ccp": ("Chakma", "𑄌𑄋𑄴𑄟𑄳𑄦"),
-    "ctg": ("Chittagonian", "চাটগাঁইয়া"),
-    "gu": ("Gujarati", "ગુજરાતી"),
-    "mni": ("Manipuri", "ꯃꯤꯇꯩꯂꯣꯟ"),
-    "or": ("Odia", "ଓଡ଼ିଆ"),
-    "rkt": ("Rangpuri", "রংপুরী"),
-    "sat": ("Santali", "ᱥᱟᱱᱛᱟᱲᱤ"),
-    "si": ("Sinhala", "සිංහල"),
-    "syl": ("Sylheti", "ꠍꠤꠟꠐꠤ"),
+    "as": (gettext_noop("Assamese"), "অসমীয়া"),
+    "ccp": (gettext_noop("Chakma"), "𑄌𑄋𑄴𑄟𑄳𑄦"),
+    "ctg": (gettext_noop("Chittagonian"), "চাটগাঁইয়া"),
+    "gu": (gettext_noop("Gujarati"), "ગુજરાતી"),
+    "mni": (gettext_noop("Manipuri"), "ꯃꯤꯇꯩꯂꯣꯟ"),
+    "or": (gettext_noop("Odia"), "ଓଡ଼ିଆ"),
+    "rkt": (gettext_noop("Rangpuri"), "রংপুরী"),
+    "sat": (gettext_noop("Santali"), "ᱥᱟᱱᱛᱟᱲᱤ"),
+    "si": (gettext_noop("Sinhala"), "සිංහල"),
+    "syl": (gettext_noop("Sylheti"), "ꠍꠤꠟꠐꠤ"),
 }
 
 

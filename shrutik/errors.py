@@ -28,7 +28,9 @@ def permission_denied(request, exception):
         return JsonResponse(
             {"detail": _("You do not have permission to perform this action.")}, status=403
         )
-    return render(request, "403.html", status=403)
+    # The view's own reason ("Only researchers can ..."), when it gave one.
+    reason = str(exception) if exception is not None else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def csrf_failure(request, reason: str = ""):

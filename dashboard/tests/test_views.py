@@ -1,5 +1,6 @@
 """The dashboard: my work, platform totals, the hours chart and opt-in leaderboards."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -140,3 +141,82 @@ def test_hours_chart_layout():
 @pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (0.03, 0.05), (3, 5), (10, 10), (11, 20)])
 def test_nice_ceiling(value, ceiling):
     assert _nice_ceiling(value) == pytest.approx(ceiling)
+
+
+def test_a_contributor_listens_to_their_recording_and_its_clips(client, contributor, make_user):
+    chunks = make_chunks(2, contributor=contributor, expected_text="আমি দুধ দিয়ে চা খাই।")
+    recording = Recording.objects.get(pk=chunks[0].recording_id)
+    Recording.objects.filter(pk=recording.pk).update(
+        audio=f"recordings/{recording.pk}/original.webm", level_dbfs=-20.0, snr_db=40.0
+    )
+    client.force_login(contributor)
+    dashboard = client.get("/dashboard/").content.decode()
+    assert f'href="/dashboard/recordings/{recording.pk}/"' in dashboard
+    page = client.get(f"/dashboard/recordings/{recording.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count("<audio controls") == 3  # the whole reading and its two clips
+    # Signed, expiring links to the stored objects (S3 in this suite).
+    assert f"chunks/{recording.pk}/1.flac?" in html and "Signature=" in html
+    # How it sounds, in words rather than dBFS.
+    assert "Loudness" in html and "Good" in html and "dBFS" not in html
+    # Someone else's recording is not there for them.
+    client.force_login(make_user())
+    assert client.get(f"/dashboard/recordings/{recording.pk}/").status_code == 404
+
+
+def test_a_rejected_recording_offers_its_script_again(client, contributor):
+    (chunk,) = make_chunks(1, contributor=contributor)
+    Recording.objects.filter(pk=chunk.recording_id).update(
+        status="rejected",
+        rejection_reason="The recording is too short (0.8 s). Please read the whole script aloud.",
+        rejection={
+            "message": "The recording is too short ({duration} s). Please read the whole "
+            "script aloud.",
+            "params": {"duration": "0.8"},
+        },
+    )
+    script_id = Recording.objects.get(pk=chunk.recording_id).script_id
+    client.force_login(contributor)
+    html = client.get("/dashboard/").content.decode()
+    assert f'href="/record/?script={script_id}"' in html
+    # The reason in the reader's language, with the reader's digits.
+    client.cookies["django_language"] = "bn"
+    html = client.get("/dashboard/").content.decode()
+    assert "০.৮" in html and "0.8" not in html
+
+
+def test_dashboard_numbers_use_bangla_digits_on_bangla_pages(client, contributor):
+    make_chunks(3, contributor=contributor)
+    ReliabilityScore.objects.create(user=contributor, language="bn", alpha=9, beta=1, chunks=12)
+    client.force_login(contributor)
+    client.cookies["django_language"] = "bn"
+    html = client.get("/dashboard/").content.decode()
+    main = html.split('<main id="main"')[1].split("</main>")[0]
+    assert "৯০%" in main and "১২" in main
+    values = re.findall(r'<span class="tile-value">([^<]*)</span>', main)
+    assert values and not any(re.search(r"[0-9]", value) for value in values), values
+
+
+def test_plural_labels_follow_the_count(client, contributor):
+    make_chunks(1, contributor=contributor)
+    client.force_login(contributor)
+    html = client.get("/dashboard/").content.decode()
+    assert '<span class="tile-label">recording</span>' in html
+    assert '<span class="tile-label">speaker</span>' in html
+
+
+def test_the_home_page_shows_progress_per_language(client, make_user):
+    bangla = LanguageFactory()
+    LanguageFactory(code="en", name="English", native_name="English")
+    make_chunks(2, contributor=make_user(), language=bangla)
+    make_chunks(1, contributor=make_user(), language=bangla)
+    Chunk.objects.update(status="validated")
+    cache.clear()
+    html = client.get("/").content.decode()
+    assert "How it works" in html and "Progress so far" in html
+    rows = html.split('class="data stacked progress"')[1].split("</table>")[0]
+    bangla_row = rows.split('lang="bn"')[1].split("</tr>")[0]
+    # Two readers; six and three seconds recorded, all of it validated.
+    assert ">2</td>" in bangla_row
+    assert 'lang="en"' in rows

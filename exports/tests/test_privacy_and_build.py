@@ -115,9 +115,13 @@ def test_demographics_are_suppressed_below_five_speakers(make_clips, make_user, 
 def test_demographic_tables_and_thresholds_in_the_datasheet(corpus, build):
     export = build(["huggingface"])
     readme = default_storage.open(export.prefix + "README.md").read().decode()
-    assert readme.startswith("---\ndataset_info:")
+    # The card's licence in the Hub's id, and the same licence stated for people.
+    assert readme.startswith("---\nlicense: cc-by-4.0\ndataset_info:")
     assert "Gender (speakers)" in readme and "| female | 2 |" in readme
-    assert "margin" in readme and "CC-BY-4.0" in readme
+    assert "margin" in readme and "(`CC-BY-4.0`)" in readme
+    assert "[Creative Commons Attribution 4.0 International]" in readme
+    assert "(https://creativecommons.org/licenses/by/4.0/)" in readme
+    assert "contributor agreement" in readme
     demo = export.stats["languages"]["bn"]["demographics"]
     assert demo["gender"] == {"": 2, "female": 2, "male": 2, "other": 2}
 
