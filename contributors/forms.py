@@ -88,7 +88,7 @@ def agreement_help() -> str:
             "Your recordings and transcriptions are published under the {licence} licence."
         ),
         url=reverse("agreement"),
-        version=settings.CONSENT_VERSION,
+        version=localize_digits(settings.CONSENT_VERSION),
         licence=licence.name,
     )
 
@@ -140,6 +140,7 @@ class SignUpForm(NativeLanguageMixin, UserCreationForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("Username")
         self.fields["username"].help_text = _(
             "Up to 150 characters: letters, digits and @ . + - _ only."
         )

@@ -8,7 +8,7 @@ from datetime import date
 # Drawn for a phone's width: the SVG scales, and its text with it (the label
 # size in shrutik.css is set for that; the padding leaves room for it).
 CHART_WIDTH, CHART_HEIGHT = 400, 220
-CHART_PAD = {"left": 42, "right": 12, "top": 12, "bottom": 30}
+CHART_PAD = {"left": 54, "right": 14, "top": 14, "bottom": 30}
 # Colour-blind-safe (Okabe–Ito) colours, one per language in order.
 CHART_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
 

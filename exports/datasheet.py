@@ -8,6 +8,8 @@ speakers: with fewer, a table of ages and genders points at individuals.
 
 from __future__ import annotations
 
+from django.utils import translation
+
 from exports.formats import is_tiered
 from shrutik.licences import licence_get
 
@@ -47,6 +49,8 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
     """Markdown datasheet; ``card_yaml`` (Hugging Face metadata) becomes front matter."""
     out: list[str] = []
     licence = licence_get(stats["licence"])
+    with translation.override("en"):  # the datasheet is in English
+        licence_name = str(licence.name)
     if card_yaml:
         # The card's licence, in the id the Hugging Face Hub knows it by.
         out += ["---", f"license: {licence.hub_id}", card_yaml.rstrip("\n"), "---", ""]
@@ -61,7 +65,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         f"- Languages: {languages or '—'}",
         f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
         f"speakers: {stats['totals']['speakers']}",
-        f"- Licence: [{licence.name}]({licence.url}) (`{licence.spdx}`)",
+        f"- Licence: [{licence_name}]({licence.url}) (`{licence.spdx}`)",
         _audio_line(export),
         f"- Export id: `{export['id']}`, created {export['created_at']}",
         "",
@@ -157,7 +161,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "",
         "## Licence",
         "",
-        f"[{licence.name}]({licence.url}) (`{licence.spdx}`). Every contributor accepted "
+        f"[{licence_name}]({licence.url}) (`{licence.spdx}`). Every contributor accepted "
         "Shrutik's contributor agreement, which publishes their recordings, "
         "transcriptions and answers under this licence; credit them as "
         '"the Shrutik contributors" (the citation below).',

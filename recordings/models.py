@@ -16,21 +16,31 @@ class Language(models.Model):
         unique=True,
         help_text=_("Pick the language from the list, or type its code (such as bn for Bangla)."),
     )
-    name = models.CharField(max_length=100, help_text=_("English name"))
-    native_name = models.CharField(max_length=100)
-    active = models.BooleanField(default=True)
+    name = models.CharField(_("name"), max_length=100, help_text=_("English name"))
+    native_name = models.CharField(_("native name"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
     # Validation rules for imported script sentences.
-    min_sentence_chars = models.PositiveIntegerField(default=3)
-    max_sentence_chars = models.PositiveIntegerField(default=250)
+    min_sentence_chars = models.PositiveIntegerField(_("shortest sentence (characters)"), default=3)
+    max_sentence_chars = models.PositiveIntegerField(
+        _("longest sentence (characters)"), default=250
+    )
     allow_digits = models.BooleanField(
+        _("digits allowed"),
         default=False,
         help_text=_("Digits are read in many ways; by default sentences must spell numbers."),
     )
     forbidden_chars = models.CharField(
-        max_length=200, blank=True, default="<>{}[]\\|@#$%^*_=~`", help_text=_("Never allowed")
+        _("forbidden characters"),
+        max_length=200,
+        blank=True,
+        default="<>{}[]\\|@#$%^*_=~`",
+        help_text=_("Never allowed"),
     )
     chars_per_second = models.FloatField(
-        null=True, blank=True, help_text=_("Typical reading speed; empty uses the default")
+        _("characters per second"),
+        null=True,
+        blank=True,
+        help_text=_("Typical reading speed; empty uses the default"),
     )
 
     class Meta:
@@ -52,17 +62,21 @@ class LengthBucket(models.TextChoices):
 
 
 class Script(models.Model):
-    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="scripts")
-    text = models.TextField()
-    sentences = models.JSONField(default=list, help_text=_("The text split into sentences"))
-    estimated_seconds = models.FloatField()
-    length_bucket = models.CharField(max_length=8, choices=LengthBucket.choices)
-    source = models.CharField(max_length=300, blank=True)
-    licence = models.CharField(max_length=100, blank=True)
-    active = models.BooleanField(default=True)
+    language = models.ForeignKey(
+        Language, on_delete=models.PROTECT, related_name="scripts", verbose_name=_("language")
+    )
+    text = models.TextField(_("text"))
+    sentences = models.JSONField(
+        _("sentences"), default=list, help_text=_("The text split into sentences")
+    )
+    estimated_seconds = models.FloatField(_("estimated seconds"))
+    length_bucket = models.CharField(_("length"), max_length=8, choices=LengthBucket.choices)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+    licence = models.CharField(_("licence"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
     # Kept in step by recording_create so "fewest recordings first" is an index
     # scan, not a COUNT over all recordings.
-    recording_count = models.PositiveIntegerField(default=0)
+    recording_count = models.PositiveIntegerField(_("recordings"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,9 +109,14 @@ class ScriptReport(models.Model):
     (``script_report``); admins see the open reports as a queue and close them.
     """
 
-    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="reports")
+    script = models.ForeignKey(
+        Script, on_delete=models.CASCADE, related_name="reports", verbose_name=_("script")
+    )
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="script_reports"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="script_reports",
+        verbose_name=_("reporter"),
     )
     reason = models.CharField(_("reason"), max_length=16, choices=ScriptReportReason.choices)
     # The sentence the reader had highlighted, when they pointed at one.

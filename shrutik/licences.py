@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
 class Licence:
     spdx: str  # SPDX identifier, e.g. CC-BY-4.0
-    name: str
+    name: str | Promise  # in the reader's language where we have it
     url: str
 
     @property
@@ -26,17 +28,17 @@ KNOWN = {
     for lic in (
         Licence(
             "CC-BY-4.0",
-            "Creative Commons Attribution 4.0 International",
+            _("Creative Commons Attribution 4.0 International"),
             "https://creativecommons.org/licenses/by/4.0/",
         ),
         Licence(
             "CC-BY-SA-4.0",
-            "Creative Commons Attribution-ShareAlike 4.0 International",
+            _("Creative Commons Attribution-ShareAlike 4.0 International"),
             "https://creativecommons.org/licenses/by-sa/4.0/",
         ),
         Licence(
             "CC0-1.0",
-            "Creative Commons Zero 1.0 Universal (public domain dedication)",
+            _("Creative Commons Zero 1.0 Universal (public domain dedication)"),
             "https://creativecommons.org/publicdomain/zero/1.0/",
         ),
     )

@@ -1,27 +1,43 @@
-"""Every page at a 360-px phone width, in English and Bangla.
+"""Every page at a 360-px phone and a 1280-px desktop width, in English and Bangla.
 
-For each page: no console errors or uncaught exceptions, no horizontal
-overflow, and the Bangla version shows none of the English strings of our
-catalogue that the English version shows (an untranslated string would).
+For each page: no console errors, uncaught exceptions or Content-Security-Policy
+violations (the policy allows no inline script or style), no horizontal
+overflow, the Bangla version shows none of the English strings of our catalogue
+that the English version shows (an untranslated string would), and the pages
+of the contributor's journey write their numbers in Bangla digits.
+
+A screenshot of every page in every language and width is kept in
+``artifacts/browser/<test>/`` when the test fails (removed when it passes;
+``SHRUTIK_SCREENSHOTS=<dir>`` keeps them in ``<dir>/pages/`` either way).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polib
 import pytest
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from contributors.models import ReliabilityScore
 from exports.models import Export
+from recordings.models import Recording
 from recordings.tests.factories import LanguageFactory, make_chunks, make_script
+from tests.browser.conftest import artifact_path
+from tests.browser.helpers import csp_violations, latin_digits, watch_errors
 from transcriptions.models import Transcription
 
 PO = Path(__file__).resolve().parents[2] / "locale" / "bn" / "LC_MESSAGES" / "django.po"
-NARROW = {"width": 360, "height": 740}
+WIDTHS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
 SENTENCE = "আমি দুধ দিয়ে চা খাই।"
+PASSWORD = "correct horse battery staple"
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,24 +51,21 @@ def state_is(element_id: str, state: str) -> str:
     return f"document.getElementById({element_id!r}).dataset.state === {state!r}"
 
 
-# name: (path, JS condition that says the page has finished drawing itself)
-ANONYMOUS_PAGES = {
-    "home": ("/", None),
-    "signup": ("/accounts/signup/", None),
-    "login": ("/accounts/login/", None),
-}
-SIGNED_IN_PAGES = {
-    "home-signed-in": ("/", None),
-    "record": ("/record/?language=bn", "!document.getElementById('recorder').hidden"),
-    # One clip to vote on and one to type: the page shows whichever the server picks.
-    "contribute": (
-        "/contribute/?language=bn",
-        f"{state_is('task', 'verify')} || {state_is('task', 'transcribe')}",
-    ),
-    "dashboard": ("/dashboard/", None),
-    "profile": ("/accounts/profile/", None),
-    "exports": ("/exports/", "document.getElementById('exports-list').children.length > 0"),
-}
+@dataclass
+class Page:
+    path: str
+    # JS condition that says the page has finished drawing itself.
+    ready: str | None = None
+    # Fields to fill (by name), then the form's last submit button is pressed.
+    fill: dict[str, str] = field(default_factory=dict)
+    submit: bool = False
+    # A page of the contributor's journey: its numbers are in Bangla digits too.
+    digits: bool = True
+    # The page's own HTTP status (the browser logs an error for a 4xx).
+    status: int = 200
+
+
+RECORDER_READY = "!document.getElementById('recorder').hidden"
 SIGNUP_ERRORS = "document.querySelectorAll('.error').length > 2"
 
 
@@ -63,6 +76,8 @@ def english_messages() -> list[tuple[str, re.Pattern]]:
         text = " ".join(entry.msgid.split())
         if entry.msgid_plural or entry.msgstr.strip() == entry.msgid.strip():
             continue  # plural forms render with numbers; "MP3" is "MP3" in Bangla too
+        if "<" in text or "%(" in text:
+            continue  # markup and placeholders: the page shows other text
         pattern = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)")
         messages.append((text, pattern))
     return messages
@@ -72,40 +87,27 @@ def visible_text(page) -> str:
     return " ".join(page.locator("body").inner_text().split())
 
 
-def check_page(page, url: str, ready: str | None, errors: list[str], submit: bool) -> dict:
-    """Open ``url`` (and send its form empty if ``submit``), open every <details>,
-    and return what the checks need."""
-    errors.clear()
-    page.goto(url)
-    if submit:
-        page.locator("main form button[type=submit]").last.click()
-        page.wait_for_load_state("load")
-    if ready:
-        page.wait_for_function(ready, timeout=15_000)
-    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    page.wait_for_timeout(150)  # let late scripts report errors
-    return {
-        "lang": page.locator("html").get_attribute("lang"),
-        "width": page.evaluate("document.scrollingElement.scrollWidth"),
-        "wide": page.evaluate(
-            """() => [...document.querySelectorAll('body *')]
-                 .filter(el => el.getBoundingClientRect().right > innerWidth + 0.5)
-                 .filter(el => el.checkVisibility())
-                 .slice(0, 5).map(el => el.tagName.toLowerCase()
-                   + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : ''))"""
-        ),
-        "errors": list(errors),
-        "text": visible_text(page),
-    }
-
-
 @pytest.fixture
 def page_data(make_user, chunks_with_audio):
-    """A researcher with recordings, a decided transcription and clips left to do."""
+    """A researcher with recordings, a decided transcription and clips left to do;
+    a contributor; a contributor who has not consented; an admin."""
     language = LanguageFactory()
-    user = make_user(roles=["contributor", "researcher"], show_on_leaderboard=True)
+    user = make_user(
+        roles=["contributor", "researcher"], show_on_leaderboard=True, email="r@example.org"
+    )
     make_script(language, "রাতের আকাশে অনেক তারা। বিড়ালটি জানালায় বসে আছে। আমি দুধ দিয়ে চা খাই।")
-    make_chunks(2, contributor=user, language=language)  # the user's own recording
+    mine = make_chunks(2, contributor=user, language=language, expected_text=SENTENCE)
+    Recording.objects.filter(pk=mine[0].recording_id).update(duration=7.5, level_dbfs=-21.0)
+    rejected = make_chunks(1, contributor=user, language=language)[0].recording
+    Recording.objects.filter(pk=rejected.pk).update(
+        status="rejected",
+        rejection_reason="The recording is too short (0.8 s). Please read the whole script aloud.",
+        rejection={
+            "message": "The recording is too short ({duration} s). Please read the whole "
+            "script aloud.",
+            "params": {"duration": "0.8"},
+        },
+    )
     chunks_with_audio(1, expected_text=SENTENCE)  # to verify
     chunks_with_audio(1)  # to transcribe
     decided = make_chunks(1, language=language, expected_text=SENTENCE, status="validated")[0]
@@ -124,62 +126,159 @@ def page_data(make_user, chunks_with_audio):
         total_bytes=2048,
         prefix="exports/v1.0/",
     )
-    return user
+    return {
+        "researcher": user,
+        "recording": mine[0].recording_id,
+        "contributor": make_user(),
+        "unconsented": make_user(consent_version="", consent_at=None),
+        "admin": make_user(is_staff=True, is_superuser=True),
+        "resettable": make_user(username="rina", email="rina@example.org", password=PASSWORD),
+    }
 
 
-def test_every_page_at_360px_in_english_and_bangla(
-    page, context, live_server, login, page_data, screenshot
+def reset_link(user) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return f"/accounts/reset/{uid}/{default_token_generator.make_token(user)}/"
+
+
+def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
+    page, context, live_server, login, page_data, request
 ):
-    page.set_viewport_size(NARROW)
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and errors.append(f"console: {msg.text} ({msg.location.get('url')})")
-        ),
-    )
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    errors = watch_errors(page)
     messages = english_messages()
     problems: list[str] = []
+    # Kept when the test fails, or always when SHRUTIK_SCREENSHOTS names a folder.
+    keep = os.environ.get("SHRUTIK_SCREENSHOTS")
+    shots = Path(keep) / "pages" if keep else artifact_path(request.node.name, suffix="")
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
 
     def set_language(code: str) -> None:
         cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": code, "url": live_server.url}
         context.add_cookies([cookie])
 
-    def visit(name: str, path: str, ready: str | None, submit: bool = False) -> None:
-        url = f"{live_server.url}{path}"
-        found = {}
-        for code in ("en", "bn"):
-            set_language(code)
-            found[code] = result = check_page(page, url, ready, errors, submit)
-            before = len(problems)
-            if result["lang"] != code:
-                problems.append(f"{name} [{code}]: <html lang={result['lang']!r}>")
-            problems.extend(f"{name} [{code}]: {e}" for e in result["errors"])
-            if result["width"] > NARROW["width"]:
-                problems.append(
-                    f"{name} [{code}]: {result['width']} px wide at {NARROW['width']} px,"
-                    f" widest elements: {result['wide']}"
+    def open_page(url: str, spec: Page) -> None:
+        page.goto(url)
+        if spec.fill or spec.submit:
+            for name, value in spec.fill.items():
+                page.locator(f"main [name={name}]").fill(value)
+            page.locator("main form button[type=submit]").last.click()
+            page.wait_for_load_state("load")
+        if spec.ready:
+            page.wait_for_function(spec.ready, timeout=15_000)
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        page.wait_for_timeout(150)  # let late scripts report errors
+
+    def visit(name: str, spec: Page) -> None:
+        for width_name, viewport in WIDTHS.items():
+            page.set_viewport_size(viewport)
+            english_text = ""
+            for code in ("en", "bn"):
+                label = f"{name} [{code}, {viewport['width']} px]"
+                set_language(code)
+                errors.clear()
+                open_page(f"{live_server.url}{spec.path}", spec)
+                page.screenshot(path=str(shots / f"{name}-{code}-{width_name}.png"), full_page=True)
+                lang = page.locator("html").get_attribute("lang")
+                if lang != code:
+                    problems.append(f"{label}: <html lang={lang!r}>")
+                expected = f"status of {spec.status} " if spec.status != 200 else None
+                problems.extend(
+                    f"{label}: {e}"
+                    for e in [*errors, *csp_violations(page)]
+                    if not (expected and expected in e and spec.path.split("?")[0] in e)
                 )
-            if code == "bn":
+                width = page.evaluate("document.scrollingElement.scrollWidth")
+                if width > viewport["width"]:
+                    wide = page.evaluate(
+                        """() => [...document.querySelectorAll('body *')]
+                             .filter(el => el.getBoundingClientRect().right > innerWidth + 0.5)
+                             .filter(el => el.checkVisibility())
+                             .slice(0, 5).map(el => el.tagName.toLowerCase()
+                               + (el.id ? '#' + el.id : '')
+                               + (el.className ? '.' + el.className : ''))"""
+                    )
+                    problems.append(f"{label}: {width} px wide, widest elements: {wide}")
+                text = visible_text(page)
+                if code == "en":
+                    english_text = text
+                    continue
                 english = [
-                    text
-                    for text, pattern in messages
-                    if pattern.search(found["en"]["text"]) and pattern.search(result["text"])
+                    message
+                    for message, pattern in messages
+                    if pattern.search(english_text) and pattern.search(text)
                 ]
                 if english:
-                    problems.append(f"{name} [bn]: English strings left: {english}")
-            if len(problems) > before:
-                screenshot(page, f"{name}-{code}")
+                    problems.append(f"{label}: English strings left: {english}")
+                if spec.digits and (latin := latin_digits(page)):
+                    problems.append(f"{label}: Latin digits in {latin}")
 
-    for name, (path, ready) in ANONYMOUS_PAGES.items():
-        visit(name, path, ready)
-    # The sign-up form sent empty: its error messages must fit and be translated too.
-    visit("signup-errors", "/accounts/signup/", SIGNUP_ERRORS, submit=True)
+    def sign_in(who: str | None) -> None:
+        context.clear_cookies()
+        if who:
+            login(page_data[who])
 
-    login(page_data)
-    for name, (path, ready) in SIGNED_IN_PAGES.items():
-        visit(name, path, ready)
+    anonymous = {
+        "home": Page("/"),
+        "signup": Page("/accounts/signup/"),
+        # The sign-up form sent empty: its errors must fit and be translated too.
+        "signup-errors": Page("/accounts/signup/", ready=SIGNUP_ERRORS, submit=True),
+        "login": Page("/accounts/login/"),
+        "login-error": Page(
+            "/accounts/login/", fill={"username": "rina", "password": "wrong password"}
+        ),
+        "password-reset": Page("/accounts/password_reset/"),
+        "password-reset-sent": Page(
+            "/accounts/password_reset/", fill={"email": "nobody@example.org"}
+        ),
+        "password-reset-link": Page(reset_link(page_data["resettable"])),
+        "password-reset-bad-link": Page("/accounts/reset/MQ/nonsense-token/"),
+        "password-reset-complete": Page("/accounts/reset/done/"),
+        "agreement": Page("/agreement/"),
+        "guidelines": Page("/guidelines/"),
+        "faq": Page("/faq/"),
+        "not-found": Page("/no-such-page/", status=404),
+    }
+    researcher = {
+        "home-signed-in": Page("/"),
+        "record": Page("/record/?language=bn", ready=RECORDER_READY),
+        # One clip to vote on and one to type: the page shows whichever the server picks.
+        "contribute": Page(
+            "/contribute/?language=bn",
+            ready=f"{state_is('task', 'verify')} || {state_is('task', 'transcribe')}",
+        ),
+        "dashboard": Page("/dashboard/"),
+        "my-recording": Page(f"/dashboard/recordings/{page_data['recording']}/"),
+        "profile": Page("/accounts/profile/"),
+        "agreement-signed-in": Page("/agreement/"),
+        "exports": Page(
+            "/exports/",
+            ready="document.getElementById('exports-list').children.length > 0",
+            digits=False,  # the researchers' page
+        ),
+    }
+    contributor = {"forbidden": Page("/exports/", status=403)}
+    unconsented = {
+        "record-without-consent": Page("/record/"),
+        "contribute-without-consent": Page("/contribute/"),
+    }
+    admin = {
+        # Django's admin: our headings and names in Bangla; its digits are its own.
+        "admin-index": Page("/admin/", digits=False),
+        "admin-script-reports": Page("/admin/recordings/scriptreport/", digits=False),
+        "admin-language-form": Page("/admin/recordings/language/add/", digits=False),
+    }
+    for who, pages in (
+        (None, anonymous),
+        ("researcher", researcher),
+        ("contributor", contributor),
+        ("unconsented", unconsented),
+        ("admin", admin),
+    ):
+        sign_in(who)
+        for name, spec in pages.items():
+            visit(name, spec)
 
-    assert not problems, "\n".join(problems)
+    assert not problems, "\n".join(problems) + f"\n(screenshots: {shots})"
+    if not keep:
+        shutil.rmtree(shots)

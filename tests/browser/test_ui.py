@@ -67,6 +67,14 @@ def test_record_upload_and_see_it_processed(
     page.get_by_role("button", name="Stop").click()
     expect(recorder).to_have_attribute("data-state", "stopped")
     expect(page.locator("#playback")).to_have_attribute("src", re.compile(r"^blob:"))
+    # The listen-back player knows how long the reading is (WebM from
+    # MediaRecorder has no duration in its header: the page finds it out).
+    page.wait_for_function(
+        "s => { const a = document.getElementById('playback');"
+        " return Number.isFinite(a.duration) && a.duration > s && a.currentTime === 0; }",
+        arg=seconds - 2,
+        timeout=10_000,
+    )
 
     page.get_by_role("button", name="Upload").click()
     expect(page.locator("#upload-status")).to_contain_text(re.compile("Trying again|Uploaded"))
@@ -74,7 +82,13 @@ def test_record_upload_and_see_it_processed(
     assert attempts == ["POST", "POST"] or attempts[:2] == ["POST", "POST"]
     expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
     expect(page.locator("#result-status")).to_contain_text(f"{len(meta['sentences'])} sentence")
-    expect(page.locator("#quality")).to_contain_text("dBFS")
+    # How it sounds, in words: not dBFS or signal-to-noise figures.
+    expect(page.locator("#quality")).to_contain_text("Loudness")
+    expect(page.locator("#quality")).not_to_contain_text("dBFS")
+    # One line says where the reading is; the "listen back" prompt is gone.
+    expect(page.locator("#rec-status")).to_have_text("")
+    expect(page.get_by_text("Uploaded. Waiting for processing")).to_have_count(0)
+    expect(page.locator("#btn-again")).to_be_hidden()
 
     recording = Recording.objects.get(contributor=contributor)
     assert recording.status == "chunked"
