@@ -458,6 +458,8 @@ async function finishLive() {
 }
 
 function showLiveStatus(message) {
+  // A reading given up with "Record this script again" has no say any more.
+  if (root.dataset.recording !== message.recording) return;
   setState(message.status);
   showStatus(message);
   if (TERMINAL.has(message.status)) {
@@ -506,6 +508,7 @@ async function poll(id) {
   let delay = 1500;
   for (;;) {
     const response = await api(`${root.dataset.uploadUrl}${id}/`);
+    if (root.dataset.recording !== id) return; // the reader has moved on to a new reading
     if (response.ok) {
       const recording = response.data;
       setState(recording.status);
