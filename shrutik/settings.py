@@ -770,6 +770,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "SourceEnum": "transcriptions.models.TranscriptionSource",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
         "TranscriptionFlagEnum": "transcriptions.models.Flag",
+        "ScriptReportReasonEnum": "recordings.models.ScriptReportReason",
         # A lease's mode, and what a task request may ask for (adds "auto").
         "TaskModeEnum": "recordings.models.TaskMode",
         "TaskRequestModeEnum": "transcriptions.api.TASK_REQUEST_MODES",

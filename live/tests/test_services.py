@@ -132,7 +132,8 @@ def test_a_refused_recording_is_explained_in_the_readers_language(contributor):
     assert english == "The recording is too short (0.4 s). Please read the whole script aloud."
     with translation.override("bn"):
         bangla = services.recording_progress(recording_id=recording.id)["rejection_reason"]
-    assert bangla.startswith("রেকর্ডিংটি খুব ছোট (0.4 সেকেন্ড)")
+    # Its figures in Bangla digits too.
+    assert bangla.startswith("রেকর্ডিংটি খুব ছোট (০.৪ সেকেন্ড)")
 
 
 def test_a_close_reason_fits_its_frame_in_any_script():
