@@ -156,7 +156,7 @@ def test_secrets_never_reach_logs_health_answers_or_error_pages(tmp_path):
     pages = json.loads(result.stdout.strip().splitlines()[-1])
     # Each answer was really produced: the failure, the settings, the checks.
     assert "ConnectionError" in pages["debug_page"] and "CACHES" in pages["debug_page"]
-    assert "Server Error" in pages["error_page"]
+    assert "Something went wrong" in pages["error_page"]  # templates/500.html
     assert json.loads(pages["healthz"])["checks"]["broker"]["ok"] is False
     assert json.loads(pages["ready"])["checks"]["broker"]["ok"] is False
     logs = result.stderr
