@@ -13,7 +13,7 @@ from contributors.models import ReliabilityScore
 from dashboard import selectors
 from dashboard.charts import _nice_ceiling, hours_chart
 from recordings.models import Chunk, Language, Recording
-from recordings.tests.factories import LanguageFactory, make_chunks
+from recordings.tests.factories import LanguageFactory, make_chunks, reject_reading
 from transcriptions.models import Transcription
 
 pytestmark = pytest.mark.django_db
@@ -167,15 +167,7 @@ def test_a_contributor_listens_to_their_recording_and_its_clips(client, contribu
 
 def test_a_rejected_recording_offers_its_script_again(client, contributor):
     (chunk,) = make_chunks(1, contributor=contributor)
-    Recording.objects.filter(pk=chunk.recording_id).update(
-        status="rejected",
-        rejection_reason="The recording is too short (0.8 s). Please read the whole script aloud.",
-        rejection={
-            "message": "The recording is too short ({duration} s). Please read the whole "
-            "script aloud.",
-            "params": {"duration": "0.8"},
-        },
-    )
+    reject_reading(chunk.recording_id)
     script_id = Recording.objects.get(pk=chunk.recording_id).script_id
     client.force_login(contributor)
     html = client.get("/dashboard/").content.decode()

@@ -51,3 +51,18 @@ def make_chunks(n: int, *, contributor=None, language=None, expected_text: str =
         )
         for i in range(n)
     ]
+
+
+TOO_SHORT = (
+    "The recording is too short ({duration} s). Please read the whole script aloud.",
+    {"duration": "0.8"},
+)
+
+
+def reject_reading(recording_id, message: str = TOO_SHORT[0], params: dict | None = None) -> None:
+    """Reject a recording as the worker does: its reason as a message with values."""
+    from recordings.audio.quality import Rejection
+    from recordings.services import recording_reject
+
+    params = TOO_SHORT[1] if params is None else params
+    recording_reject(recording_id=recording_id, reason=Rejection(message, params))

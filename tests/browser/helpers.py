@@ -66,3 +66,13 @@ LATIN_DIGITS = """allowed => {
 def latin_digits(page) -> list[str]:
     """Visible text with Latin digits (a Bangla page writes ১২, not 12)."""
     return page.evaluate(LATIN_DIGITS, list(LATIN_DIGITS_ALLOWED))
+
+
+def elapsed_at_least(page, seconds: float, timeout: float = 60_000) -> None:
+    """Wait until the record page's clock (m:ss, English digits) shows ``seconds``."""
+    page.wait_for_function(
+        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
+        " return Number(m) * 60 + Number(ss) >= s; }",
+        arg=seconds,
+        timeout=timeout,
+    )

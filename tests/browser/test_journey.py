@@ -20,7 +20,7 @@ from recordings.models import Chunk, ChunkStatus, Recording
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
 from shrutik.testing import wait_until
-from tests.browser.helpers import chunk_shown
+from tests.browser.helpers import chunk_shown, elapsed_at_least
 from transcriptions.models import Transcription
 
 PASSWORD = "correct horse battery staple"
@@ -77,12 +77,7 @@ def test_sign_up_record_transcribe_verify_and_see_it_validated(
     page.get_by_role("button", name="Start recording").click()
     expect(recorder).to_have_attribute("data-state", "recording")
     seconds = float(meta["sentences"][-1]["end"]) + 1.0
-    page.wait_for_function(
-        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
-        " return Number(m) * 60 + Number(ss) >= s; }",
-        arg=seconds,
-        timeout=40_000,
-    )
+    elapsed_at_least(page, seconds, timeout=40_000)
     page.get_by_role("button", name="Stop").click()
     page.get_by_role("button", name="Upload").click()
 

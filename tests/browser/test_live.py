@@ -17,17 +17,9 @@ from recordings.models import Recording
 from recordings.tests.factories import LanguageFactory, make_script
 from shrutik.storage import storage_copy_to_temp
 from tests.browser.conftest import reading_source
+from tests.browser.helpers import elapsed_at_least
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def elapsed_at_least(page, seconds: float, timeout: float = 60_000) -> None:
-    page.wait_for_function(
-        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
-        " return Number(m) * 60 + Number(ss) >= s; }",
-        arg=seconds,
-        timeout=timeout,
-    )
 
 
 def test_streams_survives_going_offline_and_ends_as_one_recording(

@@ -29,7 +29,7 @@ from django.utils.http import urlsafe_base64_encode
 from contributors.models import ReliabilityScore
 from exports.models import Export
 from recordings.models import Recording
-from recordings.tests.factories import LanguageFactory, make_chunks, make_script
+from recordings.tests.factories import LanguageFactory, make_chunks, make_script, reject_reading
 from tests.browser.conftest import artifact_path
 from tests.browser.helpers import csp_violations, latin_digits, watch_errors
 from transcriptions.models import Transcription
@@ -99,15 +99,7 @@ def page_data(make_user, chunks_with_audio):
     mine = make_chunks(2, contributor=user, language=language, expected_text=SENTENCE)
     Recording.objects.filter(pk=mine[0].recording_id).update(duration=7.5, level_dbfs=-21.0)
     rejected = make_chunks(1, contributor=user, language=language)[0].recording
-    Recording.objects.filter(pk=rejected.pk).update(
-        status="rejected",
-        rejection_reason="The recording is too short (0.8 s). Please read the whole script aloud.",
-        rejection={
-            "message": "The recording is too short ({duration} s). Please read the whole "
-            "script aloud.",
-            "params": {"duration": "0.8"},
-        },
-    )
+    reject_reading(rejected.pk)
     chunks_with_audio(1, expected_text=SENTENCE)  # to verify
     chunks_with_audio(1)  # to transcribe
     decided = make_chunks(1, language=language, expected_text=SENTENCE, status="validated")[0]

@@ -12,13 +12,11 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from recordings import services
-from recordings.audio.quality import Rejection
 from recordings.models import Recording, Script, ScriptReport
 from recordings.tests import audio_files
-from recordings.tests.factories import LanguageFactory, make_script
+from recordings.tests.factories import LanguageFactory, make_script, reject_reading
 from shrutik.testing import wait_until
-from tests.browser.helpers import csp_violations, watch_errors
+from tests.browser.helpers import csp_violations, elapsed_at_least, watch_errors
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,12 +38,7 @@ def record_for(page, seconds: float) -> None:
     """Start, read for ``seconds`` through the fake microphone, stop."""
     page.get_by_role("button", name="Start recording").click()
     expect(page.locator("#recorder")).to_have_attribute("data-state", "recording")
-    page.wait_for_function(
-        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
-        " return Number(m) * 60 + Number(ss) >= s; }",
-        arg=seconds,
-        timeout=30_000,
-    )
+    elapsed_at_least(page, seconds, timeout=30_000)
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#recorder")).to_have_attribute("data-state", "stopped")
 
@@ -116,12 +109,11 @@ def test_a_rejected_reading_is_recorded_again(page, asgi_server, asgi_login, con
         what="the uploaded reading",
     )
     first = Recording.objects.get(contributor=contributor)
-    services.recording_reject(
-        recording_id=first.pk,
-        reason=Rejection(
-            "The recording is far too quiet. Please speak closer to the microphone "
-            "or raise its input volume, then record again."
-        ),
+    reject_reading(
+        first.pk,
+        "The recording is far too quiet. Please speak closer to the microphone "
+        "or raise its input volume, then record again.",
+        params={},
     )
     expect(recorder).to_have_attribute("data-state", "rejected", timeout=30_000)
     expect(page.locator("#result-status")).to_contain_text("far too quiet")

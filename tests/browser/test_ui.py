@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from recordings.models import Recording
 from recordings.tests import audio_files
 from recordings.tests.factories import LanguageFactory, make_script
-from tests.browser.helpers import chunk_shown
+from tests.browser.helpers import chunk_shown, elapsed_at_least
 from transcriptions.models import TaskSkip, Transcription
 
 pytestmark = [
@@ -53,12 +53,7 @@ def test_record_upload_and_see_it_processed(
     page.wait_for_function("Number(document.getElementById('level').ariaValueNow) > 20")
     expect(page.locator("#script li.current")).to_have_count(1)
     seconds = float(meta["sentences"][-1]["end"]) + 1.0
-    page.wait_for_function(
-        "s => { const [m, ss] = document.getElementById('elapsed').textContent.split(':');"
-        " return Number(m) * 60 + Number(ss) >= s; }",
-        arg=seconds,
-        timeout=40_000,
-    )
+    elapsed_at_least(page, seconds, timeout=40_000)
     # Pause in the silence after the reading, resume, then stop.
     page.get_by_role("button", name="Pause").click()
     expect(recorder).to_have_attribute("data-state", "paused")
