@@ -29,14 +29,18 @@ def test_a_missing_page_is_styled_and_translated(client):
     assert api.status_code == 404 and api.json() == {"detail": "পাওয়া যায়নি।"}
 
 
-def test_a_forbidden_page_says_why_in_a_styled_page_and_logs_one_line(client, contributor, caplog):
-    client.force_login(contributor)
+def test_a_forbidden_page_is_styled_and_logs_one_line(client, reviewer, caplog):
+    """A reviewer (staff, with the review permissions only) opening the user admin:
+    Django raises PermissionDenied, an ordinary 403."""
+    client.force_login(reviewer)
     with caplog.at_level(logging.WARNING, logger="django.request"):
-        response = client.get("/exports/")
+        response = client.get("/admin/contributors/user/")
     assert response.status_code == 403
     html = response.content.decode()
-    assert "You cannot open this page" in html and "Only researchers" in html
+    assert "You cannot open this page" in html and "ask an admin" in html
     assert "css/shrutik.css" in html
+    client.cookies["django_language"] = "bn"
+    assert "আপনি এই পাতাটি খুলতে পারবেন না" in client.get("/admin/contributors/user/").content.decode()
     records = [r for r in caplog.records if r.name == "django.request"]
     assert records and all(r.exc_info is None and not r.exc_text for r in records)
     # What the handler writes: the line, without a traceback.
