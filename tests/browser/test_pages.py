@@ -87,6 +87,37 @@ def visible_text(page) -> str:
     return " ".join(page.locator("body").inner_text().split())
 
 
+def check_page(
+    page, url: str, ready: str | None, errors: list[str], submit: bool, fill: dict | None = None
+) -> dict:
+    """Open ``url`` (fill the fields named in ``fill``, and send the form if
+    ``submit`` or ``fill``), open every <details>, and return what the checks need."""
+    errors.clear()
+    page.goto(url)
+    if submit or fill:
+        for name, value in (fill or {}).items():
+            page.locator(f"main [name={name}]").fill(value)
+        page.locator("main form button[type=submit]").last.click()
+        page.wait_for_load_state("load")
+    if ready:
+        page.wait_for_function(ready, timeout=15_000)
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    page.wait_for_timeout(150)  # let late scripts report errors
+    return {
+        "lang": page.locator("html").get_attribute("lang"),
+        "width": page.evaluate("document.scrollingElement.scrollWidth"),
+        "wide": page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+                 .filter(el => el.getBoundingClientRect().right > innerWidth + 0.5)
+                 .filter(el => el.checkVisibility())
+                 .slice(0, 5).map(el => el.tagName.toLowerCase()
+                   + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : ''))"""
+        ),
+        "errors": list(errors),
+        "text": visible_text(page),
+    }
+
+
 @pytest.fixture
 def page_data(make_user, chunks_with_audio):
     """A researcher with recordings, a decided transcription and clips left to do;
@@ -149,18 +180,6 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
         cookie = {"name": settings.LANGUAGE_COOKIE_NAME, "value": code, "url": live_server.url}
         context.add_cookies([cookie])
 
-    def open_page(url: str, spec: Page) -> None:
-        page.goto(url)
-        if spec.fill or spec.submit:
-            for name, value in spec.fill.items():
-                page.locator(f"main [name={name}]").fill(value)
-            page.locator("main form button[type=submit]").last.click()
-            page.wait_for_load_state("load")
-        if spec.ready:
-            page.wait_for_function(spec.ready, timeout=15_000)
-        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-        page.wait_for_timeout(150)  # let late scripts report errors
-
     def visit(name: str, spec: Page) -> None:
         for width_name, viewport in WIDTHS.items():
             page.set_viewport_size(viewport)
@@ -168,30 +187,22 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
             for code in ("en", "bn"):
                 label = f"{name} [{code}, {viewport['width']} px]"
                 set_language(code)
-                errors.clear()
-                open_page(f"{live_server.url}{spec.path}", spec)
+                url = f"{live_server.url}{spec.path}"
+                found = check_page(page, url, spec.ready, errors, spec.submit, spec.fill)
                 page.screenshot(path=str(shots / f"{name}-{code}-{width_name}.png"), full_page=True)
-                lang = page.locator("html").get_attribute("lang")
-                if lang != code:
-                    problems.append(f"{label}: <html lang={lang!r}>")
+                if found["lang"] != code:
+                    problems.append(f"{label}: <html lang={found['lang']!r}>")
                 expected = f"status of {spec.status} " if spec.status != 200 else None
                 problems.extend(
                     f"{label}: {e}"
-                    for e in [*errors, *csp_violations(page)]
+                    for e in [*found["errors"], *csp_violations(page)]
                     if not (expected and expected in e and spec.path.split("?")[0] in e)
                 )
-                width = page.evaluate("document.scrollingElement.scrollWidth")
-                if width > viewport["width"]:
-                    wide = page.evaluate(
-                        """() => [...document.querySelectorAll('body *')]
-                             .filter(el => el.getBoundingClientRect().right > innerWidth + 0.5)
-                             .filter(el => el.checkVisibility())
-                             .slice(0, 5).map(el => el.tagName.toLowerCase()
-                               + (el.id ? '#' + el.id : '')
-                               + (el.className ? '.' + el.className : ''))"""
+                if found["width"] > viewport["width"]:
+                    problems.append(
+                        f"{label}: {found['width']} px wide, widest elements: {found['wide']}"
                     )
-                    problems.append(f"{label}: {width} px wide, widest elements: {wide}")
-                text = visible_text(page)
+                text = found["text"]
                 if code == "en":
                     english_text = text
                     continue
