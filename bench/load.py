@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,6 +38,7 @@ from common import (
     BUCKET,
     ROOT,
     Services,
+    admin_conn,
     consented_users,
     list_keys,
     release_database,
@@ -127,7 +129,7 @@ async def uploader(client, token, script_ids, offset, deadline, tally: Tally, au
                 files={"audio": ("reading.webm", audio, "audio/webm")},
             )
         except httpx.HTTPError as exc:
-            tally.transport_errors[type(exc).__name__] += 1
+            tally.transport_errors[f"upload {type(exc).__name__}"] += 1
             continue
         tally.record("upload", started, response)
         if response.status_code == 201:
@@ -159,14 +161,19 @@ async def transcriber(client, token, deadline, tally: Tally):
                 if posted.status_code == 201:
                     tally.accepted_transcriptions += 1
         except httpx.HTTPError as exc:
-            tally.transport_errors[type(exc).__name__] += 1
+            tally.transport_errors[f"transcriber {type(exc).__name__}"] += 1
 
 
 async def run_load(base, up_tokens, tr_tokens, script_ids, seconds) -> tuple[Tally, float]:
     tally = Tally()
     audio = READING.read_bytes()
     clients = len(up_tokens) + len(tr_tokens)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before the server's keep-alive (5 s) closes
+    # them: a request sent on a connection the server is closing fails with a
+    # ReadError that says nothing about the platform.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0
+    )
     # Generous timeouts: a slow answer is a latency figure, not a lost upload.
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
         started = time.monotonic()
@@ -179,6 +186,47 @@ async def run_load(base, up_tokens, tr_tokens, script_ids, seconds) -> tuple[Tal
         )  # fmt: skip
         elapsed = time.monotonic() - started
     return tally, elapsed
+
+
+class ConnectionWatch(threading.Thread):
+    """Samples the scratch database's client connections (pg_stat_activity)
+    every quarter second, over a connection of its own to another database, so
+    the figure is the stack's: web processes, worker children and this
+    process's one connection."""
+
+    def __init__(self, db: str):
+        super().__init__(daemon=True)
+        self.db = db
+        self.peak = 0
+        self.samples = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        with admin_conn() as conn:
+            while not self.done.is_set():
+                (n,) = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = %s AND backend_type = 'client backend'",
+                    [self.db],
+                ).fetchone()
+                self.peak = max(self.peak, n)
+                self.samples += 1
+                self.done.wait(0.25)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def pool_total(web_workers: int, worker_concurrency: int) -> int:
+    """The most connections the stack may hold: a pool of DB_POOL_MAX_SIZE per
+    process that touches the database (each web worker, each Celery child and
+    the Celery main process, which runs beat-free but still answers control
+    tasks), plus this process's own."""
+    from django.conf import settings
+
+    size = settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
+    return (web_workers + worker_concurrency + 1) * size + 1
 
 
 def wait_for_processing(drain: float, seed_recording) -> float:
@@ -258,6 +306,8 @@ def main() -> None:
             before_tr = Transcription.objects.count()
             worker = start_worker(env, concurrency=args.worker_concurrency)
             web, base = start_server(env, args.web_workers)
+            watch = ConnectionWatch(DB)
+            watch.start()
             print(
                 f"load: {args.uploaders} uploaders + {args.transcribers} transcribers for "
                 f"{args.seconds:.0f} s against {base} ({args.web_workers} web workers, "
@@ -268,8 +318,14 @@ def main() -> None:
                 run_load(base, up_tokens, tr_tokens, script_ids, args.seconds)
             )
             drained = wait_for_processing(args.drain, seed_recording)
+            watch.stop()
             report = figures(tally, elapsed, services.s3_endpoint, seed_recording, before_tr)
             report["processing_drain_seconds"] = round(drained, 1)
+            report["postgres_connections_peak"] = watch.peak
+            report["postgres_connections_pool_total"] = pool_total(
+                args.web_workers, args.worker_concurrency
+            )
+            report["postgres_connection_samples"] = watch.samples
             report["nothing_lost"] = (
                 0
                 < report["accepted_uploads"]
@@ -280,6 +336,10 @@ def main() -> None:
                 and report["chunk_rows_of_chunked_recordings"]
                 == report["chunk_objects_of_chunked_recordings"]
                 and report["http_5xx"] == 0
+                and report["duplicate_uploads_answered_200"] == 0
+            )
+            report["connections_within_pools"] = (
+                report["postgres_connections_peak"] <= report["postgres_connections_pool_total"]
             )
             print(json.dumps(report, indent=1, ensure_ascii=False))
             if report["http_5xx"]:

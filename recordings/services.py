@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script, ScriptReport, TaskMode
+from shrutik.db import connection_release
 from shrutik.exceptions import ApplicationError
 from shrutik.numbers import localize_digits
 from shrutik.queueing import enqueue_or_defer
@@ -151,6 +152,8 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
     """
     if upload.size is not None and upload.size > settings.RECORDING_MAX_BYTES:
         raise ApplicationError(413, too_large_message())
+    # Seconds of probing, hashing and storing follow, none of it in the database.
+    connection_release()
     with _local_path(upload) as path:
         info = recording_validate_audio(path=path, script=script)
         sha256 = sha256_file(path)
@@ -170,6 +173,7 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
             channels=info.channels,
         )
         key = f"recordings/{recording.id}/original.{CONTAINER_EXTENSIONS[info.container]}"
+        connection_release()  # the duplicate check's query took one again
         with open(path, "rb") as fh:
             recording.audio.name = storage_put(key, fh)
     try:

@@ -98,3 +98,20 @@ def fresh_replica_alias(*, within: float) -> str:
         return DEFAULT_DB_ALIAS
     logger.warning("The read replica is more than %s s behind; reading the primary", within)
     return DEFAULT_DB_ALIAS
+
+
+def connection_release() -> None:
+    """Hand this thread's database connections back before slow work that needs
+    none (probing audio, hashing it, storing it in S3).
+
+    Each web process has a pool of ``DB_POOL_MAX_SIZE`` connections and a
+    request keeps the one it took until it ends. An upload spends seconds on
+    its audio between the query that checks the script and the insert; holding
+    a connection through that starved every other request in the process
+    (100 uploaders and 64 transcribers on 4 processes: 140 requests answered
+    503 after the pool's timeout). Inside a transaction nothing is released:
+    closing would end it. The next query takes a connection again.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()

@@ -305,3 +305,45 @@ def test_a_copy_that_loses_the_race_answers_with_the_winner_and_leaves_no_object
     assert response.json()["id"] == str(winner["recording"].id)
     assert Recording.objects.count() == 1
     assert set(stored_keys(s3_server)) == before  # the loser's object is gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_holds_no_database_connection_while_it_stores_the_audio(
+    auth_client, reading_script, s3_server, monkeypatch
+):
+    """A web process has a few pooled connections for many requests; an upload
+    gives its connection back for the seconds it spends on the audio."""
+    from django.db import connection
+
+    from recordings import services
+
+    held = []
+
+    def observed(function):
+        def call(*args, **kwargs):
+            held.append((function.__name__, connection.connection is not None))
+            return function(*args, **kwargs)
+
+        return call
+
+    for name in ("recording_validate_audio", "storage_put"):
+        monkeypatch.setattr(services, name, observed(getattr(services, name)))
+    response = upload(auth_client, reading_script, audio_files.READING)
+    assert response.status_code == 201, response.content
+    assert held == [("recording_validate_audio", False), ("storage_put", False)]
+    assert Recording.objects.filter(pk=response.json()["id"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connection_release_keeps_a_transaction_open():
+    from django.db import connection, transaction
+
+    from shrutik.db import connection_release
+
+    with transaction.atomic():
+        connection.ensure_connection()
+        connection_release()
+        assert connection.connection is not None
+    connection.ensure_connection()
+    connection_release()
+    assert connection.connection is None
