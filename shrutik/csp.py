@@ -22,7 +22,8 @@ def storage_media_origins() -> list[str]:
     origins = []
     if options.get("custom_domain"):
         origins.append(f"https://{options['custom_domain']}")
-    endpoint = options.get("endpoint_url")
+    # Signed URLs name the public endpoint when there is one (shrutik/s3.py).
+    endpoint = options.get("public_endpoint_url") or options.get("endpoint_url")
     if endpoint:
         parts = urlsplit(endpoint)
         origins.append(f"{parts.scheme}://{parts.netloc}")

@@ -304,6 +304,9 @@ if STORAGE_BACKEND == "s3":
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            # Where browsers reach the same storage, when not at endpoint_url
+            # (compose: through nginx); signed URLs are made for it.
+            "public_endpoint_url": env.str("AWS_S3_PUBLIC_ENDPOINT_URL", default="") or None,
             "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
             "access_key": secret("AWS_ACCESS_KEY_ID", default="") or None,
             "secret_key": secret("AWS_SECRET_ACCESS_KEY", default="") or None,

@@ -168,3 +168,27 @@ def test_large_export_files_are_uploaded_in_parts(s3_server, tmp_path, monkeypat
         data
     )
     s3.delete_object(Bucket=s3_server["bucket"], Key=f"{prefix}/shard.tar")
+
+
+def test_signed_urls_name_the_public_endpoint_browsers_reach(s3_server):
+    """In compose the app reaches S3 at an internal name and browsers through
+    nginx: URLs are signed for the public address, and they read the object."""
+    import httpx
+    from django.core.files.storage import storages
+
+    from shrutik.csp import storage_media_origins
+
+    public = s3_server["endpoint_url"].replace("127.0.0.1", "localhost")
+    config = settings.STORAGES["default"]
+    config = {**config, "OPTIONS": {**config["OPTIONS"], "public_endpoint_url": public}}
+    storage = storages.create_storage(config)
+    name = storage.save(f"probe/{uuid.uuid4()}.txt", ContentFile(b"public"))
+    try:
+        url = storage.url(name, expire=60)
+        assert url.startswith(f"{public}/{s3_server['bucket']}/probe/")
+        assert "X-Amz-Signature" in url and "X-Amz-Expires=60" in url
+        assert httpx.get(url).content == b"public"
+        with override_settings(STORAGES={**settings.STORAGES, "default": config}):
+            assert storage_media_origins() == [public]
+    finally:
+        storage.delete(name)
