@@ -16,6 +16,12 @@ from recordings.models import Chunk
 ALL = ["commonvoice", "huggingface", "nemo", "kaldi", "lhotse", "webdataset"]
 
 
+# pytest-django creates the test database only for a session that holds a test
+# marked for it; without the mark, this module run alone built its export in
+# the development database.
+pytestmark = pytest.mark.django_db
+
+
 @pytest.fixture(scope="module")
 def built(django_db_setup, django_db_blocker, tmp_path_factory):
     """One export in every format, built once and downloaded for all loader tests.
