@@ -190,7 +190,12 @@ async def run_phase(base, tokens, seconds, work, *, cycles_per_second: float | N
         if response.status_code >= 400:
             errors[response.status_code] = errors.get(response.status_code, 0) + 1
 
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    # Idle connections are dropped before the server's keep-alive (5 s) closes
+    # them: the paced phase's pauses are often longer, and a request sent on a
+    # connection the server is closing fails with a ReadError.
+    limits = httpx.Limits(
+        max_connections=len(tokens), max_keepalive_connections=len(tokens), keepalive_expiry=1.0
+    )
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
 
         async def loop(token):
