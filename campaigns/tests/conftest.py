@@ -48,3 +48,23 @@ def make_campaign(api_client):
         return response.json()
 
     return make
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    from live.tests.conftest import run_asgi_server
+
+    with run_asgi_server() as server:
+        yield server
+
+
+def watch(server, campaign_id, *, token: str | None = None, origin: bool | str = True):
+    """A socket on a campaign's progress; ``origin`` True sends the server's own."""
+    from websockets.asyncio.client import connect
+
+    query = f"?token={token}" if token else ""
+    return connect(
+        f"{server.ws_url}/ws/campaigns/{campaign_id}/{query}",
+        origin=server.url if origin is True else origin or None,
+        open_timeout=20,
+    )
