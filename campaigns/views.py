@@ -38,6 +38,7 @@ def _context(request, campaign: Campaign, organises: bool) -> dict:
             reverse("campaign-join-link", args=[campaign.join_code])
         ),
         "closed": campaign.status == CampaignStatus.CLOSED,
+        "statuses": CampaignStatus.choices,
     }
 
 
