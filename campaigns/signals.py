@@ -8,6 +8,7 @@ sockets in every web process hear of it.
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignRecording, EventKind, Participation
@@ -95,8 +96,6 @@ def on_export_chunk_filter(sender, *, filters: dict, **kwargs) -> Q | None:
 
 def on_user_erased(sender, *, user_id: int, **kwargs) -> None:
     """An erased account's name is no longer shown, and it has left its campaigns."""
-    from django.utils import timezone
-
     Participation.objects.filter(user_id=user_id).update(show_name=False)
     Participation.objects.filter(user_id=user_id, left_at__isnull=True).update(
         left_at=timezone.now()

@@ -215,3 +215,38 @@ def test_recordings_outside_a_campaign_are_not_tagged(reading_script, contributo
     from campaigns.services import recording_link
 
     assert recording_link(recording_id=recording.pk) is None
+
+
+def test_a_decided_chunk_counts_as_validated(
+    api_client, organiser, make_campaign, make_user, django_capture_on_commit_callbacks
+):
+    from consensus.services import chunk_review
+    from recordings.tests.factories import make_chunks
+
+    campaign = make_campaign(organiser)
+    reader = make_user()
+    join(api_client, reader, campaign["join_code"])
+    chunks = make_chunks(2, contributor=reader, expected_text="আমি দুধ দিয়ে চা খাই।")
+    CampaignRecording.objects.create(recording=chunks[0].recording, campaign_id=campaign["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        chunk_review(chunk_id=chunks[0].pk, reviewer=organiser, action="accept")
+    progress = api_client.get(f"/api/campaigns/{campaign['id']}/").json()["progress"]
+    assert progress["chunks_validated"] == 1
+    assert progress["validated_minutes"] == round(2.5 / 60, 2)
+    assert progress["events"][0]["kind"] == "validated"
+
+
+def test_an_erased_participant_is_no_longer_named(
+    api_client, organiser, make_campaign, make_user, django_capture_on_commit_callbacks
+):
+    from contributors.services import user_erase
+
+    campaign = make_campaign(organiser)
+    reader = make_user(display_name="Mina")
+    join(api_client, reader, campaign["join_code"], show_name=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        user_erase(user=reader)
+    api_client.force_authenticate(organiser)
+    progress = api_client.get(f"/api/campaigns/{campaign['id']}/").json()["progress"]
+    assert progress["participants"] == 0
+    assert [e["who"] for e in progress["events"]] == ["participant 1"]
