@@ -17,10 +17,12 @@ from django.utils.translation import gettext
 
 from consensus import engine
 from consensus.models import ConsensusDecision, DecidedBy, StoppingThreshold
+from consensus.signals import chunk_decided
 from contributors.models import ReliabilityScore, blocked_user_ids
 from recordings.models import Chunk, ChunkStatus
 from shrutik.db import replica_reads
 from shrutik.queueing import enqueue_or_defer
+from shrutik.signals import send_on_commit
 from transcriptions.models import SkipReason, TaskSkip, Transcription
 
 logger = logging.getLogger(__name__)
@@ -413,6 +415,8 @@ def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
                 "updated_at",
             ]
         )
+        if chunk.status != ChunkStatus.OPEN:
+            send_on_commit(chunk_decided, chunk_id=str(chunk.pk), status=chunk.status)
     return record
 
 
@@ -476,6 +480,7 @@ def chunk_review(
             decided_by=DecidedBy.REVIEWER,
             reviewer=reviewer,
         )
+        send_on_commit(chunk_decided, chunk_id=str(chunk.pk), status=chunk.status)
     return chunk
 
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from shrutik.queueing import enqueue_or_defer
+
+# Sent once a chunk's decision is committed and leaves it no longer open
+# (validated, accepted, in review or rejected), by the crowd or a reviewer.
+# Arguments: chunk_id (str), status (the chunk's new status).
+chunk_decided = Signal()
 
 
 def on_user_blocked(sender, *, user_ids, blocked: bool, **kwargs) -> None:

@@ -83,6 +83,7 @@ class UserAdmin(BaseUserAdmin):
     actions = [
         "make_reviewer",
         "make_researcher",
+        "make_organiser",
         "remove_elevated_roles",
         "block_users",
         "unblock_users",
@@ -119,6 +120,10 @@ class UserAdmin(BaseUserAdmin):
     @admin.action(description=_("Grant the researcher role"))
     def make_researcher(self, request, queryset):
         self._add_role(request, queryset, "researcher")
+
+    @admin.action(description=_("Grant the organiser role"))
+    def make_organiser(self, request, queryset):
+        self._add_role(request, queryset, "organiser")
 
     @admin.action(description=_("Keep only the contributor role"))
     def remove_elevated_roles(self, request, queryset):

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -33,8 +34,15 @@ logger = logging.getLogger(__name__)
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
+    # Where to go once signed up: a campaign's join link sends people here and
+    # expects them back (only this site's own paths are followed).
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
     if request.user.is_authenticated:
-        return redirect("profile")
+        return redirect(next_url or "profile")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -45,8 +53,8 @@ def signup(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome to Shrutik! Your account is ready."))
-            return redirect("profile")
-    return render(request, "registration/signup.html", {"form": form})
+            return redirect(next_url or "profile")
+    return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
 
 class PasswordResetView(auth_views.PasswordResetView):

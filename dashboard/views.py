@@ -10,6 +10,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from campaigns import selectors as campaign_selectors
+from campaigns.models import CampaignStatus
 from dashboard import selectors
 from dashboard.charts import hours_chart
 from dashboard.takeout import my_data_zip
@@ -46,8 +48,22 @@ def dashboard(request):
             "stats": selectors.platform_stats_cached(),
             "chart": hours_chart(selectors.hours_by_day(days=30), names=names),
             "leaderboards": selectors.leaderboards(),
+            **_campaign_panel(request.user),
         },
     )
+
+
+def _campaign_panel(user) -> dict:
+    """The campaign the contributor takes part in, with its live progress."""
+    participation = campaign_selectors.participation_current(user=user)
+    if participation is None:
+        return {}
+    campaign = participation.campaign
+    return {
+        "campaign": campaign,
+        "progress": campaign_selectors.campaign_progress(campaign=campaign),
+        "statuses": CampaignStatus.choices,
+    }
 
 
 def _reason(recording) -> str:

@@ -25,6 +25,7 @@ from exports.models import (
     ExportStatus,
     NoiseClip,
 )
+from exports.signals import export_filter_label
 from recordings.models import ChunkStatus, Language
 from shrutik.api import LanguageCodeField, StrictInput, api_error
 from shrutik.parsers import JSONParser
@@ -52,6 +53,28 @@ class ExportFiltersInput(StrictInput):
     dialects = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list
     )
+    campaign = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Only clips recorded for this campaign (its id); the datasheet names it.",
+    )
+
+    def validate_campaign(self, value: int | None) -> int | None:
+        if value is None:
+            return None
+        labels = [
+            label
+            for _receiver, label in export_filter_label.send_robust(
+                sender=None, name="campaign", value=value
+            )
+            if isinstance(label, str)
+        ]
+        if not labels:
+            raise serializers.ValidationError(_("No campaign with id {id}.").format(id=value))
+        self.campaign_name = labels[0]
+        return value
 
     def validate_languages(self, value: list[str]) -> list[str]:
         known = set(Language.objects.filter(code__in=value).values_list("code", flat=True))
@@ -69,6 +92,8 @@ class ExportFiltersInput(StrictInput):
             and attrs["date_from"] > attrs["date_to"]
         ):
             raise serializers.ValidationError(_("date_from must not be after date_to."))
+        if attrs.get("campaign") is not None:
+            attrs["campaign_name"] = self.campaign_name
         return attrs
 
 

@@ -63,6 +63,7 @@ def render(*, stats: dict, card_yaml: str = "") -> str:
         "consensus (see *Collection and validation*).",
         "",
         f"- Languages: {languages or '—'}",
+        *_campaign_line(export),
         f"- Clips: {stats['totals']['clips']}, hours: {_hours(stats['totals']['seconds'])}, "
         f"speakers: {stats['totals']['speakers']}",
         f"- Licence: [{licence_name}]({licence.url}) (`{licence.spdx}`)",
@@ -182,6 +183,11 @@ TIER_NOTES = {
     "accepted": "the crowd settled on the text below the validated bar; kept with "
     "its per-word confidence",
 }
+
+
+def _campaign_line(export: dict) -> list[str]:
+    name = (export.get("filters") or {}).get("campaign_name")
+    return [f"- Campaign: {name} (the clips recorded for it)"] if name else []
 
 
 def _audio_line(export: dict) -> str:

@@ -25,11 +25,13 @@ from django.utils.translation import gettext as _
 
 from live import staging
 from live.models import LiveSession, LiveStatus
+from live.signals import reading_started
 from recordings import services as recording_services
 from recordings.audio import decode
 from recordings.audio import text as script_text
 from recordings.models import Recording, Script
 from shrutik.exceptions import ApplicationError
+from shrutik.signals import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +114,11 @@ def session_start(*, user, script: Script, connection: str = "") -> LiveSession:
                 f"You already have {open_sessions} readings in progress; finish or cancel "
                 "one first.",
             )
-        return LiveSession.objects.create(
+        session = LiveSession.objects.create(
             user=user, script=script, connection=connection, expires_at=_expiry(now)
         )
+        send_on_commit(reading_started, user_id=user.pk, script_id=script.pk)
+        return session
 
 
 def session_get(*, user, session_id) -> LiveSession:

@@ -7,6 +7,7 @@ import time
 from django.db.models import Exists, OuterRef, QuerySet
 
 from recordings.models import Chunk, Language, Recording, RecordingStatus, Script, ScriptReport
+from recordings.signals import script_preference
 from shrutik.permissions import REVIEWER, user_has_role
 
 
@@ -66,6 +67,13 @@ def script_next(*, user, language: Language, length: str | None) -> Script | Non
     qs = _left_for(user, Script.objects.filter(language=language, active=True))
     if length:
         qs = qs.filter(length_bucket=length)
+    # An app above may ask for some scripts first (a campaign the reader joined);
+    # once those are read, the others follow as usual.
+    for _receiver, preferred in script_preference.send(sender=Script, user=user, language=language):
+        if preferred is not None:
+            script = qs.filter(preferred).order_by("recording_count", "id").first()
+            if script is not None:
+                return script
     return qs.order_by("recording_count", "id").first()
 
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop
 
 from recordings.audio import decode
 from recordings.models import Chunk, Recording, RecordingStatus, Script, ScriptReport, TaskMode
+from recordings.signals import send_status_changed
 from shrutik.db import connection_release
 from shrutik.exceptions import ApplicationError
 from shrutik.numbers import localize_digits
@@ -183,6 +184,7 @@ def recording_create(*, user, script: Script, upload: UploadedFile) -> Recording
             # Never raises: once the row is committed the upload is kept whatever
             # happens to the broker, and the object must not be deleted under it.
             transaction.on_commit(lambda: recording_enqueue_or_defer(recording_id=recording.id))
+            send_status_changed(recording_id=recording.id, status=RecordingStatus.UPLOADED)
     except IntegrityError:
         default_storage.delete(recording.audio.name)
         # A concurrent copy of this upload committed first (on PostgreSQL the
@@ -422,6 +424,7 @@ def recording_process(*, recording_id) -> None:
         locked.processed_at = timezone.now()
         locked.error = ""
         locked.save()
+        send_status_changed(recording_id=recording_id, status=RecordingStatus.CHUNKED)
     _delete_stale_chunk_objects(recording_id=recording_id, keep=len(chunks))
 
 
@@ -453,12 +456,14 @@ def recording_reject(*, recording_id, reason, metrics=None) -> None:
     Recording.objects.filter(pk=recording_id).update(
         processed_at=timezone.now(), updated_at=timezone.now(), **fields
     )
+    send_status_changed(recording_id=recording_id, status=RecordingStatus.REJECTED)
 
 
 def recording_fail(*, recording_id, error: str) -> None:
-    Recording.objects.filter(pk=recording_id, status=RecordingStatus.PROCESSING).update(
+    if Recording.objects.filter(pk=recording_id, status=RecordingStatus.PROCESSING).update(
         status=RecordingStatus.FAILED, error=error, updated_at=timezone.now()
-    )
+    ):
+        send_status_changed(recording_id=recording_id, status=RecordingStatus.FAILED)
 
 
 def recording_reprocess(*, recording_id) -> None:

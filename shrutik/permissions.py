@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 REVIEWER = "reviewer"
 RESEARCHER = "researcher"
 CONTRIBUTOR = "contributor"
+ORGANISER = "organiser"
 
 
 def user_has_role(user, role: str) -> bool:
@@ -41,6 +42,13 @@ class IsResearcher(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return user_has_role(request.user, RESEARCHER)
+
+
+class IsOrganiser(BasePermission):
+    message = "Only organisers can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return user_has_role(request.user, ORGANISER)
 
 
 class HasConsented(BasePermission):

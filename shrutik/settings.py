@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "exports",
     "dashboard",
     "live",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -454,6 +455,9 @@ REST_FRAMEWORK = {
         "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="30/min"),
         "upload": env.str("THROTTLE_UPLOAD", default="30/hour"),
         "submit": env.str("THROTTLE_SUBMIT", default="600/hour"),
+        # Join codes are guessed one try per request: a few a minute per client
+        # makes guessing a live campaign's code hopeless (campaigns/codes.py).
+        "campaign_join": env.str("THROTTLE_CAMPAIGN_JOIN", default="10/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -529,7 +533,7 @@ CONSENT_VERSION = env.str("CONSENT_VERSION", default="2026-11")
 # A script is withdrawn from reading once this many contributors reported it
 # (typo, offensive, wrong language, hard to read); admins review the reports.
 SCRIPT_REPORTS_TO_WITHDRAW = env.int("SCRIPT_REPORTS_TO_WITHDRAW", default=3)
-ROLE_GROUPS = ("contributor", "reviewer", "researcher")
+ROLE_GROUPS = ("contributor", "reviewer", "researcher", "organiser")
 
 # --- Security -------------------------------------------------------------------
 # A deployment is served over HTTPS, usually by a proxy that terminates TLS and
@@ -709,6 +713,14 @@ LIVE_UNDECODED_MAX_BYTES = env.int("LIVE_UNDECODED_MAX_BYTES", default=512 * 102
 LIVE_STATUS_POLL_SECONDS = env.float("LIVE_STATUS_POLL_SECONDS", default=1.0)
 LIVE_STATUS_FOLLOW_SECONDS = env.int("LIVE_STATUS_FOLLOW_SECONDS", default=15 * 60)
 
+# --- Campaigns --------------------------------------------------------------------
+# How often each web process looks for a campaign's new events (one indexed
+# query per watched campaign) and, when there are some, pushes the progress to
+# its sockets: the most messages a watcher gets per second is its inverse.
+CAMPAIGN_PUSH_SECONDS = env.float("CAMPAIGN_PUSH_SECONDS", default=0.5)
+CAMPAIGN_EVENTS_SHOWN = env.int("CAMPAIGN_EVENTS_SHOWN", default=10)
+CAMPAIGN_TOP_PARTICIPANTS = env.int("CAMPAIGN_TOP_PARTICIPANTS", default=5)
+
 # --- Transcription tasks --------------------------------------------------------
 LEASE_SECONDS = env.int("LEASE_SECONDS", default=600)
 LEASE_MAX_COUNT = env.int("LEASE_MAX_COUNT", default=20)
@@ -772,6 +784,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         # Keeps its name now that export noise options also have a "source".
         "SourceEnum": "transcriptions.models.TranscriptionSource",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "TranscriptionFlagEnum": "transcriptions.models.Flag",
         "ScriptReportReasonEnum": "recordings.models.ScriptReportReason",
         # A lease's mode, and what a task request may ask for (adds "auto").

@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("consensus.api_urls")),
     path("", include("dashboard.api_urls")),
     path("", include("exports.api_urls")),
+    path("", include("campaigns.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script for the CSP.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
@@ -38,6 +39,7 @@ urlpatterns = [
     path("", include("recordings.urls")),
     path("", include("transcriptions.urls")),
     path("", include("dashboard.urls")),
+    path("", include("campaigns.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -55,7 +55,8 @@ def test_upload_stores_the_original_and_enqueues_processing_on_commit(
     recording = Recording.objects.get(pk=body["id"])
     assert recording.audio.name == f"recordings/{recording.id}/original.webm"
     assert recording.audio.name in stored_keys(s3_server)
-    assert len(callbacks) == 1
+    # Processing, and the news of the new recording for the apps above.
+    assert len(callbacks) == 2
     reading_script.refresh_from_db()
     assert reading_script.recording_count == 1
 

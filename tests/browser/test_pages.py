@@ -17,15 +17,18 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import polib
 import pytest
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from campaigns.services import campaign_create
 from contributors.models import ReliabilityScore
 from exports.models import Export
 from recordings.models import Recording
@@ -149,12 +152,24 @@ def page_data(make_user, chunks_with_audio):
         total_bytes=2048,
         prefix="exports/v1.0/",
     )
+    admin = make_user(is_staff=True, is_superuser=True)
+    campaign = campaign_create(
+        organiser=admin,
+        name="সপ্তম শ্রেণির পাঠ অভিযান",
+        description="Ten minutes each.",
+        language=language,
+        goal_recorded_minutes=30,
+        goal_validated_minutes=10,
+        starts_at=timezone.now() - timedelta(minutes=5),
+        ends_at=timezone.now() + timedelta(hours=2),
+    )
     return {
+        "campaign": campaign,
         "researcher": user,
         "recording": mine[0].recording_id,
         "contributor": make_user(),
         "unconsented": make_user(consent_version="", consent_at=None),
-        "admin": make_user(is_staff=True, is_superuser=True),
+        "admin": admin,
         "resettable": make_user(username="rina", email="rina@example.org", password=PASSWORD),
     }
 
@@ -170,6 +185,7 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
     errors = watch_errors(page)
     messages = english_messages()
     problems: list[str] = []
+    campaign = page_data["campaign"]
     # Kept when the test fails, or always when SHRUTIK_SCREENSHOTS names a folder.
     keep = os.environ.get("SHRUTIK_SCREENSHOTS")
     shots = Path(keep) / "pages" if keep else artifact_path(request.node.name, suffix="")
@@ -241,6 +257,7 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
         "guidelines": Page("/guidelines/"),
         "faq": Page("/faq/"),
         "not-found": Page("/no-such-page/", status=404),
+        "campaign-join-link": Page(f"/c/{campaign.join_code}"),
     }
     researcher = {
         "home-signed-in": Page("/"),
@@ -260,7 +277,11 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
             digits=False,  # the researchers' page
         ),
     }
-    contributor = {"forbidden": Page("/exports/", status=403)}
+    contributor = {
+        "forbidden": Page("/exports/", status=403),
+        "campaign-join": Page("/campaigns/join/"),
+        "campaign-join-wrong": Page("/campaigns/join/", fill={"code": "ZZZZ-ZZZZ"}, status=400),
+    }
     unconsented = {
         "record-without-consent": Page("/record/"),
         "contribute-without-consent": Page("/contribute/"),
@@ -270,6 +291,9 @@ def test_every_page_at_phone_and_desktop_width_in_english_and_bangla(
         "admin-index": Page("/admin/", digits=False),
         "admin-script-reports": Page("/admin/recordings/scriptreport/", digits=False),
         "admin-language-form": Page("/admin/recordings/language/add/", digits=False),
+        "admin-campaigns": Page("/admin/campaigns/campaign/", digits=False),
+        "campaigns": Page("/campaigns/"),
+        "campaign-new": Page("/campaigns/new/"),
     }
     for who, pages in (
         (None, anonymous),
