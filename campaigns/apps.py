@@ -10,7 +10,6 @@ class CampaignsConfig(AppConfig):
         from campaigns import signals
         from consensus.signals import chunk_decided
         from contributors.signals import user_erased
-        from exports.signals import export_chunk_filter, export_filter_label
         from live.signals import reading_started
         from recordings.signals import recording_status_changed, script_preference
 
@@ -23,9 +22,3 @@ class CampaignsConfig(AppConfig):
             signals.on_script_preference, dispatch_uid="campaigns.script_preference"
         )
         user_erased.connect(signals.on_user_erased, dispatch_uid="campaigns.user_erased")
-        export_filter_label.connect(
-            signals.on_export_filter_label, dispatch_uid="campaigns.export_label"
-        )
-        export_chunk_filter.connect(
-            signals.on_export_chunk_filter, dispatch_uid="campaigns.export_filter"
-        )

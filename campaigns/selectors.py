@@ -158,3 +158,13 @@ def _percent(done: float, goal: int) -> float:
     if not goal:
         return 100.0 if done else 0.0
     return round(min(100.0, 100.0 * done / goal), 1)
+
+
+def campaign_name(*, pk) -> str | None:
+    """The campaign's name (an export's datasheet names it), or None if there is none."""
+    return Campaign.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def campaign_chunks(*, campaign_id) -> Q:
+    """The chunks cut from readings made for the campaign, as a condition on Chunk."""
+    return Q(recording__campaign_link__campaign_id=campaign_id)

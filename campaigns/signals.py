@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignRecording, EventKind, Participation
+from campaigns.models import CampaignRecording, EventKind, Participation
 from recordings.models import Chunk, ChunkStatus, Recording, Script
 
 _RECORDING_EVENTS = {
@@ -75,23 +75,6 @@ def on_script_preference(sender, *, user, language, **kwargs) -> Q | None:
     if campaign.script_source:
         return Q(source=campaign.script_source)
     return None
-
-
-def on_export_filter_label(sender, *, name: str, value, **kwargs) -> str | None:
-    """A campaign filter's name for the datasheet; None when ``name`` is not ours."""
-    if name != "campaign":
-        return None
-    campaign_name = Campaign.objects.filter(pk=value).values_list("name", flat=True).first()
-    if campaign_name is None:
-        raise ValueError(f"no campaign {value}")
-    return campaign_name
-
-
-def on_export_chunk_filter(sender, *, filters: dict, **kwargs) -> Q | None:
-    """Only the clips cut from readings made for the campaign."""
-    if not filters.get("campaign"):
-        return None
-    return Q(recording__campaign_link__campaign_id=filters["campaign"])
 
 
 def on_user_erased(sender, *, user_id: int, **kwargs) -> None:

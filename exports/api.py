@@ -25,7 +25,6 @@ from exports.models import (
     ExportStatus,
     NoiseClip,
 )
-from exports.signals import export_filter_label
 from recordings.models import ChunkStatus, Language
 from shrutik.api import LanguageCodeField, StrictInput, api_error
 from shrutik.parsers import JSONParser
@@ -64,16 +63,12 @@ class ExportFiltersInput(StrictInput):
     def validate_campaign(self, value: int | None) -> int | None:
         if value is None:
             return None
-        labels = [
-            label
-            for _receiver, label in export_filter_label.send_robust(
-                sender=None, name="campaign", value=value
-            )
-            if isinstance(label, str)
-        ]
-        if not labels:
+        from campaigns.selectors import campaign_name
+
+        name = campaign_name(pk=value)
+        if name is None:
             raise serializers.ValidationError(_("No campaign with id {id}.").format(id=value))
-        self.campaign_name = labels[0]
+        self.campaign_name = name
         return value
 
     def validate_languages(self, value: list[str]) -> list[str]:

@@ -8,8 +8,8 @@ from django.db.models import Count, F, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from campaigns.selectors import campaign_chunks
 from exports.models import AccessRequest, Export, ExportStatus
-from exports.signals import export_chunk_filter
 from recordings.models import Chunk
 from shrutik.permissions import RESEARCHER, user_has_role
 
@@ -75,9 +75,8 @@ def export_chunks(*, filters: dict, snapshot: datetime) -> QuerySet[Chunk]:
     ):
         if filters.get(key):
             qs = qs.filter(**{f"contributor__{field}__in": filters[key]})
-    for _receiver, condition in export_chunk_filter.send(sender=None, filters=filters):
-        if condition is not None:
-            qs = qs.filter(condition)
+    if filters.get("campaign"):
+        qs = qs.filter(campaign_chunks(campaign_id=filters["campaign"]))
     return qs
 
 

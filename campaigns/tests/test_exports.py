@@ -1,4 +1,4 @@
-"""Exports filter by campaign (through the hooks exports offers) and name it."""
+"""Exports filter by campaign and name it in the datasheet."""
 
 from __future__ import annotations
 
