@@ -25,7 +25,7 @@ from campaigns.models import Campaign, CampaignStatus
 from campaigns.qr import qr_svg
 from recordings.models import Language, Script
 from shrutik.api import LanguageCodeField, StrictInput
-from shrutik.permissions import HasConsented, IsOrganiser
+from shrutik.permissions import HasConsented, IsOrganiser, user_may_organise
 
 
 class CampaignInput(StrictInput):
@@ -202,7 +202,7 @@ class CampaignListCreateApi(APIView):
         summary="Campaigns I run (all of them for admins), else those I take part in",
     )
     def get(self, request):
-        if selectors.user_may_organise(request.user):
+        if user_may_organise(request.user):
             campaigns = selectors.campaign_list_organised(user=request.user)
         else:
             campaigns = selectors.campaign_list_joined(user=request.user)
@@ -215,7 +215,7 @@ class CampaignListCreateApi(APIView):
         summary="Create a campaign (organisers); the answer carries its join code",
     )
     def post(self, request):
-        if not selectors.user_may_organise(request.user):
+        if not user_may_organise(request.user):
             self.permission_denied(request, message=IsOrganiser.message)
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)

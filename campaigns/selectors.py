@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignEvent, EventKind, Participation
 from recordings.models import Chunk, ChunkStatus, Recording, RecordingStatus
-from shrutik.permissions import ORGANISER, user_has_role
 
 WAITING = (RecordingStatus.UPLOADED, RecordingStatus.PROCESSING)
 # Counted as recorded: readings accepted or still on their way (a rejection
@@ -41,10 +40,6 @@ def campaign_visible(*, user, pk) -> tuple[Campaign | None, bool]:
     if Participation.objects.filter(campaign=campaign, user=user, left_at__isnull=True).exists():
         return campaign, False
     return None, False
-
-
-def user_may_organise(user) -> bool:
-    return user_has_role(user, ORGANISER)
 
 
 def participation_current(*, user) -> Participation | None:

@@ -19,6 +19,7 @@ from campaigns import codes, selectors, services
 from campaigns.forms import CampaignForm, JoinForm
 from campaigns.models import Campaign, CampaignStatus
 from shrutik.exceptions import ApplicationError
+from shrutik.permissions import user_may_organise
 
 
 def _visible(request, pk) -> tuple[Campaign, bool]:
@@ -47,7 +48,7 @@ def _context(request, campaign: Campaign, organises: bool) -> dict:
 def campaign_list(request):
     organised = (
         selectors.campaign_list_organised(user=request.user)[:100]
-        if selectors.user_may_organise(request.user)
+        if user_may_organise(request.user)
         else None
     )
     return render(
@@ -63,7 +64,7 @@ def campaign_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_new(request):
-    if not selectors.user_may_organise(request.user):
+    if not user_may_organise(request.user):
         raise Http404
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -41,6 +41,19 @@ def test_contributors_cannot_create_campaigns(auth_client):
     assert response.json()["detail"]
 
 
+def test_staff_organise_too_a_reviewer_granted_as_the_admin_grants(api_client, make_user):
+    from contributors.services import user_set_roles
+
+    LanguageFactory()
+    reviewer = make_user()
+    user_set_roles(user=reviewer, roles={"contributor", "reviewer"})
+    reviewer.refresh_from_db()
+    assert reviewer.is_staff
+    api_client.force_authenticate(reviewer)
+    response = api_client.post("/api/campaigns/", campaign_fields(), format="json")
+    assert response.status_code == 201, response.content
+
+
 def test_a_campaign_must_end_after_it_starts(api_client, organiser):
     LanguageFactory()
     api_client.force_authenticate(organiser)
