@@ -74,6 +74,11 @@ def test_three_newcomers_who_type_the_same_words_validate():
     assert decision.status == "validated"
     assert decision.reason == "3 transcripts agree word for word"
     assert decision.normalized_text == SENTENCE
+    # Beside someone who heard it differently, three are not enough; four are.
+    dissent = [*newcomers, t("d", SENTENCE.replace("lazy", "hazy"))]
+    assert decide(dissent, language="en", config=PATIENT).status == "need_more"
+    more = decide([*dissent, t("e", SENTENCE)], language="en", config=PATIENT)
+    assert more.reason == "4 transcripts agree word for word"
     # Someone proven worse than a newcomer confirms nothing.
     weak = [*newcomers[:2], t("c", SENTENCE, 0.6)]
     assert decide(weak, language="en", config=PATIENT).status == "need_more"
