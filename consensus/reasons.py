@@ -75,6 +75,8 @@ _DOUBTS = {
 _FLAGGED = re.compile(r"(\d+) people flagged the audio")
 _SAYS = re.compile(r"says its sentence \(P " + _NUMBER + r", (\d+) confirmed\)")
 _NOT_YET = re.compile(r"sentence not yet confirmed \(P " + _NUMBER + r"\)")
+_SPLIT = re.compile(r"split on the sentence \(P " + _NUMBER + r"\)")
+_WORD_FOR_WORD = re.compile(r"(\d+) transcripts agree word for word")
 _SO_FAR = re.compile(r"(\d+) of (\d+) transcripts")
 _WILD = re.compile(r"transcripts disagree wildly \(mean CER " + _NUMBER + r"\)")
 
@@ -106,6 +108,14 @@ def _match(reason: str) -> str | None:
         return gettext("Its script sentence is not confirmed yet (probability %(p)s).") % {
             "p": _percent(match[1])
         }
+    if match := _SPLIT.fullmatch(reason):
+        return gettext(
+            "Listeners disagree on whether it says its script sentence: one more "
+            "listener is asked (probability %(p)s)."
+        ) % {"p": _percent(match[1])}
+    if match := _WORD_FOR_WORD.fullmatch(reason):
+        # Never fewer than three: the rule needs that many.
+        return gettext("%(n)s transcripts typed the same words, word for word.") % {"n": match[1]}
     if match := _SO_FAR.fullmatch(reason):
         return gettext("%(typed)s of the %(needed)s transcripts it needs so far.") % {
             "typed": match[1],

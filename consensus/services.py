@@ -341,82 +341,129 @@ def chunks_sweep_undecided(*, now=None) -> int:
     return len(stuck)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Judged:
+    """A chunk judged from its judgements as they stood when read."""
+
+    chunk: Chunk
+    config: engine.EngineConfig
+    transcripts: list[engine.Transcript]
+    decision: engine.Decision
+
+
+def _judge(chunk_id, base: engine.EngineConfig, *, lock: bool) -> _Judged | None:
+    """Run the engine on an open chunk's judgements (None: nothing to decide).
+    With ``lock`` the chunk row is read under its lock (inside a transaction)."""
+    chunks = Chunk.objects.select_related("language").filter(pk=chunk_id)
+    if lock:
+        chunks = chunks.select_for_update(of=("self",))
+    chunk = chunks.first()
+    if chunk is None or chunk.status != ChunkStatus.OPEN:
+        return None
+    language = chunk.language.code
+    config = dataclasses.replace(base, stop_expected_errors=stop_threshold(language, base))
+    transcripts = _transcripts(chunk, config)
+    if not transcripts:
+        return None
+    decision = engine.decide(
+        transcripts,
+        prior_text=chunk.expected_text or None,
+        language=language,
+        config=config,
+        audit_key=str(chunk.pk),
+        duration=chunk.duration,
+        review_room=review_queue_has_room(language_id=chunk.language_id, code=language),
+    )
+    return _Judged(chunk, config, transcripts, decision)
+
+
 def consensus_decide(*, chunk_id) -> ConsensusDecision | None:
     """Decide a chunk from its transcriptions so far. Idempotent and race-safe.
 
-    The chunk row is locked for the whole decision, so concurrent submissions
-    for one chunk are decided one after the other, each seeing all committed
-    transcriptions. A chunk already decided (validated, in review or rejected)
-    is left alone; a decision identical to the last one is not recorded twice.
+    The chunk is judged from a read without locks; its row is locked only to
+    write the outcome, and only if no answer arrived since the read (its
+    ``transcriptions_received`` is unchanged); otherwise it is judged again
+    under the lock. Submissions for the chunk wait on that lock (they bump the
+    counter), so a burst of them no longer queues behind whole decisions, and
+    every decision still sees all committed transcriptions. A chunk already
+    decided (validated, in review or rejected) is left alone; a decision
+    identical to the last one is not recorded twice.
     """
     base = engine_config()
+    judged = _judge(chunk_id, base, lock=False)
+    return None if judged is None else _settle(judged, base)
+
+
+def _settle(judged: _Judged, base: engine.EngineConfig) -> ConsensusDecision | None:
+    """Write a lock-free judgement under the chunk's row lock, or judge the
+    chunk again under it if an answer arrived since it was read."""
     with transaction.atomic():
         chunk = (
             Chunk.objects.select_for_update(of=("self",))
             .select_related("language")
-            .filter(pk=chunk_id)
+            .filter(pk=judged.chunk.pk)
             .first()
         )
         if chunk is None or chunk.status != ChunkStatus.OPEN:
             return None
-        language = chunk.language.code
-        config = dataclasses.replace(base, stop_expected_errors=stop_threshold(language, base))
-        transcripts = _transcripts(chunk, config)
-        if not transcripts:
-            return None
-        decision = engine.decide(
-            transcripts,
-            prior_text=chunk.expected_text or None,
-            language=language,
-            config=config,
-            audit_key=str(chunk.pk),
-            duration=chunk.duration,
-            review_room=review_queue_has_room(language_id=chunk.language_id, code=language),
-        )
-        last = chunk.decisions.first()
-        if (
-            last is not None
-            and last.transcription_count == len(transcripts)
-            and last.outcome == decision.status
-            and last.method_version == decision.method_version
-        ):
-            return last
-        record = _record_engine_decision(
-            chunk, decision, decision.status, len(transcripts), decision.reason, decision.audit
-        )
-        if decision.status != "need_more":
-            # The chunk is finished: what its typing cost steers the next ones
-            # (votes are cheap; the budget is one of typed transcripts).
-            _advance_stop_threshold(language, _typed(transcripts), config)
-        chunk.review_gain = decision.review_gain
-        if decision.status == "validated":
-            chunk.status = ChunkStatus.NEEDS_REVIEW if decision.audit else ChunkStatus.VALIDATED
-        elif decision.status == "accepted":
-            chunk.status = ChunkStatus.ACCEPTED
-        elif decision.status == "needs_review":
-            chunk.status = ChunkStatus.NEEDS_REVIEW
+        if chunk.transcriptions_received == judged.chunk.transcriptions_received:
+            judged = dataclasses.replace(judged, chunk=chunk)
         else:
-            chunk.transcriptions_required = max(
-                chunk.transcriptions_required, chunk.transcriptions_received + 1
-            )
-            chunk.task_mode = decision.next_mode
-        if decision.status in ("validated", "accepted"):
-            # A chunk in review teaches when its reviewer decides it.
-            _learn(chunk, transcripts, config)
-        chunk.save(
-            update_fields=[
-                "status",
-                "consensus_text",
-                "confidence",
-                "word_confidence",
-                "transcriptions_required",
-                "task_mode",
-                "review_gain",
-                "updated_at",
-            ]
+            judged = _judge(chunk.pk, base, lock=True)
+            if judged is None:
+                return None
+        return _write(judged)
+
+
+def _write(judged: _Judged) -> ConsensusDecision:
+    """Store a judgement and apply its outcome; the chunk row is locked."""
+    chunk, config, transcripts, decision = (
+        judged.chunk, judged.config, judged.transcripts, judged.decision
+    )  # fmt: skip
+    last = chunk.decisions.first()
+    if (
+        last is not None
+        and last.transcription_count == len(transcripts)
+        and last.outcome == decision.status
+        and last.method_version == decision.method_version
+    ):
+        return last
+    record = _record_engine_decision(
+        chunk, decision, decision.status, len(transcripts), decision.reason, decision.audit
+    )
+    if decision.status != "need_more":
+        # The chunk is finished: what its typing cost steers the next ones
+        # (votes are cheap; the budget is one of typed transcripts).
+        _advance_stop_threshold(chunk.language.code, _typed(transcripts), config)
+    chunk.review_gain = decision.review_gain
+    if decision.status == "validated":
+        chunk.status = ChunkStatus.NEEDS_REVIEW if decision.audit else ChunkStatus.VALIDATED
+    elif decision.status == "accepted":
+        chunk.status = ChunkStatus.ACCEPTED
+    elif decision.status == "needs_review":
+        chunk.status = ChunkStatus.NEEDS_REVIEW
+    else:
+        chunk.transcriptions_required = max(
+            chunk.transcriptions_required, chunk.transcriptions_received + 1
         )
-        if chunk.status != ChunkStatus.OPEN:
-            send_on_commit(chunk_decided, chunk_id=str(chunk.pk), status=chunk.status)
+        chunk.task_mode = decision.next_mode
+    if decision.status in ("validated", "accepted"):
+        # A chunk in review teaches when its reviewer decides it.
+        _learn(chunk, transcripts, config)
+    chunk.save(
+        update_fields=[
+            "status",
+            "consensus_text",
+            "confidence",
+            "word_confidence",
+            "transcriptions_required",
+            "task_mode",
+            "review_gain",
+            "updated_at",
+        ]
+    )
+    if chunk.status != ChunkStatus.OPEN:
+        send_on_commit(chunk_decided, chunk_id=str(chunk.pk), status=chunk.status)
     return record
 
 

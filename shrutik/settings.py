@@ -190,9 +190,17 @@ if EMBEDDED:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # Web and worker processes share the file: wait for a writer rather than
-            # failing with "database is locked", and take the write lock up front.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Web and worker processes share the file. Write-ahead logging lets
+            # readers (task requests, the lock-free half of a decision) go on
+            # while one writer commits; without it a burst of submissions
+            # answered 503 "database is locked". A writer waits up to 20 s for
+            # another rather than failing, and takes the write lock up front.
+            "OPTIONS": {
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000"
+                ),
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 else:

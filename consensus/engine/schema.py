@@ -8,7 +8,7 @@ from typing import Literal
 
 # Bumped whenever a change could alter a decision for the same inputs, so a
 # stored decision can always be traced to the rules that produced it.
-METHOD_VERSION = "rover-vote-5"
+METHOD_VERSION = "rover-vote-6"
 
 # validated: high confidence. accepted: the crowd settled on a text below that
 # bar (kept with its confidences). needs_review: a reviewer adds most here.
@@ -88,9 +88,15 @@ class EngineConfig:
     script_prior: float = 0.9
     # Posterior at which the chunk is validated with its sentence, once at
     # least ``min_confirmations`` people confirmed it (a yes, or the sentence
-    # typed word for word): two newcomers' yes reach it on a fresh platform.
-    match_validate: float = 0.99
+    # typed word for word): two newcomers' yes reach it on a fresh platform
+    # (0.993), and so do two proven listeners' yes beside one typist's slip.
+    match_validate: float = 0.985
     min_confirmations: int = 2
+    # A split (someone confirmed the sentence, someone contradicted it) whose
+    # posterior is still at least this asks one more listener: a wrong click
+    # or a typo is likelier than a misread sentence, and a vote is the
+    # cheapest judgement that settles which. Below it the chunk is typed.
+    match_doubt: float = 0.5
     # Below this posterior the sentence is set aside: the chunk is transcribed,
     # and the sentence no longer votes on its text.
     match_reject: float = 0.1
@@ -177,6 +183,8 @@ class EngineConfig:
             raise ValueError("need start_transcripts <= transcript_budget <= max_transcripts")
         if not 0.0 < self.match_reject < self.script_prior < self.match_validate < 1.0:
             raise ValueError("need 0 < match_reject < script_prior < match_validate < 1")
+        if not self.match_reject <= self.match_doubt < self.match_validate:
+            raise ValueError("need match_reject <= match_doubt < match_validate")
         if not 0.5 < self.listener_prior_mean < 1.0:
             raise ValueError("listener_prior_mean must be in (0.5, 1)")
 

@@ -123,6 +123,32 @@ def test_deciding_twice_records_one_decision(make_user):
     assert ConsensusDecision.objects.filter(chunk=chunk).count() == 1
 
 
+def test_an_answer_that_arrives_while_the_chunk_is_judged_is_judged_too(make_user):
+    (chunk,) = make_chunks(1)
+    text = "the kettle began to whistle"
+    transcribe(chunk, [text, text], make_user, reliable=True)
+    # The judgement is made without locks...
+    judged = services._judge(chunk.id, services.engine_config(), lock=False)
+    assert judged.decision.status == "need_more"
+    # ...a third answer is stored meanwhile...
+    Transcription.objects.create(chunk=chunk, user=proven(make_user()), text=text)
+    Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=3)
+    # ...so the stale judgement is not written: the chunk is judged again.
+    decision = services._settle(judged, services.engine_config())
+    assert decision.outcome == "validated" and decision.transcription_count == 3
+    assert ConsensusDecision.objects.filter(chunk=chunk).count() == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.VALIDATED
+
+
+def test_an_unchanged_chunk_keeps_its_lock_free_judgement(make_user):
+    (chunk,) = make_chunks(1)
+    transcribe(chunk, ["the kettle began to whistle", "a cattle began to whisper"], make_user)
+    judged = services._judge(chunk.id, services.engine_config(), lock=False)
+    decision = services._settle(judged, services.engine_config())
+    assert decision.outcome == "need_more" and decision.reason == judged.decision.reason
+    assert Chunk.objects.get(pk=chunk.pk).transcriptions_required == 3
+
+
 def test_validated_chunks_move_reliability_leave_one_out(make_user):
     (chunk,) = make_chunks(1)
     good_a, _, _ = transcribe(chunk, ["the kettle began to whistle"] * 3, make_user, reliable=True)

@@ -33,8 +33,8 @@ def test_one_transcript_needs_more():
     assert decision.text == SENTENCE
 
 
-def test_newcomers_agreeing_are_not_enough_but_three_proven_are():
-    newcomers = [t(c, SENTENCE) for c in "abc"]
+def test_two_newcomers_agreeing_are_not_enough_but_three_proven_are():
+    newcomers = [t(c, SENTENCE) for c in "ab"]
     assert decide(newcomers, language="en", config=PATIENT).status == "need_more"
     proven = [t(c, SENTENCE, 0.9) for c in "abc"]
     decision = decide(proven, language="en")
@@ -58,10 +58,34 @@ def test_agreeing_newcomers_validate_only_with_proven_company():
     # A newcomer counts at the prior mean (0.7): crowds have a long tail of
     # people who do a few tasks badly, so agreement among them proves little.
     newcomers = [t(c, SENTENCE) for c in "abcd"]
-    assert decide(newcomers[:3], language="en", config=PATIENT).status == "need_more"
+    slip = t("c", SENTENCE.replace("lazy", "hazy"))
+    assert decide([*newcomers[:2], slip], language="en", config=PATIENT).status == "need_more"
     decision = decide([*newcomers[:2], t("c", SENTENCE, 0.9)], language="en")
     assert decision.status == "validated"
     assert decision.reason == "every word clearly agreed"
+
+
+def test_three_newcomers_who_type_the_same_words_validate():
+    # Their weights never pass the margin, but three people who typed the
+    # same words independently are rarely all wrong the same way.
+    newcomers = [t(c, SENTENCE.upper() + ".") for c in "abc"]
+    decision = decide(newcomers, language="en", config=PATIENT)
+    assert decision.min_margin < CONFIG.margin
+    assert decision.status == "validated"
+    assert decision.reason == "3 transcripts agree word for word"
+    assert decision.normalized_text == SENTENCE
+    # Beside someone who heard it differently, three are not enough; four are.
+    dissent = [*newcomers, t("d", SENTENCE.replace("lazy", "hazy"))]
+    assert decide(dissent, language="en", config=PATIENT).status == "need_more"
+    more = decide([*dissent, t("e", SENTENCE)], language="en", config=PATIENT)
+    assert more.reason == "4 transcripts agree word for word"
+    # Someone proven worse than a newcomer confirms nothing.
+    weak = [*newcomers[:2], t("c", SENTENCE, 0.6)]
+    assert decide(weak, language="en", config=PATIENT).status == "need_more"
+    # Nor does agreement with a text the chunk's consensus is not.
+    other = "a quick brown fox"
+    outvoted = [*(t(c, other) for c in "abc"), *(t(c, SENTENCE, 0.97) for c in "defg")]
+    assert decide(outvoted, language="en", config=PATIENT).normalized_text == SENTENCE
 
 
 def test_a_disputed_word_asks_for_one_more_transcript():
@@ -73,7 +97,11 @@ def test_a_disputed_word_asks_for_one_more_transcript():
 
 
 def test_the_estimated_wer_threshold_alone_can_hold_back_validation():
-    proven = [t(c, SENTENCE, 0.9) for c in "abc"]
+    # Four proven typists, two of whom slipped on different words: every
+    # slot is clearly won, but only two typed the whole text.
+    texts = [SENTENCE, SENTENCE, SENTENCE.replace("lazy", "hazy"), SENTENCE.replace("fox", "box")]
+    proven = [t(str(k), x, 0.9) for k, x in enumerate(texts)]
+    assert decide(proven, language="en", config=PATIENT).status == "validated"
     strict = replace(PATIENT, wer_threshold=0.001)
     assert decide(proven, language="en", config=strict).status == "need_more"
 
@@ -96,7 +124,7 @@ def test_no_agreement_at_the_maximum_goes_to_review_where_a_review_pays():
 
 
 def test_a_chunk_with_few_words_in_doubt_settles_and_is_accepted():
-    texts = [SENTENCE] * 3 + [SENTENCE.replace("lazy", "hazy")]
+    texts = [SENTENCE] * 2 + [SENTENCE.replace("lazy", "hazy"), SENTENCE.replace("fox", "box")]
     transcripts = [t(str(k), x) for k, x in enumerate(texts)]
     # The threshold as the budget controller holds it once a language spends
     # more than its budget.

@@ -33,7 +33,7 @@ def test_two_newcomers_yes_validate_the_sentence():
     two = decide([yes("a"), yes("b")], prior_text=SENTENCE, language="bn")
     assert two.status == "validated"
     assert two.text == SENTENCE and two.normalized_text == " ".join(TOKENS)
-    # prior 0.9 (log-odds 2.20) + two yes at 0.8 (1.39 each) = 4.97 ≥ logit(0.99)
+    # prior 0.9 (log-odds 2.20) + two yes at 0.8 (1.39 each) = 4.97 ≥ logit(0.985)
     assert two.match_probability == pytest.approx(1 / (1 + math.exp(-4.9698)), abs=1e-3)
     assert two.match_probability >= CONFIG.match_validate
     assert all(c == pytest.approx(two.match_probability) for _, c in two.words)
@@ -52,25 +52,57 @@ def test_a_silenced_listener_confirms_nothing():
     assert "spam" in decision.silenced_contributors
 
 
-def test_a_no_moves_the_chunk_to_transcription():
-    decision = decide([yes("a"), no("b")], prior_text=SENTENCE, language="bn")
+def test_a_no_nobody_contradicts_moves_the_chunk_to_transcription():
+    decision = decide([no("a")], prior_text=SENTENCE, language="bn")
     assert decision.status == "need_more"
     assert decision.next_mode == "transcribe"
+    # No outnumbering the yes: the reading likely differs, typing decides.
+    outvoted = decide([yes("a"), no("b"), no("c")], prior_text=SENTENCE, language="bn")
+    assert outvoted.status == "need_more" and outvoted.next_mode == "transcribe"
     # A typed transcript equal to the sentence counts as a yes and settles it.
     settled = decide([yes("a"), no("b"), typed("c", SENTENCE)], prior_text=SENTENCE, language="bn")
     assert settled.status == "validated" and settled.text == SENTENCE
 
 
-def test_a_confirmed_sentence_and_a_typo_ask_a_third_volunteer_not_a_reviewer():
+def test_a_split_vote_asks_one_more_listener():
+    split = [yes("a"), no("b")]
+    decision = decide(split, prior_text=SENTENCE, language="bn")
+    assert decision.status == "need_more"
+    assert decision.next_mode == "verify"
+    assert "split on the sentence" in decision.reason
+    evidence = match_evidence(split, TOKENS, CONFIG)
+    assert evidence.contradictions == 1 and evidence.typed_contradictions == 0
+    # Listeners who proved themselves (0.9) settle it with the third vote.
+    proven = [yes("a", 0.9), no("b", 0.9), yes("c", 0.9)]
+    third = decide(proven, prior_text=SENTENCE, language="bn")
+    assert third.status == "validated" and third.text == SENTENCE
+    # A no typed after a no is not a split: nobody confirmed the sentence.
+    typed_no = decide([no("a"), typed("b", "অন্য কথা")], prior_text=SENTENCE, language="bn")
+    assert typed_no.next_mode == "transcribe"
+    # Below ``match_doubt`` the chunk is typed, split or not.
+    doubtful = replace(CONFIG, match_doubt=0.95)
+    assert decide(split, prior_text=SENTENCE, language="bn", config=doubtful).next_mode == (
+        "transcribe"
+    )
+
+
+def test_a_confirmed_sentence_and_a_typo_ask_a_listener_not_a_reviewer():
     # One listener confirmed; a typist wrote one extra word.
     judgements = [yes("a"), typed("b", SENTENCE + " তো", 0.9)]
     decision = decide(judgements, prior_text=SENTENCE, language="bn")
     assert decision.status == "need_more"
-    assert decision.next_mode == "transcribe"
+    assert decision.next_mode == "verify"
     # The typo is weak evidence against the sentence: a 90% typist misses
     # some word of a 7-word sentence more often than not.
     evidence = match_evidence(judgements, TOKENS, CONFIG)
     assert evidence.probability > CONFIG.script_prior - 0.05
+    assert evidence.typed_contradictions == 1
+    # A second yes settles it (P 0.987).
+    settled = decide([*judgements, yes("c")], prior_text=SENTENCE, language="bn")
+    assert settled.status == "validated" and settled.text == SENTENCE
+    # Two typists who wrote something else say the reading differs: typing decides.
+    other = [*judgements, typed("c", SENTENCE.replace("নদীর", "পুকুরের"), 0.9)]
+    assert decide(other, prior_text=SENTENCE, language="bn").next_mode == "transcribe"
 
 
 def test_two_typists_who_slip_once_each_are_not_sent_to_review():

@@ -72,16 +72,24 @@ def test_one_yes_asks_for_another_vote(make_user):
     assert chunk.review_gain > 0
 
 
-def test_a_no_moves_the_chunk_to_typing(make_user):
+def test_a_split_vote_asks_one_more_listener_and_a_second_no_moves_to_typing(make_user):
     (chunk,) = make_chunks(1, expected_text=SENTENCE)
     vote(chunk, [True], make_user)
     decided(chunk)
+    vote(chunk, [False], make_user)
+    decision = decided(chunk)
+    assert decision.outcome == "need_more" and "split on the sentence" in decision.reason
+    assert (chunk.status, chunk.task_mode, chunk.transcriptions_required) == (
+        ChunkStatus.OPEN,
+        "verify",
+        3,
+    )
     vote(chunk, [False], make_user)
     assert decided(chunk).outcome == "need_more"
     assert (chunk.status, chunk.task_mode, chunk.transcriptions_required) == (
         ChunkStatus.OPEN,
         "transcribe",
-        3,
+        4,
     )
 
 

@@ -18,6 +18,8 @@ CONFIG = EngineConfig()
         ("2 people flagged the audio", "2 people flagged the audio"),
         ("says its sentence (P 0.992, 2 confirmed)", "probability 99%; 2 listeners"),
         ("sentence not yet confirmed (P 0.640)", "probability 64%"),
+        ("split on the sentence (P 0.900)", "one more listener is asked (probability 90%)"),
+        ("3 transcripts agree word for word", "3 transcripts typed the same words"),
         ("1 of 2 transcripts", "1 of the 2 transcripts"),
         ("the transcripts agree on no words", "agree on no word"),
         ("every word clearly agreed", "Every word clearly agreed"),
@@ -82,6 +84,8 @@ def test_the_reasons_of_real_decisions_are_all_explained():
         ([t("a", "", vote=True, accuracy=0.9), t("b", "", vote=True, accuracy=0.9)],
          {"prior_text": SENTENCE}),
         ([t("a", "", vote=True)], {"prior_text": SENTENCE}),
+        ([t("a", "", vote=True), t("b", "", vote=False)], {"prior_text": SENTENCE}),
+        ([t(c, SENTENCE) for c in "abc"], {}),
         ([t("a", "", vote=False, accuracy=0.9), t("b", SENTENCE, 0.8), t("c", "the quick", 0.8)],
          {"prior_text": SENTENCE}),
     ]  # fmt: skip

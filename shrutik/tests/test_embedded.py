@@ -246,10 +246,12 @@ def test_a_reading_goes_from_upload_to_an_export_on_sqlite(embedded):
     for task in rest:
         assert verify(second, task["chunk"], True).status_code == 201
     assert lease(second, "auto", len(expected)) == []
-    # The "no" turned its chunk to typing: the next volunteer is asked to type it.
-    (retyped,) = lease(third, "auto", len(expected))
-    assert (retyped["chunk"], retyped["mode"]) == (mismatch["chunk"], "transcribe")
-    assert retyped["expected_text"] is None
+    # A "no" beside a "yes" is a split: the next volunteer is asked to listen
+    # too. They type what they hear instead (accepted on any lease), which is
+    # the sentence: a confirmation that settles it.
+    (relistened,) = lease(third, "auto", len(expected))
+    assert (relistened["chunk"], relistened["mode"]) == (mismatch["chunk"], "verify")
+    assert relistened["expected_text"] == expected[mismatch["chunk"]]
     submit(third, mismatch["chunk"])
 
     def decided() -> dict | None:

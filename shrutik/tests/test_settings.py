@@ -69,6 +69,18 @@ def test_embedded_default_uses_sqlite_filesystem_and_filesystem_broker(tmp_path)
     ]
 
 
+def test_embedded_sqlite_writes_ahead_and_waits_for_a_busy_writer(tmp_path):
+    code = (
+        "from django.db import connection; c = connection.cursor(); "
+        "print(*(c.execute(f'PRAGMA {p}').fetchone()[0] "
+        "for p in ('journal_mode', 'busy_timeout', 'synchronous')))"
+    )
+    result = run_settings(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+    # synchronous 1 = NORMAL: safe with WAL, one fsync per checkpoint.
+    assert result.stdout.split() == ["wal", "20000", "1"]
+
+
 EMAIL_CODE = (
     "from django.conf import settings as s; "
     "print(s.EMAIL_BACKEND.rsplit('.', 2)[-2], getattr(s, 'EMAIL_HOST', '-'), "
