@@ -3,17 +3,23 @@ migrating the test database to an older state and back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+T = TypeVar("T")
 
 
 def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval=0.2):
@@ -112,3 +118,15 @@ def migrate(targets=None):
     targets = targets or executor.loader.graph.leaf_nodes()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
+
+
+def run_coroutine(main: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own.
+
+    Playwright's synchronous API keeps an event loop running in the main thread
+    for the whole session, and tests without a database run after the browser
+    tests: ``asyncio.run`` there fails with "cannot be called from a running
+    event loop". A fresh thread has no loop of its own.
+    """
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, main()).result()

@@ -12,6 +12,7 @@ import requests
 
 from campaigns.tests.test_socket import next_progress
 from recordings.tests.audio_files import READING, READING_JSON
+from shrutik.testing import run_coroutine
 from shrutik.tests.test_embedded import embedded, make_script, shell, sign_up  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -69,4 +70,4 @@ def test_a_workers_chunking_reaches_a_watcher_on_the_embedded_shape(embedded):  
             chunked = await next_progress(ws, lambda p: p["recordings"]["chunked"] == 1)
             assert chunked["events"][0]["kind"] == "chunked"
 
-    asyncio.run(follow())
+    run_coroutine(follow)
