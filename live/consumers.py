@@ -290,16 +290,28 @@ class RecordConsumer(AsyncWebsocketConsumer):
         seq = int.from_bytes(data[: services.SEQ_BYTES], "big")
         payload = data[services.SEQ_BYTES :]
         tolerance = settings.LIVE_UNDECODED_MAX_BYTES
-        next_seq, appended = await db(services.session_append)(
-            session=session,
-            seq=seq,
-            payload=payload,
-            undecoded_allowance=(
-                self.decoder.undecoded_allowance(tolerance) if self.decoder else tolerance
-            ),
+        # The frame the stream continues with is decoded while it is being
+        # staged: feedback needs no durability, and the storage and database
+        # round trips are most of a frame's time under load. Frame 0 waits for
+        # the staging's container check before a decoder is started for it.
+        early = self.decoder is not None and seq == session.next_seq
+        staging = asyncio.ensure_future(
+            db(services.session_append)(
+                session=session,
+                seq=seq,
+                payload=payload,
+                undecoded_allowance=(
+                    self.decoder.undecoded_allowance(tolerance) if self.decoder else tolerance
+                ),
+            )
         )
+        try:
+            if early:
+                await self.feed_decoder(payload, seq)
+        finally:
+            next_seq, appended = await staging
         await self.send_json({"type": "ack", "seq": next_seq - 1})
-        if appended:
+        if appended and not early:
             await self.feed_decoder(payload, seq)
 
     # --- feedback ---------------------------------------------------------------

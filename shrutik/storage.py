@@ -7,6 +7,8 @@ only ever reached through URLs that expire and name exactly one object.
 from __future__ import annotations
 
 import hashlib
+import io
+import mimetypes
 import shutil
 import tempfile
 from pathlib import Path
@@ -78,6 +80,27 @@ def storage_put(key: str, fileobj: IO[bytes], *, absent: bool = False) -> str:
         default_storage.delete(name)
         raise TransientStorageError(f"concurrent write to {key}")
     return name
+
+
+def storage_put_bytes(key: str, data: bytes) -> None:
+    """Write ``data`` under exactly ``key``, replacing any previous object.
+
+    For small objects with deterministic keys (live frames, chunks). On S3 it
+    is one PUT, which replaces an older object by itself: ``storage_put``'s
+    existence checks are a HEAD request or two, and django-storages' ``save``
+    goes through boto3's transfer manager, whose thread pool and bookkeeping
+    cost more CPU than the request itself for a few kilobytes.
+    """
+    if is_s3():
+        default_storage.connection.meta.client.put_object(
+            Bucket=default_storage.bucket_name,
+            Key=key,
+            Body=data,
+            # As django-storages would set it: browsers play chunks by their type.
+            ContentType=mimetypes.guess_type(key)[0] or "application/octet-stream",
+        )
+    else:
+        storage_put(key, io.BytesIO(data))
 
 
 def storage_copy_to_temp(key: str, *, suffix: str = "", directory: str | None = None) -> Path:
