@@ -29,7 +29,8 @@ class TransientStorageError(Exception):
 
 
 def is_s3() -> bool:
-    return hasattr(default_storage, "bucket")
+    # bucket_name, not bucket: the bucket would build this thread's boto3 resource.
+    return getattr(default_storage, "bucket_name", None) is not None
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
@@ -92,7 +93,7 @@ def storage_put_bytes(key: str, data: bytes) -> None:
     cost more CPU than the request itself for a few kilobytes.
     """
     if is_s3():
-        default_storage.connection.meta.client.put_object(
+        default_storage.client.put_object(
             Bucket=default_storage.bucket_name,
             Key=key,
             Body=data,
