@@ -55,28 +55,17 @@ def storage_keys(prefix: str) -> set[str]:
     return {f"{prefix}/{name}" for name in files}
 
 
-def storage_put(key: str, fileobj: IO[bytes], *, absent: bool = False) -> str:
+def storage_put(key: str, fileobj: IO[bytes]) -> str:
     """Write ``fileobj`` under exactly ``key``, replacing any previous object.
 
     Storages are configured not to overwrite (uploads must never clobber each
     other), but derived objects with deterministic keys — chunks, export files —
-    must be rewritable so that a re-run replaces a crashed run's output.
-
-    ``absent``: the caller listed the key's folder (``storage_keys``) and the
-    key was not there. The existence checks are skipped, which on S3 are two
-    HEAD requests per object (ours, and the one behind ``save``'s free-name
-    search): for the thousand chunks of an hour's reading, most of the time
-    spent storing them.
+    must be rewritable so that a re-run replaces a crashed run's output. Small
+    ones go through ``storage_put_bytes``, in one request.
     """
-    if absent:
-        # Storage._save writes under the given name (the key is ours, not a
-        # client's); a file that appeared meanwhile still makes the filesystem
-        # storage pick another name, caught below.
-        name = default_storage._save(key, File(fileobj, name=key))
-    else:
-        if default_storage.exists(key):
-            default_storage.delete(key)
-        name = default_storage.save(key, File(fileobj, name=key))
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    name = default_storage.save(key, File(fileobj, name=key))
     if name != key:  # a concurrent writer won the race; keep exactly one object
         default_storage.delete(name)
         raise TransientStorageError(f"concurrent write to {key}")
