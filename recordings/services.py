@@ -46,7 +46,7 @@ CONTAINER_EXTENSIONS = {
 }
 
 
-CHUNK_WRITE_THREADS = 8
+CHUNK_WRITE_THREADS = 4
 
 
 def duration_limits(script: Script) -> tuple[float, float]:
@@ -376,10 +376,10 @@ def recording_process(*, recording_id) -> None:
             storage_put_bytes(key, encode.flac_slice(wav, seg.start, seg.end).getvalue())
             return key
 
-        # Encoding (libsndfile) and uploading release the GIL, and each upload
-        # mostly waits for its answer: threads keep both cores and several
-        # requests busy. map() keeps order and re-raises the first failure,
-        # which fails the whole attempt.
+        # Encoding (libsndfile) and uploading release the GIL: a few threads
+        # keep both cores and the storage connection busy (eight were slower on
+        # two cores). map() keeps order and re-raises the first failure, which
+        # fails the whole attempt.
         with ThreadPoolExecutor(max_workers=CHUNK_WRITE_THREADS) as pool:
             keys = list(pool.map(write_chunk, enumerate(segments)))
         chunks = []
