@@ -36,7 +36,7 @@ def _s3():
     boto3 clients are thread-safe; the storage's connection is per thread, and
     building one per pool thread costs more than a small export's uploads.
     """
-    return default_storage.connection.meta.client, default_storage.bucket_name
+    return default_storage.client, default_storage.bucket_name
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:

@@ -33,6 +33,9 @@ TEXT_MAX_BYTES = 4096
 # RFC 6455's "unexpected condition": not the client's fault, so it reconnects and resumes.
 INTERNAL_ERROR = 1011
 FEEDBACK_MIN_INTERVAL = 0.2  # seconds between feedback messages for the same frame
+# Frames received but not yet staged, per socket (seconds of audio): receiving
+# waits beyond that, so a slow storage slows the client instead of filling memory.
+STAGE_AHEAD = 16
 
 
 def language_from_scope(scope) -> str:
@@ -70,6 +73,8 @@ class RecordConsumer(AsyncWebsocketConsumer):
     decoder: StreamDecoder | None = None
     analyser: FeedbackAnalyser | None = None
     follow_task: asyncio.Task | None = None
+    stager: asyncio.Task | None = None
+    decoded_next = 0  # the frame the decoder takes next
 
     # --- connection -------------------------------------------------------------
 
@@ -108,8 +113,9 @@ class RecordConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.closing = True
-        if self.follow_task is not None:
-            self.follow_task.cancel()
+        for task in (self.follow_task, self.stager):
+            if task is not None:
+                task.cancel()
         await self.stop_decoder()
         if self.session is not None:
             if self.channel_layer is not None:
@@ -190,6 +196,7 @@ class RecordConsumer(AsyncWebsocketConsumer):
             await self.end_session()
         elif kind == "cancel":
             session = self.require_session()
+            await self.staged()
             await db(services.session_cancel)(session=session)
             await self.send_json({"type": "cancelled", "session": str(session.pk)})
             await self.close(code=1000)
@@ -231,6 +238,7 @@ class RecordConsumer(AsyncWebsocketConsumer):
         if session.script_id != self.script.pk:
             raise LiveRefused(services.BAD_REQUEST, "That session reads another script.")
         self.session = session
+        self.decoded_next = session.next_seq
         await self.attach()
         await self.send_json(
             {
@@ -289,18 +297,60 @@ class RecordConsumer(AsyncWebsocketConsumer):
             )
         seq = int.from_bytes(data[: services.SEQ_BYTES], "big")
         payload = data[services.SEQ_BYTES :]
-        tolerance = settings.LIVE_UNDECODED_MAX_BYTES
-        next_seq, appended = await db(services.session_append)(
-            session=session,
-            seq=seq,
-            payload=payload,
-            undecoded_allowance=(
-                self.decoder.undecoded_allowance(tolerance) if self.decoder else tolerance
-            ),
-        )
-        await self.send_json({"type": "ack", "seq": next_seq - 1})
-        if appended:
+        # The frame the stream continues with is decoded at once, while it
+        # waits to be staged: feedback needs no durability, and the storage and
+        # database round trips are most of a frame's time under load. Frame 0
+        # waits for the staging's container check before a decoder starts.
+        early = self.decoder is not None and seq == self.decoded_next
+        if self.stager is None:
+            self.staging = asyncio.Queue(STAGE_AHEAD)
+            self.stager = asyncio.create_task(self.stage_frames(session))
+        await self.staging.put((seq, payload, early))
+        if early:
+            self.decoded_next = seq + 1
             await self.feed_decoder(payload, seq)
+
+    async def stage_frames(self, session):
+        """Stage the received frames in order, acknowledging each once it is durable.
+
+        A task of its own, so that receiving and decoding never wait on
+        storage; a refusal closes the socket as one from ``receive`` would.
+        """
+        tolerance = settings.LIVE_UNDECODED_MAX_BYTES
+        try:
+            while True:
+                seq, payload, early = await self.staging.get()
+                # Every frame before this one has been fed by now; one fed
+                # early is already counted in the decoder's bytes.
+                allowance = tolerance
+                if self.decoder is not None:
+                    allowance = self.decoder.undecoded_allowance(tolerance)
+                    allowance += len(payload) if early else 0
+                next_seq, appended = await db(services.session_append)(
+                    session=session, seq=seq, payload=payload, undecoded_allowance=allowance
+                )
+                await self.send_json({"type": "ack", "seq": next_seq - 1})
+                if appended and not early:
+                    self.decoded_next = seq + 1
+                    await self.feed_decoder(payload, seq)
+                self.staging.task_done()
+        except LiveRefused as exc:
+            await self.refuse(exc)
+        except Exception:
+            logger.exception("Live frame staging failed")
+            await self.refuse(
+                LiveRefused(INTERNAL_ERROR, "The server failed; reconnect and resume.")
+            )
+        finally:
+            # Nothing more is staged on this socket: release whoever waits for it.
+            while not self.staging.empty():
+                self.staging.get_nowait()
+                self.staging.task_done()
+
+    async def staged(self):
+        """Wait until every frame received so far is staged (or staging stopped)."""
+        if self.stager is not None:
+            await self.staging.join()
 
     # --- feedback ---------------------------------------------------------------
 
@@ -342,6 +392,9 @@ class RecordConsumer(AsyncWebsocketConsumer):
 
     async def end_session(self):
         session = self.require_session()
+        await self.staged()
+        if self.closing:
+            return  # staging refused a frame: the socket is closing with the reason
         await self.stop_decoder()
         recording = await db(services.session_end)(session=session)
         await self.send_json(

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -169,9 +169,19 @@ def session_append(
             f"Frame {seq} is {len(payload)} bytes; send at most "
             f"{settings.LIVE_FRAME_MAX_BYTES} bytes per frame (about one second).",
         )
-    current = LiveSession.objects.filter(pk=session.pk).values(
-        "status", "next_seq", "staged_bytes", "expires_at"
-    )[0]
+    # The session and the staging totals in one round trip: this runs once a
+    # second for every reader streaming.
+    active = LiveSession.objects.filter(status=LiveStatus.ACTIVE).order_by().values("status")
+    current = (
+        LiveSession.objects.filter(pk=session.pk)
+        .values("status", "next_seq", "staged_bytes", "expires_at")
+        .annotate(
+            staged_total=Subquery(active.annotate(s=Sum("staged_bytes")).values("s")),
+            staged_mine=Subquery(
+                active.filter(user_id=session.user_id).annotate(s=Sum("staged_bytes")).values("s")
+            ),
+        )[0]
+    )
     if current["status"] != LiveStatus.ACTIVE:
         raise LiveRefused(GONE, f"The session is {current['status']}; it takes no more audio.")
     if current["expires_at"] <= timezone.now():
@@ -192,10 +202,7 @@ def session_append(
         raise session_reject_stream(session=session)
     if current["staged_bytes"] + len(payload) > settings.RECORDING_MAX_BYTES:
         raise LiveRefused(TOO_LARGE, recording_services.too_large_message())
-    staged = LiveSession.objects.filter(status=LiveStatus.ACTIVE).aggregate(
-        total=Sum("staged_bytes"), mine=Sum("staged_bytes", filter=Q(user_id=session.user_id))
-    )
-    if (staged["mine"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES_PER_USER:
+    if (current["staged_mine"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES_PER_USER:
         mb = settings.LIVE_STAGING_MAX_BYTES_PER_USER / 1024 / 1024
         raise LiveRefused(
             STAGING_FULL,
@@ -203,7 +210,7 @@ def session_append(
             "reader may stream at once; end or cancel one, or stop and upload this recording "
             "instead.",
         )
-    if (staged["total"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES:
+    if (current["staged_total"] or 0) + len(payload) > settings.LIVE_STAGING_MAX_BYTES:
         raise LiveRefused(
             STAGING_FULL, "The server is busy; stop, then upload the recording instead."
         )

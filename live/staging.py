@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+
+from shrutik.storage import storage_put_bytes
 
 PREFIX = "live"
 READ_THREADS = 8
@@ -30,15 +31,10 @@ def part_key(session_id, seq: int) -> str:
 
 
 def put(session_id, seq: int, data: bytes) -> None:
-    """Store frame ``seq`` under exactly its key (a retried write replaces the first)."""
-    key = part_key(session_id, seq)
-    name = default_storage.save(key, ContentFile(data, name=key))
-    if name != key:
-        # An earlier attempt wrote this frame but was never acknowledged: the
-        # storage renamed the new copy instead of overwriting. Keep one, under key.
-        default_storage.delete(key)
-        default_storage.delete(name)
-        default_storage.save(key, ContentFile(data, name=key))
+    """Store frame ``seq`` under exactly its key (a retried write replaces the
+    first, which was never acknowledged). One PUT on S3: this runs once a
+    second for every reader streaming."""
+    storage_put_bytes(part_key(session_id, seq), data)
 
 
 def _read(key: str) -> bytes:

@@ -33,6 +33,7 @@ class S3Storage(BaseS3Storage):
     def __init__(self, **settings):
         super().__init__(**settings)
         self._session = None
+        self._client = None
 
     def get_default_settings(self):
         return {
@@ -43,11 +44,13 @@ class S3Storage(BaseS3Storage):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_session", None)
+        state.pop("_client", None)
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         self._session = None
+        self._client = None
 
     def _resource(self, endpoint_url):
         with _SESSION_LOCK:
@@ -87,3 +90,14 @@ class S3Storage(BaseS3Storage):
             ExpiresIn=self.querystring_expire if expire is None else expire,
             HttpMethod=http_method,
         )
+
+    @property
+    def client(self):
+        """One boto3 client for every thread of the process (clients, unlike
+        resources, are thread-safe): what small, frequent writes use, so that
+        no thread builds a resource of its own for them."""
+        if self._client is None:
+            # Any thread's will do; two threads racing here both build one and
+            # one of them is kept.
+            self._client = self.connection.meta.client
+        return self._client

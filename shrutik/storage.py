@@ -7,6 +7,8 @@ only ever reached through URLs that expire and name exactly one object.
 from __future__ import annotations
 
 import hashlib
+import io
+import mimetypes
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +29,8 @@ class TransientStorageError(Exception):
 
 
 def is_s3() -> bool:
-    return hasattr(default_storage, "bucket")
+    # bucket_name, not bucket: the bucket would build this thread's boto3 resource.
+    return getattr(default_storage, "bucket_name", None) is not None
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
@@ -52,32 +55,42 @@ def storage_keys(prefix: str) -> set[str]:
     return {f"{prefix}/{name}" for name in files}
 
 
-def storage_put(key: str, fileobj: IO[bytes], *, absent: bool = False) -> str:
+def storage_put(key: str, fileobj: IO[bytes]) -> str:
     """Write ``fileobj`` under exactly ``key``, replacing any previous object.
 
     Storages are configured not to overwrite (uploads must never clobber each
     other), but derived objects with deterministic keys — chunks, export files —
-    must be rewritable so that a re-run replaces a crashed run's output.
-
-    ``absent``: the caller listed the key's folder (``storage_keys``) and the
-    key was not there. The existence checks are skipped, which on S3 are two
-    HEAD requests per object (ours, and the one behind ``save``'s free-name
-    search): for the thousand chunks of an hour's reading, most of the time
-    spent storing them.
+    must be rewritable so that a re-run replaces a crashed run's output. Small
+    ones go through ``storage_put_bytes``, in one request.
     """
-    if absent:
-        # Storage._save writes under the given name (the key is ours, not a
-        # client's); a file that appeared meanwhile still makes the filesystem
-        # storage pick another name, caught below.
-        name = default_storage._save(key, File(fileobj, name=key))
-    else:
-        if default_storage.exists(key):
-            default_storage.delete(key)
-        name = default_storage.save(key, File(fileobj, name=key))
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    name = default_storage.save(key, File(fileobj, name=key))
     if name != key:  # a concurrent writer won the race; keep exactly one object
         default_storage.delete(name)
         raise TransientStorageError(f"concurrent write to {key}")
     return name
+
+
+def storage_put_bytes(key: str, data: bytes) -> None:
+    """Write ``data`` under exactly ``key``, replacing any previous object.
+
+    For small objects with deterministic keys (live frames, chunks). On S3 it
+    is one PUT, which replaces an older object by itself: ``storage_put``'s
+    existence checks are a HEAD request or two, and django-storages' ``save``
+    goes through boto3's transfer manager, whose thread pool and bookkeeping
+    cost more CPU than the request itself for a few kilobytes.
+    """
+    if is_s3():
+        default_storage.client.put_object(
+            Bucket=default_storage.bucket_name,
+            Key=key,
+            Body=data,
+            # As django-storages would set it: browsers play chunks by their type.
+            ContentType=mimetypes.guess_type(key)[0] or "application/octet-stream",
+        )
+    else:
+        storage_put(key, io.BytesIO(data))
 
 
 def storage_copy_to_temp(key: str, *, suffix: str = "", directory: str | None = None) -> Path:

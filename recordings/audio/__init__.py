@@ -15,6 +15,7 @@ does not load numba, which ``envelope`` and ``segment`` need.
 - ``segment``  segment_speech (script-aware chunking)
 - ``encode``   flac_slice
 - ``text``     split_sentences, estimate_script, length_bucket
+- ``warm``     ``python -m recordings.audio.warm`` fills numba's cache (the image's build)
 
 The worker's use (``recordings.services.recording_process``)::
 

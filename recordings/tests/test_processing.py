@@ -56,23 +56,23 @@ def test_a_rerun_after_a_crash_at_any_point_leaves_exactly_one_set(
     uploaded, s3_server, monkeypatch, crash_after_puts
 ):
     recording, meta = uploaded
-    real_put = services.storage_put
+    real_put = services.storage_put_bytes
     calls = {"n": 0}
 
-    def crashing_put(key, fileobj, **kwargs):
+    def crashing_put(key, data):
         if calls["n"] == crash_after_puts:
             raise Crash(key)
         calls["n"] += 1
-        return real_put(key, fileobj, **kwargs)
+        return real_put(key, data)
 
-    monkeypatch.setattr(services, "storage_put", crashing_put)
+    monkeypatch.setattr(services, "storage_put_bytes", crashing_put)
     with pytest.raises(Crash):
         services.recording_process(recording_id=recording.id)
     recording.refresh_from_db()
     assert recording.status == RecordingStatus.PROCESSING
     assert not Chunk.objects.filter(recording=recording).exists()
 
-    monkeypatch.setattr(services, "storage_put", real_put)
+    monkeypatch.setattr(services, "storage_put_bytes", real_put)
     services.recording_process(recording_id=recording.id)  # redelivery / sweeper
     recording.refresh_from_db()
     assert recording.status == RecordingStatus.CHUNKED
