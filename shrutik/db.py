@@ -69,8 +69,11 @@ class ReplicaRouter:
 def replica_caught_up(*, within: float) -> bool:
     """Whether the replica has replayed everything the primary had committed
     when this was called, waiting at most ``within`` seconds for it."""
+    # The insert position, not the write position: with synchronous_commit off
+    # a commit returns before its record is written, and a replica that has
+    # replayed up to the write position may not have it yet.
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
         (target,) = cursor.fetchone()
     deadline = time.monotonic() + within
     while True:
