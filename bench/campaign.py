@@ -33,11 +33,9 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 from common import (
@@ -45,15 +43,13 @@ from common import (
     Services,
     consented_users,
     embedded_env,
-    free_port,
     pct,
     release_database,
     setup_django,
-    spawn,
+    start_embedded,
     start_server,
     start_worker,
     stop,
-    wait_for,
 )
 
 DB = "shrutik_bench_campaign"
@@ -317,26 +313,8 @@ def run_embedded(args, meta, data) -> None:
         env = embedded_env(var, THROTTLE_UPLOAD="100000/hour", LOG_LEVEL="WARNING")
         setup_django(env, None)
         people = setup(args.watchers, args.uploaders, meta["script"])
-        port = free_port()
-        server = spawn(
-            [sys.executable, "manage.py", "run_embedded", "--port", str(port),
-             "--web-workers", str(args.web_workers), "--concurrency",
-             str(args.worker_concurrency)],
-            env, log_prefix="bench-embedded-",
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            if server.poll() is not None:
-                raise SystemExit("run_embedded exited:\n" + Path(server.log_path).read_text())
-            try:
-                body = httpx.get(f"{base}/healthz", timeout=5).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return body["checks"]["worker"]["alive"]
-
+        server, base = start_embedded(env, args.web_workers, args.worker_concurrency)
         try:
-            wait_for(up, timeout=120, what="run_embedded with a live worker")
             run = asyncio.run(drive(base, server.pid, people, data, args))
             report(run, events(), args)
         finally:

@@ -271,6 +271,35 @@ def start_server(env, workers: int) -> tuple[subprocess.Popen, str]:
     return proc, base
 
 
+def start_embedded(env, web_workers: int, concurrency: int) -> tuple[subprocess.Popen, str]:
+    """``make run``'s shape (``manage.py run_embedded``: its web server and one
+    worker with beat); returns once /healthz reports the worker alive. The
+    caller stops it with :func:`stop`."""
+    port = free_port()
+    proc = spawn(
+        [sys.executable, "manage.py", "run_embedded", "--port", str(port),
+         "--web-workers", str(web_workers), "--concurrency", str(concurrency)],
+        env, log_prefix="bench-embedded-",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit("run_embedded exited:\n" + Path(proc.log_path).read_text()[-3000:])
+        try:
+            body = httpx.get(f"{base}/healthz", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return body["checks"]["worker"]["alive"]
+
+    try:
+        wait_for(up, timeout=120, what="run_embedded with a live worker")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, base
+
+
 def start_redis() -> tuple[subprocess.Popen, str]:
     """A private redis-server: the bench may flood it without disturbing anyone."""
     port = free_port()

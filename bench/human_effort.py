@@ -89,17 +89,15 @@ from common import (
     ROOT,
     Services,
     embedded_env,
-    free_port,
     pct,
     release_database,
     server_times,
     setup_django,
-    spawn,
+    start_embedded,
     start_server,
     start_worker,
     stop,
     summarise,
-    wait_for,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -866,28 +864,8 @@ def run_embedded(args, readings) -> tuple:
         env = embedded_env(var, **{**app_env(args), "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"})
         setup_django(env, None)
         script_ids = seed_scripts(readings)
-        port = free_port()
-        server = spawn(
-            [sys.executable, "manage.py", "run_embedded", "--port", str(port),
-             "--web-workers", str(args.web_workers), "--concurrency",
-             str(args.worker_concurrency)],
-            env, log_prefix="bench-embedded-",
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            if server.poll() is not None:
-                raise SystemExit(
-                    "run_embedded exited:\n" + Path(server.log_path).read_text()[-3000:]
-                )
-            try:
-                body = httpx.get(f"{base}/healthz", timeout=5).json()
-            except (httpx.HTTPError, ValueError):
-                return False
-            return body["checks"]["worker"]["alive"]
-
+        server, base = start_embedded(env, args.web_workers, args.worker_concurrency)
         try:
-            wait_for(up, timeout=120, what="run_embedded with a live worker")
             driven = asyncio.run(drive(base, server.log_path, readings, script_ids, args))
         finally:
             stop(server)
