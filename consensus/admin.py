@@ -139,11 +139,14 @@ class ReviewChunkAdmin(admin.ModelAdmin):
     ordering = ["-review_gain", "created_at"]
     # The queue holds most chunks: one count (the filtered one) per page is enough.
     show_full_result_count = False
-    readonly_fields = ["why_review", "player", "expected_text", "consensus_text",
+    readonly_fields = ["why_review", "player", "expected_text", "reader", "consensus_text",
                        "confidence_shown", "word_view", "transcription_table",
                        "decision_history"]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["why_review", "player", "expected_text", "transcription_table"]}),
+        (
+            None,
+            {"fields": ["why_review", "player", "expected_text", "reader", "transcription_table"]},
+        ),
         (
             _("Proposal"),
             {"fields": ["consensus_text", "confidence_shown", "word_view", "corrected_text"]},
@@ -192,6 +195,18 @@ class ReviewChunkAdmin(admin.ModelAdmin):
                 ((doubt_class(c), _percent(c), w) for w, c in obj.word_confidence),
             ),
         )
+
+    @admin.display(description=_("reader"))
+    def reader(self, obj):
+        """Who read it, and how often their chunks say their sentence: a proven
+        reader's sentence needs fewer listeners."""
+        if not obj.expected_text:
+            return obj.contributor
+        standing = services.reader_standing(obj.contributor_id, obj.language.code)
+        return _("%(reader)s, reading: %(standing)s") % {
+            "reader": obj.contributor,
+            "standing": standing,
+        }
 
     @admin.display(description=_("transcriptions"))
     def transcription_table(self, obj):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from datetime import timedelta
 from functools import cache
 
@@ -106,6 +107,29 @@ def _listening(score: ReliabilityScore, config: engine.EngineConfig) -> engine.R
     return engine.Reliability(alpha=score.listen_alpha, beta=score.listen_beta)
 
 
+def _reading(score: ReliabilityScore | None, config: engine.EngineConfig) -> engine.Reliability:
+    """A contributor's reading reliability; the script prior until a chunk taught it."""
+    if score is None or score.read_alpha is None or score.read_beta is None:
+        return engine.reading_prior(config)
+    return engine.Reliability(alpha=score.read_alpha, beta=score.read_beta)
+
+
+def _with_reader(chunk: Chunk, config: engine.EngineConfig) -> engine.EngineConfig:
+    """``config`` for deciding ``chunk``: its sentence starts at what its
+    reader's record makes it worth (a new reader's: the script prior)."""
+    if not chunk.expected_text:
+        return config
+    score = (
+        ReliabilityScore.objects.filter(user_id=chunk.contributor_id, language=chunk.language.code)
+        .only("read_alpha", "read_beta")
+        .first()
+    )
+    if score is None or score.read_alpha is None:
+        return config
+    accuracy = engine.reading_accuracy(_reading(score, config), config)
+    return dataclasses.replace(config, reader_accuracy=accuracy)
+
+
 @dataclasses.dataclass(frozen=True)
 class Standing:
     """How much a contributor's typing, or their votes, count in one language,
@@ -162,6 +186,21 @@ def contributor_standings(
     return typing, listening
 
 
+def reader_standing(user_id, language: str, config: engine.EngineConfig | None = None) -> Standing:
+    """How much a reader's sentences are believed before anyone listens: how
+    often their chunks said their sentence, and the log-odds it starts at."""
+    config = config or engine_config()
+    score = ReliabilityScore.objects.filter(user_id=user_id, language=language).first()
+    record = _reading(score, config)
+    start = engine.reading_accuracy(record, config)
+    return Standing(
+        accuracy=record.accuracy,
+        weight=math.log(start / (1.0 - start)),
+        newcomer=score is None or score.readings == 0,
+        blocked=False,
+    )
+
+
 def contributor_standing(
     user_ids, language: str, config: engine.EngineConfig | None = None
 ) -> dict[int, Standing]:
@@ -210,11 +249,12 @@ def _apply_evidence(
     *,
     typing: dict[str, engine.Evidence],
     listening: dict[str, engine.Evidence],
+    reading: dict[str, engine.Evidence] | None = None,
 ) -> None:
-    """Add typing and listening evidence to reliability rows, locking them in
-    user-id order (no deadlocks)."""
-    typed, heard = _people(typing), _people(listening)
-    ids = sorted(typed.keys() | heard.keys())
+    """Add typing, listening and reading evidence to reliability rows, locking
+    them in user-id order (no deadlocks)."""
+    typed, heard, read = _people(typing), _people(listening), _people(reading or {})
+    ids = sorted(typed.keys() | heard.keys() | read.keys())
     if not ids:
         return
     rows = {
@@ -239,6 +279,10 @@ def _apply_evidence(
             )
             row.listen_alpha, row.listen_beta = updated.alpha, updated.beta
             row.listen_votes += 1
+        if user_id in read:
+            updated = engine.reading_update(_reading(row, config), read[user_id], config)
+            row.read_alpha, row.read_beta = updated.alpha, updated.beta
+            row.readings += 1
         row.save()
 
 
@@ -249,8 +293,12 @@ def _learn(
     reviewed_text: str | None = None,
 ) -> None:
     """Move every transcriber's and listener's reliability by how they agreed
-    with a finished chunk (leave-one-out), or with a reviewer's text."""
+    with a finished chunk (leave-one-out), or with a reviewer's text; and the
+    reader's, by whether the chunk says its sentence."""
     prior = chunk.expected_text or None
+    read = engine.reading_evidence(
+        transcripts, prior_text=prior, config=config, reviewed_text=reviewed_text
+    )
     _apply_evidence(
         chunk.language.code,
         config,
@@ -260,6 +308,7 @@ def _learn(
         listening=engine.vote_evidence(
             transcripts, prior_text=prior, config=config, reviewed_text=reviewed_text
         ),
+        reading={} if read is None else {str(chunk.contributor_id): read},
     )
 
 
@@ -362,6 +411,7 @@ def _judge(chunk_id, base: engine.EngineConfig, *, lock: bool) -> _Judged | None
         return None
     language = chunk.language.code
     config = dataclasses.replace(base, stop_expected_errors=stop_threshold(language, base))
+    config = _with_reader(chunk, config)
     transcripts = _transcripts(chunk, config)
     if not transcripts:
         return None
@@ -560,7 +610,7 @@ def chunks_rescore(chunk_ids, *, reason: str) -> int:
                 transcripts,
                 prior_text=chunk.expected_text or None,
                 language=chunk.language.code,
-                config=config,
+                config=_with_reader(chunk, config),
                 audit_key=str(chunk.pk),
                 duration=chunk.duration,
                 # A re-score moves no finished chunk into the queue to be priced there.

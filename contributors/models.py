@@ -118,7 +118,8 @@ class ReliabilityScore(models.Model):
     """How reliably a contributor transcribes one language: Beta(alpha, beta) over
     their word accuracy, maintained by the consensus engine (leave-one-out); and,
     apart, how often their yes/no on a script sentence is right (listening is
-    another skill than typing)."""
+    another skill than typing) and how often what they recorded is the script
+    as written (reading)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reliability")
     language = models.CharField(max_length=35)
@@ -131,6 +132,12 @@ class ReliabilityScore(models.Model):
     listen_beta = models.FloatField(null=True, blank=True)
     # Decided chunks whose vote taught it.
     listen_votes = models.PositiveIntegerField(default=0, db_default=0)
+    # Beta(read_alpha, read_beta) over how often their recorded chunks say
+    # their script sentence as written; empty: a new reader (the script prior).
+    read_alpha = models.FloatField(null=True, blank=True)
+    read_beta = models.FloatField(null=True, blank=True)
+    # Finished chunks of theirs that taught it.
+    readings = models.PositiveIntegerField(default=0, db_default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -146,6 +153,13 @@ class ReliabilityScore(models.Model):
     @property
     def accuracy(self) -> float:
         return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def read_accuracy(self) -> float | None:
+        """How often their chunks say their sentence; None before a chunk taught it."""
+        if self.read_alpha is None or self.read_beta is None:
+            return None
+        return self.read_alpha / (self.read_alpha + self.read_beta)
 
     @property
     def listen_accuracy(self) -> float | None:

@@ -119,7 +119,7 @@ def match_evidence(
     and silenced people count nothing; only people at least as reliable as a
     newcomer confirm. ``exclude`` leaves one judgement out (leave-one-out).
     """
-    log_odds = _logit(config.script_prior)
+    log_odds = _logit(config.sentence_prior)
     confirmations = contradictions = typed_contradictions = 0
     reliable_listener = weight_from_accuracy(config.listener_prior_mean) - 1e-9
     reliable_typist = weight_from_accuracy(config.reliable_accuracy) - 1e-9

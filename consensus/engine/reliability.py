@@ -10,6 +10,7 @@ times: it is the closest thing to ground truth the system ever sees.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -52,11 +53,34 @@ def reliability_update(
     current: Reliability, evidence: Evidence, config: EngineConfig, *, listening: bool = False
 ) -> Reliability:
     """Decay the evidence gathered so far toward the prior, then add the new."""
-    prior = reliability_prior(config, listening=listening)
+    return _decayed(current, evidence, reliability_prior(config, listening=listening), config)
+
+
+def _decayed(
+    current: Reliability, evidence: Evidence, prior: Reliability, config: EngineConfig
+) -> Reliability:
     return Reliability(
         alpha=prior.alpha + config.decay * (current.alpha - prior.alpha) + evidence.agree,
         beta=prior.beta + config.decay * (current.beta - prior.beta) + evidence.disagree,
     )
+
+
+def reading_prior(config: EngineConfig) -> Reliability:
+    """A new reader's reading reliability: their chunks say their sentence as
+    written ``script_prior`` of the time."""
+    mean, strength = config.script_prior, config.reader_prior_strength
+    return Reliability(alpha=mean * strength, beta=(1.0 - mean) * strength)
+
+
+def reading_update(current: Reliability, evidence: Evidence, config: EngineConfig) -> Reliability:
+    """A reader's reliability after one more judged reading (old evidence decays)."""
+    return _decayed(current, evidence, reading_prior(config), config)
+
+
+def reading_accuracy(current: Reliability, config: EngineConfig) -> float:
+    """What a reader's record makes their next sentence worth before anyone
+    listens (``EngineConfig.reader_accuracy``), within the reader bounds."""
+    return min(config.max_reader_accuracy, max(config.min_reader_accuracy, current.accuracy))
 
 
 def reliability_weight(
@@ -223,6 +247,41 @@ def vote_evidence(
         right = transcript.vote == answer
         result[transcript.contributor_id] = Evidence(scale * right, scale * (not right))
     return result
+
+
+def reading_evidence(
+    transcripts: Sequence[Transcript],
+    *,
+    prior_text: str | None,
+    config: EngineConfig,
+    reviewed_text: str | None = None,
+) -> Evidence | None:
+    """Whether the reader of one finished chunk read its sentence as written.
+
+    With ``reviewed_text``: whether the reviewer's text is the sentence
+    (counted ``reviewer_evidence_weight`` times). Otherwise the judgements are
+    weighed without the reader's own prior (leave the reader out: an even
+    start), so a reader's record cannot vouch for itself; a chunk they leave
+    between ``reading_evidence_confidence`` and its complement teaches
+    nothing (None).
+    """
+    sentence = tokenize(prior_text) if prior_text is not None else []
+    if not sentence:
+        return None
+    if reviewed_text is not None:
+        scale = config.reviewer_evidence_weight
+        right = tokenize(reviewed_text) == sentence
+        return Evidence(scale * right, scale * (not right))
+    match = match_evidence(transcripts, sentence, config)
+    odds = match.log_odds - math.log(config.sentence_prior / (1.0 - config.sentence_prior))
+    threshold = math.log(
+        config.reading_evidence_confidence / (1.0 - config.reading_evidence_confidence)
+    )
+    if odds >= threshold:
+        return Evidence(1.0, 0.0)
+    if odds <= -threshold:
+        return Evidence(0.0, 1.0)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

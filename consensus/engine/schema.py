@@ -8,7 +8,7 @@ from typing import Literal
 
 # Bumped whenever a change could alter a decision for the same inputs, so a
 # stored decision can always be traced to the rules that produced it.
-METHOD_VERSION = "rover-vote-6"
+METHOD_VERSION = "rover-vote-7"
 
 # validated: high confidence. accepted: the crowd settled on a text below that
 # bar (kept with its confidences). needs_review: a reviewer adds most here.
@@ -108,6 +108,23 @@ class EngineConfig:
     listener_prior_strength: float = 10.0
     # Votes of evidence before a listener under 0.5 is silenced.
     min_evidence_votes: float = 20.0
+    # Reading reliability: how often a reader's chunks say their sentence as
+    # written. A new reader starts at ``script_prior``, worth this many
+    # readings; each finished chunk whose judgements settled the question
+    # without the reader (``reading_evidence_confidence`` either way) moves it.
+    # Readers differ: some read every word, some improvise, skip or repeat,
+    # and their sentence deserves more or less belief before anyone listens.
+    reader_prior_strength: float = 20.0
+    reading_evidence_confidence: float = 0.9
+    # Never more than this, so a proven reader's sentence still needs
+    # ``min_confirmations`` people; never less than an even chance, so a
+    # careless reader's sentence is no evidence against itself.
+    max_reader_accuracy: float = 0.97
+    min_reader_accuracy: float = 0.5
+    # The reader of the chunk being decided, as the platform knows them (set
+    # per decision, like ``stop_expected_errors``); None: a new reader, at
+    # ``script_prior``.
+    reader_accuracy: float | None = None
 
     # What people's time costs, in seconds of a volunteer: a judgement of a
     # clip of d seconds costs a·d + b (a vote, a typed transcript, a review),
@@ -151,6 +168,11 @@ class EngineConfig:
     # looks, they never validate a chunk alone (e.g. beside a silenced spammer).
     max_accuracy: float = 0.97
 
+    @property
+    def sentence_prior(self) -> float:
+        """The belief, before any judgement, that the chunk says its sentence."""
+        return self.script_prior if self.reader_accuracy is None else self.reader_accuracy
+
     def capped(self, max_transcripts: int) -> EngineConfig:
         """The same rules with at most ``max_transcripts`` per chunk; the counts
         that must not exceed it (start, validation, budget) come down with it."""
@@ -187,6 +209,12 @@ class EngineConfig:
             raise ValueError("need match_reject <= match_doubt < match_validate")
         if not 0.5 < self.listener_prior_mean < 1.0:
             raise ValueError("listener_prior_mean must be in (0.5, 1)")
+        if not self.match_reject < self.min_reader_accuracy <= self.max_reader_accuracy < 1.0:
+            raise ValueError("need match_reject < min_reader_accuracy <= max_reader_accuracy < 1")
+        if self.reader_accuracy is not None and not (
+            self.min_reader_accuracy <= self.reader_accuracy <= self.max_reader_accuracy
+        ):
+            raise ValueError("reader_accuracy must be within the reader bounds")
 
 
 @dataclass(frozen=True, slots=True)

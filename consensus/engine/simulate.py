@@ -169,16 +169,21 @@ def _transcribe(
         if rng.random() >= error:
             out.append(word)
             continue
-        kind = rng.random()
-        if kind < 0.5:
-            out.append(_misspell(word, rng) or rng.choice(vocabulary))
-        elif kind < 0.7:
-            continue  # dropped word
-        elif kind < 0.85:
-            out.append(rng.choice(vocabulary))
-        else:
-            out.extend((word, rng.choice(vocabulary)))  # inserted word
+        out.extend(mistype(word, rng, vocabulary))
     return out
+
+
+def mistype(word: str, rng: random.Random, vocabulary: list[str]) -> list[str]:
+    """One typing error on ``word``: misspelt or another word, dropped, or
+    followed by an inserted word (the shares crowd transcripts show)."""
+    kind = rng.random()
+    if kind < 0.5:
+        return [_misspell(word, rng) or rng.choice(vocabulary)]
+    if kind < 0.7:
+        return []  # dropped word
+    if kind < 0.85:
+        return [rng.choice(vocabulary)]
+    return [word, rng.choice(vocabulary)]  # inserted word
 
 
 def simulate_clips(

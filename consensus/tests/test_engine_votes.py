@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from consensus.engine import EngineConfig, Transcript, decide
+from consensus.engine import EngineConfig, Evidence, Transcript, decide
 from consensus.engine.policy import match_evidence
 from consensus.engine.reliability import ReliabilityState, vote_evidence
 from consensus.engine.replay import Clip, ReviewQueue, replay
@@ -245,3 +245,61 @@ def test_the_review_queue_holds_what_reviewers_clear_in_a_day():
         queue.finish("accepted")
     assert queue.room  # a day's reviews cleared the queue
     assert ReviewQueue().room
+
+
+# --- Reading reliability ------------------------------------------------------------
+
+
+def test_a_proven_readers_sentence_settles_a_split_with_the_third_vote():
+    split = [yes("a", 0.86), no("b", 0.86), yes("c", 0.86)]
+    # A new reader's sentence starts at the script prior: 0.980, one more listener.
+    new = decide(split, prior_text=SENTENCE, language="bn")
+    assert new.status == "need_more" and new.next_mode == "verify"
+    # A reader whose chunks said their sentence 95% of the time: 0.991.
+    proven = replace(CONFIG, reader_accuracy=0.95)
+    decision = decide(split, prior_text=SENTENCE, language="bn", config=proven)
+    assert decision.status == "validated" and decision.text == SENTENCE
+    # However proven the reader, one yes is still one confirmation.
+    best = replace(CONFIG, reader_accuracy=CONFIG.max_reader_accuracy)
+    assert decide([yes("a")], prior_text=SENTENCE, language="bn", config=best).status == (
+        "need_more"
+    )
+    # A careless reader's sentence needs more than two newcomers' yes.
+    careless = replace(CONFIG, reader_accuracy=CONFIG.min_reader_accuracy)
+    two = decide([yes("a"), yes("b")], prior_text=SENTENCE, language="bn", config=careless)
+    assert two.status == "need_more" and two.next_mode == "verify"
+
+
+def test_reading_evidence_leaves_the_reader_out():
+    from consensus.engine import Reliability, reading_accuracy, reading_evidence, reading_prior
+
+    def judged(transcripts, config=CONFIG, **kwargs):
+        return reading_evidence(transcripts, prior_text=SENTENCE, config=config, **kwargs)
+
+    # Two listeners who proved themselves say the sentence was read: +1.
+    assert judged([yes("a", 0.86), yes("b", 0.86)]) == Evidence(1.0, 0.0)
+    # Two no and a typist who wrote something else: read otherwise.
+    other = SENTENCE.replace("নদীর", "পুকুরের")
+    assert judged([no("a"), no("b"), typed("c", other)]) == Evidence(0.0, 1.0)
+    # A split teaches nothing, and neither does the reader's own record: one
+    # newcomer's yes beside a proven reader's prior (0.99 in all) is not
+    # enough without the prior (0.8).
+    assert judged([yes("a"), no("b")]) is None
+    proven = replace(CONFIG, reader_accuracy=CONFIG.max_reader_accuracy)
+    assert judged([yes("a")], proven) is None
+    # A reviewer's text is compared with the sentence, counted 3 times.
+    assert judged([yes("a")], reviewed_text=SENTENCE) == Evidence(3.0, 0.0)
+    assert judged([yes("a")], reviewed_text=other) == Evidence(0.0, 3.0)
+    assert reading_evidence([yes("a")], prior_text=None, config=CONFIG) is None
+    # A new reader starts at the script prior; a record moves them, within bounds.
+    assert reading_prior(CONFIG).accuracy == pytest.approx(CONFIG.script_prior)
+    assert reading_accuracy(Reliability(99.0, 1.0), CONFIG) == CONFIG.max_reader_accuracy
+    assert reading_accuracy(Reliability(1.0, 99.0), CONFIG) == CONFIG.min_reader_accuracy
+    assert reading_accuracy(Reliability(93.0, 7.0), CONFIG) == pytest.approx(0.93)
+
+
+def test_a_reader_accuracy_outside_the_bounds_is_refused():
+    with pytest.raises(ValueError, match="reader bounds"):
+        replace(CONFIG, reader_accuracy=0.99)
+    with pytest.raises(ValueError, match="reader bounds"):
+        replace(CONFIG, reader_accuracy=0.2)

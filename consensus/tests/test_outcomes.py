@@ -311,3 +311,52 @@ def test_a_reviewer_promotes_or_corrects_accepted_chunks_and_listeners_learn(
     right, wrong = after[naysayer_corrected], after[naysayer_promoted]
     assert right.listen_votes == before[naysayer_corrected][2] + 1
     assert right.listen_accuracy > wrong.listen_accuracy
+
+
+# --- Reading reliability ------------------------------------------------------------
+
+
+def listening_at(users, accuracy: float, votes: int = 100):
+    for user in users:
+        ReliabilityScore.objects.update_or_create(
+            user=user,
+            language="bn",
+            defaults={
+                "alpha": 14,
+                "beta": 6,
+                "listen_alpha": accuracy * votes,
+                "listen_beta": (1 - accuracy) * votes,
+            },
+        )
+
+
+def test_a_readers_record_decides_how_much_their_sentence_is_believed(make_user, reviewer):
+    faithful, new = make_user(), make_user()
+    (read,) = make_chunks(1, contributor=faithful, expected_text=SENTENCE)
+    listening_at(vote(read, [True, True], make_user), 0.86)
+    assert decided(read).outcome == "validated"
+    # Two proven listeners settled it without the reader: one reading as written.
+    record = ReliabilityScore.objects.get(user=faithful, language="bn")
+    assert record.readings == 1 and record.read_accuracy > services.engine_config().script_prior
+    assert record.chunks == 0 and record.listen_votes == 0
+
+    # Of a reader who read 95 of 100 chunks as written, a yes, a no and a yes
+    # validate; of a new reader they ask one more listener (0.980 < 0.985).
+    ReliabilityScore.objects.filter(pk=record.pk).update(read_alpha=95, read_beta=5)
+    (proven_chunk,) = make_chunks(1, contributor=faithful, expected_text=SENTENCE)
+    (new_chunk,) = make_chunks(1, contributor=new, expected_text=SENTENCE)
+    for chunk in (proven_chunk, new_chunk):
+        listening_at(vote(chunk, [True, False, True], make_user), 0.86)
+    assert decided(proven_chunk).outcome == "validated"
+    assert proven_chunk.status == ChunkStatus.VALIDATED
+    assert decided(new_chunk).outcome == "need_more" and new_chunk.task_mode == "verify"
+
+    # A reviewer who writes something else than the sentence counts against the reader.
+    (misread,) = make_chunks(1, contributor=faithful, expected_text=SENTENCE)
+    vote(misread, [False], make_user)
+    before = ReliabilityScore.objects.get(user=faithful, language="bn")
+    services.chunk_review(chunk_id=misread.id, reviewer=reviewer, action="correct", text="আমি চা খাই")
+    after = ReliabilityScore.objects.get(user=faithful, language="bn")
+    assert after.readings == before.readings + 1
+    assert after.read_beta == pytest.approx(5 * 0.995 + 2 * 0.005 + 3.0, abs=0.01)
+    assert after.read_accuracy < before.read_accuracy

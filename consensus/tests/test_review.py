@@ -421,6 +421,21 @@ def test_a_blocked_contributor_can_no_longer_use_the_api(api_client, make_user):
 # --- What the review pages say ------------------------------------------------------
 
 
+def test_a_chunk_page_says_how_often_its_readers_chunks_say_their_sentence(
+    reviewer_client, make_user, two_at_most
+):
+    chunk, _ = in_review(make_user)
+    Chunk.objects.filter(pk=chunk.pk).update(expected_text="the kettle began to whistle")
+    page = reviewer_client.get(f"{QUEUE}{chunk.pk}/change/").content.decode()
+    assert "reading: 90% (weight 2.20, newcomer)" in page  # a new reader: the script prior
+    ReliabilityScore.objects.create(
+        user=chunk.contributor, language="bn", alpha=14, beta=6, read_alpha=95, read_beta=5,
+        readings=80,
+    )  # fmt: skip
+    page = reviewer_client.get(f"{QUEUE}{chunk.pk}/change/").content.decode()
+    assert "reading: 95% (weight 2.94)" in page
+
+
 def test_chunks_are_named_by_script_and_sentence(reviewer_client, make_user, two_at_most):
     chunk, _ = in_review(make_user)
     Chunk.objects.filter(pk=chunk.pk).update(expected_sentence_index=2)
