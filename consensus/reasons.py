@@ -40,6 +40,10 @@ _FIXED = {
     "a contributor was unblocked": gettext_noop(
         "Decided again because a contributor was unblocked."
     ),
+    "nobody left to ask": gettext_noop(
+        "Finished with the answers it has: every volunteer active in its language "
+        "has answered it, and nobody new came to answer it."
+    ),
 }
 
 # "<prefix>: 1.20 expected wrong words, estimated WER 14.0%": the chunk's doubt.

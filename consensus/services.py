@@ -24,7 +24,7 @@ from recordings.models import Chunk, ChunkStatus
 from shrutik.db import replica_reads
 from shrutik.queueing import enqueue_or_defer
 from shrutik.signals import send_on_commit
-from transcriptions.models import SkipReason, TaskSkip, Transcription
+from transcriptions.models import SkipReason, TaskLease, TaskSkip, Transcription
 
 logger = logging.getLogger(__name__)
 
@@ -390,6 +390,65 @@ def chunks_sweep_undecided(*, now=None) -> int:
     return len(stuck)
 
 
+# Why a chunk was finished before anyone else answered (the rule's reason follows).
+NOBODY_LEFT = "nobody left to ask"
+
+
+def chunks_finish_unanswerable(*, now=None) -> int:
+    """Finish the open chunks nobody is left to answer: every volunteer active
+    in the language lately (``CONSENSUS_ACTIVE_DAYS``) answered, skipped or
+    recorded it, and no answer came for ``CONSENSUS_IDLE_HOURS``. A small
+    crowd would otherwise leave such a chunk open for good, asking for a
+    fourth answer that only a newcomer could give, and out of the review
+    queue too. The engine decides it with what it has, as at the maximum:
+    validated, accepted, or in review where a review pays and the queue has
+    room. The oldest-waiting chunks are checked first, at most
+    ``CONSENSUS_SWEEP_BATCH`` a run; a chunk that still has someone to ask is
+    touched, so the next run moves on to others. Returns the chunks finished.
+    """
+    now = now or timezone.now()
+    idle_since = now - timedelta(hours=settings.CONSENSUS_IDLE_HOURS)
+    active_since = now - timedelta(days=settings.CONSENSUS_ACTIVE_DAYS)
+    waiting = list(
+        Chunk.objects.filter(
+            status=ChunkStatus.OPEN, transcriptions_received__gt=0, updated_at__lt=idle_since
+        )
+        .exclude(
+            Exists(Transcription.objects.filter(chunk=OuterRef("pk"), created_at__gte=idle_since))
+        )
+        .exclude(Exists(TaskLease.objects.filter(chunk=OuterRef("pk"), expires_at__gt=now)))
+        .order_by("updated_at")
+        .values_list("id", "language_id", "contributor_id")[: settings.CONSENSUS_SWEEP_BATCH]
+    )
+    base = engine_config()
+    finished, askable = 0, []
+    for chunk_id, language_id, reader_id in waiting:
+        answered = Transcription.objects.filter(chunk_id=chunk_id).values("user_id")
+        skipped = TaskSkip.objects.filter(chunk_id=chunk_id).values("user_id")
+        someone = (
+            Transcription.objects.filter(
+                chunk__language_id=language_id, created_at__gte=active_since
+            )
+            .exclude(user_id=reader_id)
+            .exclude(user_id__in=answered)
+            .exclude(user_id__in=skipped)
+        )
+        if someone.exists():
+            askable.append(chunk_id)
+            continue
+        with transaction.atomic():
+            judged = _judge(chunk_id, base, lock=True, more_answers=False)
+            if judged is None or judged.decision.status == "need_more":
+                continue
+            reason = f"{NOBODY_LEFT}; {judged.decision.reason}"
+            _write(dataclasses.replace(
+                judged, decision=dataclasses.replace(judged.decision, reason=reason)
+            ))  # fmt: skip
+            finished += 1
+    Chunk.objects.filter(pk__in=askable).update(updated_at=now)
+    return finished
+
+
 @dataclasses.dataclass(frozen=True)
 class _Judged:
     """A chunk judged from its judgements as they stood when read."""
@@ -400,7 +459,9 @@ class _Judged:
     decision: engine.Decision
 
 
-def _judge(chunk_id, base: engine.EngineConfig, *, lock: bool) -> _Judged | None:
+def _judge(
+    chunk_id, base: engine.EngineConfig, *, lock: bool, more_answers: bool = True
+) -> _Judged | None:
     """Run the engine on an open chunk's judgements (None: nothing to decide).
     With ``lock`` the chunk row is read under its lock (inside a transaction)."""
     chunks = Chunk.objects.select_related("language").filter(pk=chunk_id)
@@ -423,6 +484,7 @@ def _judge(chunk_id, base: engine.EngineConfig, *, lock: bool) -> _Judged | None
         audit_key=str(chunk.pk),
         duration=chunk.duration,
         review_room=review_queue_has_room(language_id=chunk.language_id, code=language),
+        more_answers=more_answers,
     )
     return _Judged(chunk, config, transcripts, decision)
 

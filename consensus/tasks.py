@@ -44,3 +44,10 @@ def rescore_contributors(user_ids: list[int], blocked: bool) -> None:
 def sweep_undecided() -> int:
     """Every few minutes: decisions whose message was lost are asked again."""
     return services.chunks_sweep_undecided()
+
+
+@shared_task(name="consensus.finish_unanswerable", ignore_result=True)
+def finish_unanswerable() -> int:
+    """Hourly: chunks every active volunteer has answered are finished with
+    what they have instead of waiting for a newcomer."""
+    return services.chunks_finish_unanswerable()

@@ -427,6 +427,8 @@ CELERY_BEAT_SCHEDULE = {
         "recordings-erased-audio-sweep": ("recordings.erased_audio_sweep", 3600.0),
         # Chunks whose decision message was lost (CONSENSUS_STUCK_AFTER_SECONDS).
         "consensus-sweep": ("consensus.sweep", 300.0),
+        # Chunks nobody is left to answer (CONSENSUS_IDLE_HOURS, CONSENSUS_ACTIVE_DAYS).
+        "consensus-finish-unanswerable": ("consensus.finish_unanswerable", 3600.0),
         # The nightly joint re-estimation of reliabilities, then re-scoring.
         "consensus-reestimate": ("consensus.reestimate", 24 * 3600.0),
         # Live sessions abandoned past their expiry.
@@ -686,6 +688,11 @@ SIGNED_URL_SECONDS = env.int("SIGNED_URL_SECONDS", default=600)
 # lost the message asking for its decision: the sweep asks again.
 CONSENSUS_STUCK_AFTER_SECONDS = env.int("CONSENSUS_STUCK_AFTER_SECONDS", default=10 * 60)
 CONSENSUS_SWEEP_BATCH = env.int("CONSENSUS_SWEEP_BATCH", default=10_000)
+# An open chunk that waited this long for its next answer, when every
+# volunteer active in its language within CONSENSUS_ACTIVE_DAYS has already
+# answered, skipped or recorded it, is finished with what it has.
+CONSENSUS_IDLE_HOURS = env.float("CONSENSUS_IDLE_HOURS", default=24.0)
+CONSENSUS_ACTIVE_DAYS = env.float("CONSENSUS_ACTIVE_DAYS", default=14.0)
 # An erased contributor's audio is deleted this many days after the erasure
 # (at once if they ask); the hourly sweep does it, and is safe to repeat.
 ERASURE_GRACE_DAYS = env.int("ERASURE_GRACE_DAYS", default=30)

@@ -166,13 +166,17 @@ def decide(
     audit_key: str | None = None,
     duration: float | None = None,
     review_room: bool = True,
+    more_answers: bool = True,
 ) -> Decision:
     """Decide what a chunk says from the judgements collected so far.
 
     ``transcripts`` holds typed transcripts, listeners' votes on the script
     sentence (``Transcript.vote``) and reports (flags only). ``duration`` (the
     clip's seconds) prices the next judgement; ``review_room`` is False when the
-    language's review queue already holds more than reviewers can clear.
+    language's review queue already holds more than reviewers can clear;
+    ``more_answers`` is False when nobody is left to ask (every active
+    volunteer of the language has answered): the chunk is finished with what
+    it has, as at the maximum.
 
     Pure and deterministic: the same inputs give the same decision, including
     the audit draw, which depends only on ``audit_key`` (e.g. the chunk id).
@@ -229,8 +233,9 @@ def decide(
     cer = mean_pairwise_cer(heard)
     seconds = _duration(duration, len(consensus.tokens) or len(sentence))
     status, reason, mode, outcome = _status(
-        transcripts, own, consensus, cer, match, config, seconds, review_room
-    )
+        transcripts, own, consensus, cer, match, config, seconds, review_room,
+        more_answers=more_answers, sentence_words=len(sentence),
+    )  # fmt: skip
     text, tokens, confidences = consensus.text, consensus.tokens, consensus.confidences
     expected, estimated, margin = (
         consensus.expected_errors,
@@ -278,11 +283,14 @@ def _status(
     config: EngineConfig,
     seconds: float,
     review_room: bool,
+    *,
+    more_answers: bool = True,
+    sentence_words: int = 0,
 ) -> tuple[Status, str, Mode, str]:
     """The stopping rule proper (see :func:`decide`): status, reason, the next
     volunteer's task, and which text stands ("sentence" or "consensus")."""
     count = len(transcripts)
-    under_ceiling = count < config.max_transcripts
+    under_ceiling = count < config.max_transcripts and more_answers
     reliable = weight_from_accuracy(config.reliable_accuracy)
     flagged = sum(1 for t in transcripts if t.flags & config.review_flags)
     if flagged >= config.flags_for_review:
@@ -303,6 +311,16 @@ def _status(
             # A yes beside a no (or a typo) is most often a wrong click or a
             # slip: one more listener settles it for the price of a vote.
             return "need_more", f"split on the sentence (P {p:.3f})", "verify", "sentence"
+        if not more_answers and (not match.contradictions or match.split(config)):
+            # Nobody is left to ask while the sentence is still the likeliest
+            # text: it stands, at its posterior, and a review is priced on
+            # the words it is expected to get wrong.
+            expected = (1.0 - p) * sentence_words
+            doubt = f"{expected:.2f} expected wrong words, estimated WER {1.0 - p:.1%}"
+            review = config.cost("review", seconds)
+            if expected * config.wrong_word_value >= review and review_room:
+                return "needs_review", f"a review pays: {doubt}", "verify", "sentence"
+            return "accepted", f"settled by the crowd: {doubt}", "verify", "sentence"
 
     typed = sum(1 for t in transcripts if t.vote is None and not t.flags & config.review_flags)
     if typed < config.start_transcripts and under_ceiling:

@@ -303,3 +303,42 @@ def test_a_reader_accuracy_outside_the_bounds_is_refused():
         replace(CONFIG, reader_accuracy=0.99)
     with pytest.raises(ValueError, match="reader bounds"):
         replace(CONFIG, reader_accuracy=0.2)
+
+
+# --- Nobody left to ask -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "judgements, prior",
+    [
+        ([yes("a")], SENTENCE),
+        ([yes("a"), no("b")], SENTENCE),
+        ([no("a")], SENTENCE),
+        ([typed("a", SENTENCE)], None),
+        ([typed("a", SENTENCE), typed("b", SENTENCE.replace("নদীর", "নদির"))], None),
+    ],
+)
+def test_with_nobody_left_to_ask_a_chunk_is_finished_with_what_it_has(judgements, prior):
+    asks = decide(judgements, prior_text=prior, language="bn")
+    assert asks.status == "need_more"
+    for room in (True, False):
+        done = decide(
+            judgements, prior_text=prior, language="bn", review_room=room, more_answers=False
+        )
+        assert done.status in ("validated", "accepted", "needs_review")
+        assert room or done.status != "needs_review"
+
+
+def test_a_sentence_nobody_contradicted_stands_at_its_posterior_when_nobody_is_left():
+    one = decide([yes("a")], prior_text=SENTENCE, language="bn", more_answers=False)
+    # prior 0.9 and one newcomer's yes: 0.973, 7 words → 0.19 expected wrong
+    # words, worth less than a review: accepted, with the sentence.
+    assert one.status == "accepted" and one.text == SENTENCE
+    assert one.match_probability == pytest.approx(0.973, abs=1e-3)
+    assert one.expected_errors == pytest.approx((1 - one.match_probability) * len(TOKENS))
+    assert "settled by the crowd" in one.reason
+    # A yes and a no leave it at the script prior (0.9): 0.7 expected wrong
+    # words, and a review pays for them when the queue has room.
+    split = decide([yes("a"), no("b")], prior_text=SENTENCE, language="bn", more_answers=False)
+    assert split.status == "needs_review" and split.text == SENTENCE
+    assert "a review pays" in split.reason

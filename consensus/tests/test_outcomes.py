@@ -360,3 +360,51 @@ def test_a_readers_record_decides_how_much_their_sentence_is_believed(make_user,
     assert after.readings == before.readings + 1
     assert after.read_beta == pytest.approx(5 * 0.995 + 2 * 0.005 + 3.0, abs=0.01)
     assert after.read_accuracy < before.read_accuracy
+
+
+# --- Nobody left to ask -------------------------------------------------------------
+
+
+def test_chunks_every_active_volunteer_answered_are_finished_not_left_open(make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from consensus import tasks
+
+    # A language of two volunteers: they split on one chunk (a third listener
+    # is asked for) and answered another once.
+    split, single, recent = make_chunks(3, expected_text=SENTENCE)
+    first, second = make_user(), make_user()
+    for chunk, voters in ((split, (first, second)), (single, (first,)), (recent, (first,))):
+        for user, matches in zip(voters, (True, False), strict=False):
+            Transcription.objects.create(
+                chunk=chunk, user=user, text=SENTENCE if matches else "", source="verified",
+                vote=matches,
+            )  # fmt: skip
+        Chunk.objects.filter(pk=chunk.pk).update(transcriptions_received=len(voters))
+        decided(chunk)
+    assert {c.status for c in (split, single, recent)} == {ChunkStatus.OPEN}
+    # Two days later (the third chunk's answer is fresh, someone may still come).
+    old = timezone.now() - timedelta(days=2)
+    Transcription.objects.exclude(chunk=recent).update(created_at=old)
+    Chunk.objects.filter(pk__in=[split.pk, single.pk, recent.pk]).update(updated_at=old)
+    assert services.chunks_finish_unanswerable() == 1
+    split.refresh_from_db()
+    single.refresh_from_db()
+    # The split goes to a reviewer (a review pays at the script prior), with why.
+    assert split.status == ChunkStatus.NEEDS_REVIEW
+    assert split.decisions.first().reason.startswith("nobody left to ask; a review pays")
+    # The second volunteer has not answered the single-yes chunk: it still waits,
+    # and was touched so the next run looks at other chunks first.
+    assert single.status == ChunkStatus.OPEN and single.updated_at > old
+    # Once they skip it too, nobody is left: the sentence stands, accepted.
+    from transcriptions.models import TaskSkip
+
+    TaskSkip.objects.create(chunk=single, user=second, kind="skip")
+    Chunk.objects.filter(pk=single.pk).update(updated_at=old)
+    assert tasks.finish_unanswerable() == 1
+    single.refresh_from_db()
+    assert single.status == ChunkStatus.ACCEPTED and single.consensus_text == SENTENCE
+    recent.refresh_from_db()
+    assert recent.status == ChunkStatus.OPEN

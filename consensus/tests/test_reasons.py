@@ -38,6 +38,11 @@ CONFIG = EngineConfig()
             "newly estimated reliabilities. About 1.2 wrong words",
         ),
         ("a contributor was blocked; every word clearly agreed", "blocked. Every word"),
+        (
+            "nobody left to ask; settled by the crowd: 0.50 expected wrong words, "
+            "estimated WER 10.0%",
+            "nobody new came to answer it. Settled by the crowd",
+        ),
     ],
 )
 def test_every_reason_the_engine_gives_reads_plainly(reason, fragment):
@@ -92,10 +97,11 @@ def test_the_reasons_of_real_decisions_are_all_explained():
     reasons = set()
     for transcripts, kwargs in scenarios:
         for config in (CONFIG, patient, replace(CONFIG, max_transcripts=3, transcript_budget=2.5)):
-            for room in (True, False):
+            for room, more in ((True, True), (False, True), (True, False), (False, False)):
                 decision = decide(
-                    transcripts, language="en", config=config, review_room=room, **kwargs
-                )
+                    transcripts, language="en", config=config, review_room=room,
+                    more_answers=more, **kwargs,
+                )  # fmt: skip
                 reasons.add(decision.reason)
     assert len(reasons) >= 8, reasons
     with translation.override("en"):
