@@ -56,6 +56,16 @@ _OPEN_OPTIONS = {
 }
 
 
+def warm() -> None:
+    """Load libav and the resampler (at process start: the first stream would
+    otherwise wait for the import)."""
+    import av
+    import soxr
+
+    av.CodecContext.create("opus", "r")
+    soxr.ResampleStream(48000, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+
+
 class _Closed(Exception):
     """The connection closed the decoder; the thread stops where it is."""
 
