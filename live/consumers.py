@@ -299,9 +299,12 @@ class RecordConsumer(AsyncWebsocketConsumer):
         payload = data[services.SEQ_BYTES :]
         # The frame the stream continues with is decoded at once, while it
         # waits to be staged: feedback needs no durability, and the storage and
-        # database round trips are most of a frame's time under load. Frame 0
-        # waits for the staging's container check before a decoder starts.
-        early = self.decoder is not None and seq == self.decoded_next
+        # database round trips are most of a frame's time under load. The first
+        # frame too, once it opens a container a stream may use (the staging
+        # checks it again); anything else waits for the staging's answer.
+        early = seq == self.decoded_next and (
+            self.decoder is not None or (seq == 0 and services.starts_a_stream(payload))
+        )
         if self.stager is None:
             self.staging = asyncio.Queue(STAGE_AHEAD)
             self.stager = asyncio.create_task(self.stage_frames(session))
