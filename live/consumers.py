@@ -14,6 +14,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -75,6 +76,19 @@ class RecordConsumer(AsyncWebsocketConsumer):
     follow_task: asyncio.Task | None = None
     stager: asyncio.Task | None = None
     decoded_next = 0  # the frame the decoder takes next
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, on
+        # the one thread a process runs thread-sensitive code on (Django's sync
+        # views and Channels' session and user lookups share it): every frame of
+        # every stream queued there, behind sockets connecting and pages being
+        # rendered, before its handler ran. This consumer uses the database
+        # only through ``db``, whose calls close their connections before and
+        # after (DatabaseSyncToAsync), so the hop protected nothing here.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection -------------------------------------------------------------
 
