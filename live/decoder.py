@@ -6,9 +6,9 @@ each into 16 kHz mono int16 PCM within milliseconds. Re-decoding the tail for
 each frame would need the header and codec state again every time. The
 demuxer pulls its input: it runs in a thread of its own, whose reads wait for
 the next frame, and libav releases the GIL while it demuxes and decodes, so
-the event loop never waits on it. A thread instead of the ffmpeg process each
-connection used to start: no process start, no pipes, and no hand-offs
-between ffmpeg's own demuxer, decoder and muxer threads for every 20 ms packet.
+the event loop never waits on it. A thread rather than an ffmpeg process per
+connection: no process to start, no pipes, and no hand-offs between the
+ffmpeg command line's demuxer, decoder and muxer threads for every 20 ms packet.
 
 What becomes the Recording is the staged bytes, decoded and validated again at
 the end; the decoder gives feedback and, by the audio it produces, tells a
