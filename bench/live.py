@@ -9,7 +9,7 @@ reading in 1-second MediaRecorder-sized frames, one per second. For every frame
 it measures the feedback latency: from sending the frame to receiving the first
 feedback computed from its audio. After each round it checks in the database
 that every frame of every stream was staged (none lost), and reads the server's
-CPU time (the web server's processes and their ffmpeg decoders).
+CPU time (the web server's processes, and any child processes they start).
 
 Prints, per N: feedback p50/p99 latency (also without each stream's first
 frame, which waits for its decoder to start), the p99 of the acknowledgements
@@ -77,14 +77,17 @@ def staged_frames() -> dict[str, tuple[int, int]]:
 def cpu_seconds(pid: int) -> float:
     import psutil
 
+    def own_and_reaped(process) -> float:
+        # A process's children that exited (and were waited for) are counted
+        # in its children's times: a worker's, for decoder processes it started.
+        times = process.cpu_times()
+        return times.user + times.system + times.children_user + times.children_system
+
     proc = psutil.Process(pid)
-    total = sum(proc.cpu_times()[:2])
-    children = proc.cpu_times()
-    # Decoders that already exited are counted in the children's times.
-    total += children.children_user + children.children_system
+    total = own_and_reaped(proc)
     for child in proc.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
-            total += sum(child.cpu_times()[:2])
+            total += own_and_reaped(child)
     return total
 
 
@@ -205,7 +208,7 @@ def rounds(args, server, origin: str, script_id: int, tokens, frames, size: int,
         pairs = [x for r in results if not isinstance(r, BaseException) for x in r[0]]
         acks = [x for r in results if not isinstance(r, BaseException) for x in r[2]]
         latencies = [lat for _, lat in pairs]
-        # Frame 0 also waits for the connection's decoder process to start.
+        # Frame 0 also waits for the connection's decoder to start.
         steady = [lat for seq, lat in pairs if seq > 0]
         staged = staged_frames()
         new = {k: v for k, v in staged.items() if k not in done_sessions}

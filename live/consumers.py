@@ -14,6 +14,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -75,6 +76,19 @@ class RecordConsumer(AsyncWebsocketConsumer):
     follow_task: asyncio.Task | None = None
     stager: asyncio.Task | None = None
     decoded_next = 0  # the frame the decoder takes next
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, on
+        # the one thread a process runs thread-sensitive code on (Django's sync
+        # views and Channels' session and user lookups share it): every frame of
+        # every stream queued there, behind sockets connecting and pages being
+        # rendered, before its handler ran. This consumer uses the database
+        # only through ``db``, whose calls close their connections before and
+        # after (DatabaseSyncToAsync), so the hop protected nothing here.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection -------------------------------------------------------------
 
@@ -299,9 +313,12 @@ class RecordConsumer(AsyncWebsocketConsumer):
         payload = data[services.SEQ_BYTES :]
         # The frame the stream continues with is decoded at once, while it
         # waits to be staged: feedback needs no durability, and the storage and
-        # database round trips are most of a frame's time under load. Frame 0
-        # waits for the staging's container check before a decoder starts.
-        early = self.decoder is not None and seq == self.decoded_next
+        # database round trips are most of a frame's time under load. The first
+        # frame too, once it opens a container a stream may use (the staging
+        # checks it again); anything else waits for the staging's answer.
+        early = seq == self.decoded_next and (
+            self.decoder is not None or (seq == 0 and services.starts_a_stream(payload))
+        )
         if self.stager is None:
             self.staging = asyncio.Queue(STAGE_AHEAD)
             self.stager = asyncio.create_task(self.stage_frames(session))

@@ -60,6 +60,11 @@ class LiveRefused(Exception):
         return self.reason
 
 
+def starts_a_stream(payload: bytes) -> bool:
+    """Whether a first frame opens a container a live stream may use."""
+    return decode.sniff_container(payload[:64]) in ("webm", "ogg")
+
+
 def _expiry(now=None):
     return (now or timezone.now()) + timedelta(seconds=settings.LIVE_IDLE_SECONDS)
 
@@ -196,7 +201,7 @@ def session_append(
         )
     if not payload:
         raise LiveRefused(BAD_REQUEST, f"Frame {seq} has no audio.")
-    if seq == 0 and decode.sniff_container(payload[:64]) not in ("webm", "ogg"):
+    if seq == 0 and not starts_a_stream(payload):
         raise LiveRefused(UNSUPPORTED, "Stream WebM/Opus or Ogg/Opus (MediaRecorder time slices).")
     if undecoded_allowance is not None and len(payload) > undecoded_allowance:
         raise session_reject_stream(session=session)

@@ -723,7 +723,7 @@ LIVE_STAGING_MAX_BYTES = env.int("LIVE_STAGING_MAX_BYTES", default=2 * 1024**3)
 # the record page's 64 kbit/s Opus, and it takes 32 readers to fill the whole.
 LIVE_STAGING_MAX_BYTES_PER_USER = env.int("LIVE_STAGING_MAX_BYTES_PER_USER", default=64 * 1024**2)
 # Bytes a stream may be ahead of the audio its decoder has produced (live/decoder.py):
-# room for a container header and what sits in the pipes when the next frame comes.
+# room for a container header and what is still being decoded when the next frame comes.
 LIVE_UNDECODED_MAX_BYTES = env.int("LIVE_UNDECODED_MAX_BYTES", default=512 * 1024)
 LIVE_STATUS_POLL_SECONDS = env.float("LIVE_STATUS_POLL_SECONDS", default=1.0)
 LIVE_STATUS_FOLLOW_SECONDS = env.int("LIVE_STATUS_FOLLOW_SECONDS", default=15 * 60)

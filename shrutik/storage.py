@@ -93,6 +93,15 @@ def storage_put_bytes(key: str, data: bytes) -> None:
         storage_put(key, io.BytesIO(data))
 
 
+def storage_warm() -> None:
+    """Build the process's S3 client now rather than on its first request: loading
+    botocore's models and endpoint rules is hundreds of milliseconds of CPU.
+    Signing a URL is local (no request), so this works while S3 is still down."""
+    if is_s3():
+        params = {"Bucket": default_storage.bucket_name, "Key": "warm"}
+        default_storage.client.generate_presigned_url("put_object", Params=params, ExpiresIn=60)
+
+
 def storage_copy_to_temp(key: str, *, suffix: str = "", directory: str | None = None) -> Path:
     """Stream an object into a local temporary file (never whole into memory)."""
     fd, path = tempfile.mkstemp(suffix=suffix, dir=directory)
