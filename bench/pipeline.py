@@ -36,8 +36,10 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, Services, drop_database, embedded_env, manage, recreate_database
-
+# bench/common (httpx, psycopg, rich) is imported where it is used, never in
+# the timed process: a worker does not load it, and it would count in the
+# process's memory.
+ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DB = "shrutik_bench_pipeline"
 WARM_UP = ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm"
@@ -148,6 +150,8 @@ def child(audio: Path, meta_path: Path) -> None:
 
 
 def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
+    from common import Services, drop_database, embedded_env, recreate_database
+
     if shape == "embedded":
         with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
             return timed_child(embedded_env(var), audio, meta)
@@ -161,6 +165,8 @@ def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
 
 
 def timed_child(env, audio: Path, meta: Path) -> dict:
+    from common import manage
+
     # Migrations run in their own process: a worker never loads them.
     manage(env, "migrate", "-v0")
     result = subprocess.run(
