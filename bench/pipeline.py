@@ -19,7 +19,9 @@ Prints the ratio pipeline / bare decode (goal ≤ 1.3 at 60 minutes), the
 real-time factor, the peak RSS over the timed process's life (goal ≤ 250 MB at
 60 minutes) and the peak anonymous memory during the timed run (RSS less the
 libraries' file pages, which count in RSS as far as the page cache holds
-them; docs/benchmarks.md).
+them; docs/benchmarks.md). Also the CPU time (user + system, every thread)
+of each, and their ratio: on a machine shared with other work the wall-clock
+ratio moves by tenths between runs, the CPU times much less.
 
     .venv/bin/python bench/pipeline.py [--minutes 10 60] [--shape deployed|embedded]
 """
@@ -36,23 +38,31 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, Services, drop_database, embedded_env, manage, recreate_database
-
+# bench/common (httpx, psycopg, rich) is imported where it is used, never in
+# the timed process: a worker does not load it, and it would count in the
+# process's memory.
+ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DB = "shrutik_bench_pipeline"
 WARM_UP = ROOT / "recordings" / "tests" / "fixtures" / "bn_read_fluent.webm"
 
 
-def bare_decode_seconds(path: Path) -> float:
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare_decode_seconds(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, all its threads) of the bare decode."""
     import imageio_ffmpeg
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path),
          "-ac", "1", "-ar", "16000", "-f", "s16le", "-y", "/dev/null"],
         check=True,
     )  # fmt: skip
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def anonymous_mb() -> float:
@@ -125,14 +135,17 @@ def child(audio: Path, meta_path: Path) -> None:
     script = recording.script
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with PeakSampler() as anonymous:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
         services.recording_process(recording_id=recording.id)
         elapsed = time.perf_counter() - started
+        # The sampler's own wakeups count here too (a few ms a second).
+        cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
     recording.refresh_from_db()
     print(
         json.dumps(
             {
                 "seconds": elapsed,
+                "cpu_seconds": cpu,
                 "status": recording.status,
                 "reason": recording.rejection_reason,
                 "chunks": recording.chunks.count(),
@@ -148,6 +161,8 @@ def child(audio: Path, meta_path: Path) -> None:
 
 
 def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
+    from common import Services, drop_database, embedded_env, recreate_database
+
     if shape == "embedded":
         with tempfile.TemporaryDirectory(prefix="shrutik-bench-") as var:
             return timed_child(embedded_env(var), audio, meta)
@@ -161,6 +176,8 @@ def run_pipeline(audio: Path, meta: Path, shape: str) -> dict:
 
 
 def timed_child(env, audio: Path, meta: Path) -> dict:
+    from common import manage
+
     # Migrations run in their own process: a worker never loads them.
     manage(env, "migrate", "-v0")
     result = subprocess.run(
@@ -190,7 +207,7 @@ def main() -> None:
         audio, meta = base.with_suffix(".webm"), base.with_suffix(".json")
         if not (audio.exists() and meta.exists()):
             build(minutes, base, seed=11)
-        bare = min(bare_decode_seconds(audio) for _ in range(2))
+        bare, bare_cpu = min(bare_decode_seconds(audio) for _ in range(2))
         result = run_pipeline(audio, meta, args.shape)
         rows.append(
             {
@@ -200,6 +217,10 @@ def main() -> None:
                 "bare_decode_s": round(bare, 2),
                 "pipeline_s": round(result["seconds"], 2),
                 "ratio": round(result["seconds"] / bare, 2),
+                # CPU time against CPU time: what a loaded machine moves least.
+                "bare_decode_cpu_s": round(bare_cpu, 2),
+                "pipeline_cpu_s": round(result.get("cpu_seconds", float("nan")), 2),
+                "cpu_ratio": round(result.get("cpu_seconds", float("nan")) / bare_cpu, 2),
                 "real_time_factor": round(result["seconds"] / (minutes * 60), 4),
                 "peak_rss_mb": round(result["peak_rss_mb"], 1),
                 "peak_anonymous_mb": round(result["peak_anonymous_mb"], 1),
@@ -210,12 +231,13 @@ def main() -> None:
             }
         )
     print(
-        f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'RTF':>7} {'peak MB':>8}"
-        f" {'anon MB':>8} chunks"
+        f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'CPU ratio':>9} {'RTF':>7}"
+        f" {'peak MB':>8} {'anon MB':>8} chunks"
     )
     for r in rows:
         print(
             f"{r['minutes']:>5g} {r['bare_decode_s']:>7} {r['pipeline_s']:>10} {r['ratio']:>6} "
+            f"{r['cpu_ratio']:>9} "
             f"{r['real_time_factor']:>7} {r['peak_rss_mb']:>8} {r['peak_anonymous_mb']:>8}"
             f" {r['chunks']} "
             f"({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']})"

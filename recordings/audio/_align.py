@@ -35,7 +35,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 MATCH, REPEAT, INSERT, SKIP, ATTEMPT = 1, 2, 3, 0, 4
 
@@ -65,7 +66,7 @@ _INF = np.inf
 MODE_VITERBI_FWD, MODE_VITERBI_BWD, MODE_SUM_FWD, MODE_SUM_BWD, MODE_POSTERIOR = range(5)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _logaddexp(a: float, b: float) -> float:
     if a == -_INF:
         return b
@@ -76,7 +77,7 @@ def _logaddexp(a: float, b: float) -> float:
     return b + math.log1p(math.exp(a - b))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _apply(
     mode,
     src,
@@ -127,7 +128,7 @@ def _apply(
                 post[m_atoms - 1 + j] += p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _valid(mode, use_alive, val, alive, src) -> bool:
     if use_alive:
         return alive[src]
@@ -136,7 +137,7 @@ def _valid(mode, use_alive, val, alive, src) -> bool:
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _comma_allowance(n_sig, sig_off, sig_gain, net, fracs, n_commas, inv2s2_pos, best) -> float:
     """Largest saving from reading internal pauses as the sentence's commas.
 
@@ -164,24 +165,35 @@ def _comma_allowance(n_sig, sig_off, sig_gain, net, fracs, n_commas, inv2s2_pos,
     return best[n_commas, n_sig]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _read_cost(
     penalty, sentence, ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain, net, fracs,
-    ncommas, inv2s2_pos, comma_miss, scratch,
+    ncommas, inv2s2_pos, comma_miss, scratch, first, stamp, allow_val, allow_at,
 ):  # fmt: skip
     """What reading atoms j..k-1 as ``sentence`` costs (a match, a repeat or an
     attempt): the duration cost, less what its pauses earn as the sentence's
     commas, plus ``penalty``. Only the cost: the sweep applies it itself. A
     helper that also applied the transition (inlined or not) made the sweep
-    1.5-2 times slower (segment_speech on an hour: 5.4 s against 3.6 s)."""
+    1.5-2 times slower (segment_speech on an hour: 5.4 s against 3.6 s).
+
+    The comma allowance depends only on the step (j, k) and the sentence, and
+    each sentence is read up to three times per step (a match and an attempt
+    of i, a repeat of it from i+1): it is computed once per step and sentence,
+    kept in ``allow_val`` at ``sentence - first + 1`` and marked with the
+    step's ``stamp``. The sum below is the same expression in the same order,
+    so the costs are the same to the bit."""
     d = ls - mulog[sentence]
-    allowance = _comma_allowance(
-        n_sig, sig_off, sig_gain, net, fracs[sentence], ncommas[sentence], inv2s2_pos, scratch
-    )
+    slot = sentence - first + 1
+    if allow_at[slot] != stamp:
+        allow_val[slot] = _comma_allowance(
+            n_sig, sig_off, sig_gain, net, fracs[sentence], ncommas[sentence], inv2s2_pos, scratch
+        )
+        allow_at[slot] = stamp
+    allowance = allow_val[slot]
     return penalty + d * d * inv2s2 + base + comma_miss * ncommas[sentence] - allowance
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _skips(
     mode,
     forward,
@@ -214,8 +226,9 @@ def _skips(
             )  # fmt: skip
 
 
-@njit(cache=True)
-def sweep(
+# Inlined into each of ``_SWEEPS`` below, which fix ``mode``.
+@njit(cache=True, nogil=True, inline="always")
+def _sweep(
     mode,
     starts,
     ends,
@@ -272,6 +285,10 @@ def sweep(
     sig_off = np.zeros(_MAX_SIG)
     sig_gain = np.zeros(_MAX_SIG)
     scratch = np.zeros((MAX_COMMAS + 1, _MAX_SIG + 1))
+    # Comma allowances of the current step, by sentence (see _read_cost).
+    allow_val = np.zeros(width + 2)
+    allow_at = np.full(width + 2, -1, dtype=np.int64)
+    stamp = 0
     for jj in range(m_atoms + 1):
         j = jj if forward else m_atoms - jj
         lo_j = lo[j]
@@ -319,6 +336,7 @@ def sweep(
                 ins_relief = top_gain - ins_pause if top_gain > ins_pause else 0.0
                 ins_cost = s_ins + d_ins * d_ins * inv2s2_ins + base - ins_relief
                 ins_ok = n_atoms == 1 or span <= max_insert
+                stamp += 1
                 for i in range(first, last + 1):
                     src = j * width + (i - lo_j)
                     if not _valid(mode, use_alive, val, alive, src):
@@ -327,7 +345,8 @@ def sweep(
                     if i < n_sent and lo_k <= i + 1 <= hi_k and (n_atoms == 1 or net <= maxspan[i]):
                         cost = _read_cost(
                             0.0, i, ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain,
-                            net, fracs, ncommas, inv2s2_pos, comma_miss, scratch,
+                            net, fracs, ncommas, inv2s2_pos, comma_miss, scratch, first, stamp,
+                            allow_val, allow_at,
                         )  # fmt: skip
                         _apply(
                             mode, src, k * width + (i + 1 - lo_k), cost, MATCH, i, j, k,
@@ -338,7 +357,8 @@ def sweep(
                         if i >= 1 and (n_atoms == 1 or net <= maxspan[i - 1]):
                             cost = _read_cost(
                                 s_rep_j, i - 1, ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain,
-                                net, fracs, ncommas, inv2s2_pos, comma_miss, scratch,
+                                net, fracs, ncommas, inv2s2_pos, comma_miss, scratch, first, stamp,
+                            allow_val, allow_at,
                             )  # fmt: skip
                             _apply(
                                 mode, src, k * width + (i - lo_k), cost, REPEAT, i - 1, j, k,
@@ -351,7 +371,8 @@ def sweep(
                         if i < n_sent and (n_atoms == 1 or net <= maxspan[i]):
                             cost = _read_cost(
                                 s_rep_j, i, ls, base, mulog, inv2s2, n_sig, sig_off, sig_gain,
-                                net, fracs, ncommas, inv2s2_pos, comma_miss, scratch,
+                                net, fracs, ncommas, inv2s2_pos, comma_miss, scratch, first, stamp,
+                            allow_val, allow_at,
                             )  # fmt: skip
                             _apply(
                                 mode, src, k * width + (i - lo_k), cost, ATTEMPT, i, j, k,
@@ -368,3 +389,39 @@ def sweep(
                 mode, forward, j, lo_j, hi_j, width, s_skip, use_alive,
                 val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
             )  # fmt: skip
+
+
+def _sweep_for(compiled_mode: int):
+    """``_sweep`` compiled for one mode.
+
+    The mode is a constant of the closure, so every test of it is folded
+    and the innermost loop does only what that mode does: tested at run time,
+    once per transition, those tests took about 40 % of the forward Viterbi
+    pass. Numba caches each closure apart (its cache key includes the values
+    the closure holds). ``_apply`` is left for LLVM to inline: inlined by
+    numba too, the five variants took twice as long to compile from an empty
+    cache (40 s against 19 s) and ran no faster.
+    """
+
+    @njit(cache=True, nogil=True)
+    def sweep_mode(
+        starts, ends, cut, intc, pref, pex, mulog, maxspan, ncommas, fracs, rep_pen, lo, width, prm,
+        val, other, alive, bp_src, bp_type, post, unit_k, unit_lab, logz,
+    ):  # fmt: skip
+        _sweep(
+            compiled_mode, starts, ends, cut, intc, pref, pex, mulog, maxspan, ncommas, fracs,
+            rep_pen, lo, width, prm, val, other, alive, bp_src, bp_type, post, unit_k, unit_lab,
+            logz,
+        )  # fmt: skip
+
+    return sweep_mode
+
+
+_SWEEPS = tuple(_sweep_for(mode) for mode in range(5))
+
+
+def sweep(mode: int, *args) -> None:
+    """Visit every transition of the banded lattice in the order ``mode``
+    needs (see ``_sweep``). Releases the GIL while it runs: passes that do not
+    depend on each other's results can run in threads, on two cores."""
+    _SWEEPS[mode](*args)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 
 def highpass_coefficients(cutoff_hz: float, sample_rate: int) -> np.ndarray:
@@ -46,3 +47,44 @@ def biquad(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> np.ndarray:
     state[0] = s1
     state[1] = s2
     return y
+
+
+@njit(cache=True, nogil=True)
+def clipped_count(
+    x: np.ndarray, last: np.float32, clip_level: np.float32, flat_level: np.float32, flat_run: int
+) -> int:
+    """Samples of ``x`` (float32) at ``clip_level`` or above, plus those in runs
+    of at least ``flat_run`` loud (``flat_level`` or above), equal, neighbouring
+    samples; ``last`` is the sample before ``x``.
+
+    A sample belongs to a run when it equals the one before it, or the one
+    after it equals it. One pass, where the array version took eight and a
+    second of the worker's time per hour of loud audio.
+    """
+    n = x.shape[0]
+    equal_prev = np.empty(n + 1, dtype=np.bool_)
+    prev = last
+    for t in range(n):
+        v = x[t]
+        equal_prev[t] = v == prev and abs(v) >= flat_level
+        prev = v
+    equal_prev[n] = False
+    hard = 0
+    flat = 0  # samples below clip_level in runs long enough to count
+    run = 0
+    run_soft = 0
+    for t in range(n + 1):
+        if t < n and (equal_prev[t] or equal_prev[t + 1]):
+            run += 1
+            if abs(x[t]) >= clip_level:
+                hard += 1
+            else:
+                run_soft += 1
+            continue
+        if run >= flat_run:
+            flat += run_soft
+        run = 0
+        run_soft = 0
+        if t < n and abs(x[t]) >= clip_level:
+            hard += 1
+    return hard + flat

@@ -93,7 +93,7 @@ class QualityMeter:
         block_peak = float(ax.max())
         self._peak = max(self._peak, block_peak)
         if block_peak >= min(_FLAT_MIN_LEVEL, self.clip_level):
-            self._clipped += self._count_clipped(x, ax)
+            self._clipped += self._count_clipped(x)
         else:
             # Nothing loud enough to be clipped: most blocks of a recording,
             # and the run search below is the costliest part of the meter.
@@ -106,28 +106,25 @@ class QualityMeter:
             power = np.einsum("ij,ij->i", f, f, dtype=np.float64) / self._frame
             self._add_levels(10.0 * np.log10(np.maximum(power, 1e-12)))
 
-    def _count_clipped(self, x: np.ndarray, ax: np.ndarray) -> int:
+    def _count_clipped(self, x: np.ndarray) -> int:
         """Samples at full scale, plus flat-topped runs of loud samples below it.
 
         Input clipped by a sound card below 1.0 shows as runs of identical loud
         samples. A run that straddles two blocks is only seen through the one
         sample carried over, which is precise enough for a ratio.
         """
-        hard = ax >= self.clip_level
-        prev = np.concatenate([np.array([self._last], dtype=np.float32), x])
+        # Imported here: this module is also the web process's, which must not
+        # load numba (about 150 MB); the worker has it loaded already.
+        from ._dsp import clipped_count
+
+        last = np.float32(self._last)
         self._last = float(x[-1])
-        equal_prev = (prev[1:] == prev[:-1]) & (ax >= _FLAT_MIN_LEVEL)
-        member = equal_prev.copy()
-        member[:-1] |= equal_prev[1:]
-        edges = np.diff(np.concatenate([[0], member.astype(np.int8), [0]]))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        long_runs = (ends - starts) >= self.flat_run
-        marker = np.zeros(x.size + 1, dtype=np.int32)
-        np.add.at(marker, starts[long_runs], 1)
-        np.add.at(marker, ends[long_runs], -1)
-        flat = np.cumsum(marker[:-1]) > 0
-        return int(hard.sum()) + int((flat & ~hard).sum())
+        # In float32, as numpy compared the samples with the levels.
+        return int(
+            clipped_count(
+                x, last, np.float32(self.clip_level), np.float32(_FLAT_MIN_LEVEL), self.flat_run
+            )
+        )
 
     def _add_levels(self, levels_db: np.ndarray) -> None:
         idx = np.clip(((levels_db - _FLOOR_DB) / _BIN_DB).astype(np.int64), 0, _BINS - 1)

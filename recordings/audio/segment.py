@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -376,15 +377,31 @@ class _Lattice:
         skipped.reverse()
         return units, skipped, float(val[final]), val
 
-    def beam(self, forward: np.ndarray, best: float) -> np.ndarray:
-        """The states within ``beam`` of the best path (the others carry less
-        than e^-beam of the mass), from the Viterbi forward costs."""
+    def backward(self, alive: np.ndarray | None = None) -> np.ndarray:
+        """Viterbi costs from each state to the end, over the ``alive`` states
+        (all of them by default).
+
+        Every step out of a state the forward pass reached leads to a state it
+        reached (costs are finite), so over those states the costs are the
+        same, to the bit, whether or not the pass is restricted to them; the
+        others have no forward cost and never pass ``beam``. Unrestricted, the
+        pass needs nothing from the forward one and can run beside it.
+        """
         final = self._index(self.n, self.a.count)
         back = np.full(self.states, np.inf)
         back[final] = 0.0
-        self._sweep(_align.MODE_VITERBI_BWD, back, alive=np.isfinite(forward))
-        back += forward
-        return back <= best + self.p.beam
+        if alive is None:
+            alive = np.ones(self.states, dtype=np.bool_)
+        self._sweep(_align.MODE_VITERBI_BWD, back, alive=alive)
+        return back
+
+    def beam(self, forward: np.ndarray, best: float, back: np.ndarray | None = None) -> np.ndarray:
+        """The states within ``beam`` of the best path (the others carry less
+        than e^-beam of the mass), from the Viterbi forward costs and, when
+        given, the backward ones (``backward``)."""
+        if back is None:
+            back = self.backward(np.isfinite(forward))
+        return back + forward <= best + self.p.beam
 
     def posteriors(self, units: list[_Unit], alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(cut) for every gap, and P(step exists with its label) for each unit.
@@ -397,10 +414,14 @@ class _Lattice:
         start, final = self._index(0, 0), self._index(self.n, m)
         alpha = np.full(self.states, -np.inf)
         alpha[start] = 0.0
-        self._sweep(_align.MODE_SUM_FWD, alpha, alive=alive)
         beta = np.full(self.states, -np.inf)
         beta[final] = 0.0
-        self._sweep(_align.MODE_SUM_BWD, beta, alive=alive)
+        # The two sums need only ``alive``, not each other: the kernel
+        # releases the GIL, so on two cores they take the time of one.
+        with ThreadPoolExecutor(max_workers=1) as other:
+            backward = other.submit(self._sweep, _align.MODE_SUM_BWD, beta, alive=alive)
+            self._sweep(_align.MODE_SUM_FWD, alpha, alive=alive)
+            backward.result()
         logz = float(alpha[final])
         unit_k = np.full(m, -1, dtype=np.int64)
         unit_lab = np.full(m, -1, dtype=np.int64)
@@ -447,6 +468,7 @@ class _Fit:
     skipped: list[int]
     cost: float
     forward: np.ndarray  # Viterbi costs, for the posterior pass's beam
+    back: np.ndarray  # backward Viterbi costs (``_Lattice.backward``), for the same
 
 
 def _fit_reading(
@@ -476,44 +498,67 @@ def _fit_reading(
     """
     rep_pen = np.zeros(atoms.count)  # where repeats are ruled out, see _gated_path
     factors = p.rate_search_factors if lengths.size <= p.rate_search_max_sentences else (1.0,)
+    # The last alignment of the fit that is kept also needs its backward pass
+    # (for the beam): with one seed that is this loop's only second pass.
+    single = len(factors) == 1
     lo, hi = default_spc / p.rate_range[1], default_spc / p.rate_range[0]
     fits: list[tuple[float, int, _Fit]] = []
     for order, factor in enumerate(factors):
         rate = float(np.clip(seed * factor, lo, hi))
         mu = rate * lengths
         lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), rep_pen=rep_pen)
-        units = _gated_path(lattice, atoms, env, rep_pen, p)[0]
+        units = _gated_path(lattice, atoms, env, rep_pen, p, with_back=False)[0]
         rate, local, sigma = _refit(units, atoms, lengths, rate, p)
         mu = rate * lengths * local
         lattice = _Lattice(atoms, mu, fracs, ncommas, p, float(np.median(mu)), sigma, rep_pen)
-        units, skipped, cost, forward = _gated_path(lattice, atoms, env, rep_pen, p)
-        fit = _Fit(rate, mu, sigma, lattice, units, skipped, cost, forward)
+        units, skipped, cost, forward, back = _gated_path(
+            lattice, atoms, env, rep_pen, p, with_back=single
+        )
+        fit = _Fit(rate, mu, sigma, lattice, units, skipped, cost, forward, back)
         fits.append((cost + len(units) * math.log(sigma), order, fit))
     _, _, best = min(fits, key=lambda f: f[:2])
-    if len(fits) > 1:
+    if not single:
         # Later seeds may have ruled out more repeats than this fit knew of.
-        best.units, best.skipped, best.cost, best.forward = _gated_path(
-            best.lattice, atoms, env, rep_pen, p
+        best.units, best.skipped, best.cost, best.forward, best.back = _gated_path(
+            best.lattice, atoms, env, rep_pen, p, with_back=True
         )
     return best
 
 
 def _gated_path(
-    lattice: _Lattice, atoms: _Atoms, env: Envelope, rep_pen: np.ndarray, p: SegmentParams
-) -> tuple[list[_Unit], list[int], float, np.ndarray]:
+    lattice: _Lattice,
+    atoms: _Atoms,
+    env: Envelope,
+    rep_pen: np.ndarray,
+    p: SegmentParams,
+    *,
+    with_back: bool,
+) -> tuple[list[_Unit], list[int], float, np.ndarray, np.ndarray | None]:
     """The lattice's best path once no repeat on it pairs two unlike readings.
 
     Each pass forbids the repeats whose readings differ (``rep_pen``, shared
     with the caller so later lattices start from what is known) and aligns
     again; a handful of passes settles it.
+
+    ``with_back``: also return the lattice's backward Viterbi costs, computed
+    in a second thread beside each forward pass (the kernel releases the
+    GIL), so on two cores they cost no time. A pass that forbids repeats
+    changes the costs, so its backward costs are dropped with it.
     """
-    for _ in range(max(1, p.twin_passes)):
-        units, skipped, best, forward = lattice.best_path()
-        unlike = [j for j in _unlike_twins(units, atoms, env, p) if rep_pen[j] == 0.0]
-        if not unlike:
-            break
-        rep_pen[unlike] = _FORBIDDEN
-    return units, skipped, best, forward
+    back = None
+    with ThreadPoolExecutor(max_workers=1) as other:
+        for _ in range(max(1, p.twin_passes)):
+            # rep_pen is read by both passes and written only after both ended.
+            pending = other.submit(lattice.backward) if with_back else None
+            try:
+                units, skipped, best, forward = lattice.best_path()
+            finally:
+                back = pending.result() if pending is not None else None
+            unlike = [j for j in _unlike_twins(units, atoms, env, p) if rep_pen[j] == 0.0]
+            if not unlike:
+                break
+            rep_pen[unlike] = _FORBIDDEN
+    return units, skipped, best, forward, back
 
 
 def _refit(
@@ -682,7 +727,7 @@ def segment_speech(
     fit = _fit_reading(atoms, env, lengths, fracs, ncommas, seed, default_spc, p)
     rate, mu, sigma, lattice = fit.rate, fit.mu, fit.sigma, fit.lattice
     units, skipped, best = fit.units, fit.skipped, fit.cost
-    alive = lattice.beam(fit.forward, best)
+    alive = lattice.beam(fit.forward, best, fit.back)
     del fit
     cut_post, unit_post = lattice.posteriors(units, alive)
     del alive

@@ -131,3 +131,40 @@ def test_a_rejection_keeps_its_message_and_values_apart_for_translation() -> Non
     )
     assert reason.params == {"duration": "0.4"}
     assert str(reason) == "The recording is too short (0.4 s). Please read the whole script aloud."
+
+
+def _clipped_by_arrays(x: np.ndarray, last: float, flat_run: int = 3) -> int:
+    """The clipped-sample count as the meter computed it with whole-array steps
+    before it had a kernel: the reference the kernel must equal exactly."""
+    ax = np.abs(x)
+    hard = ax >= 0.999
+    prev = np.concatenate([np.array([last], dtype=np.float32), x])
+    equal_prev = (prev[1:] == prev[:-1]) & (ax >= 0.5)
+    member = equal_prev.copy()
+    member[:-1] |= equal_prev[1:]
+    edges = np.diff(np.concatenate([[0], member.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    long_runs = (ends - starts) >= flat_run
+    marker = np.zeros(x.size + 1, dtype=np.int32)
+    np.add.at(marker, starts[long_runs], 1)
+    np.add.at(marker, ends[long_runs], -1)
+    flat = np.cumsum(marker[:-1]) > 0
+    return int(hard.sum()) + int((flat & ~hard).sum())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_clipped_count_equals_the_array_formulation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # Few distinct values, so that equal neighbours and runs of every length
+    # (at the block's edges too) are common; levels straddle both thresholds.
+    levels = np.array([0.3, 0.5, 0.7, 0.9989, 0.999, 1.0, -0.7, -1.0, np.nan], np.float32)
+    meter = quality.QualityMeter(SR)
+    last = 0.0
+    for size in (1, 2, 3, 5, 50, 4000):
+        x = levels[rng.integers(0, levels.size, size)]
+        x = np.repeat(x, rng.integers(1, 5, size))
+        expected = _clipped_by_arrays(x, last)
+        meter._last = last
+        assert meter._count_clipped(x) == expected
+        assert meter._last == float(x[-1]) or np.isnan(x[-1])
+        last = float(x[-1])

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from recordings.audio import segment
 from recordings.audio.decode import iter_pcm
 from recordings.audio.envelope import Envelope, envelope_from_audio, envelope_from_blocks
 from recordings.audio.segment import Segmentation, segment_envelope, segment_speech
-from recordings.audio.text import speech_length, split_sentences
+from recordings.audio.text import chars_per_second, speech_length, split_sentences
 from recordings.tests.audio_files import FIXTURES
 
 SR = 16000
@@ -396,3 +397,57 @@ def test_shared_recordings_chunk_into_their_sentences(name: str) -> None:
     v = judge(reading, result, sentences)
     assert_safe(v)
     assert [s.sentence for s in result.segments] == list(range(len(sentences)))
+
+
+def _fit_of(env: Envelope, script: list[str]):
+    """The fitted alignment segment_speech starts from (its internals)."""
+    p = segment.SegmentParams()
+    atoms = segment._atoms(env, p)
+    fracs, ncommas = segment._comma_table(script)
+    lengths = np.array(
+        [max(1, speech_length(s)) + p.comma_chars * c for s, c in zip(script, ncommas, strict=True)]
+    )
+    seed = segment._initial_seconds_per_char(atoms, lengths, p)
+    default_spc = 1.0 / chars_per_second("en")
+    return segment._fit_reading(atoms, env, lengths, fracs, ncommas, seed, default_spc, p)
+
+
+def _long_reading_envelope(sentences: int, seed: int) -> tuple[Envelope, list[str]]:
+    """Speech regions and pauses as levels, as in the hour-long test."""
+    rng = np.random.default_rng(seed)
+    script = [SCRIPT[i % len(SCRIPT)] for i in range(sentences)]
+    db = np.full(sentences * 600, -75.0)
+    t = 0.5
+    for sentence in script:
+        seconds = speech_length(sentence) / 14.0 * rng.uniform(0.9, 1.1)
+        start = int(t * 100)
+        db[start : start + int(seconds * 100)] = -20.0 + rng.normal(0, 2, int(seconds * 100))
+        t += seconds + rng.uniform(0.5, 1.2)
+    db = db[: int(t * 100) + 50]
+    return Envelope(db=db.astype(np.float32), hop_seconds=0.01, duration=db.size / 100), script
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["short script, several seeds, a repeat", "long script, one seed"],
+)
+def test_the_backward_pass_beside_the_forward_one_is_the_restricted_one(case: str) -> None:
+    # segment_speech runs the backward Viterbi pass in a second thread beside
+    # the forward one, over every state instead of those the forward pass
+    # reached: over those, the costs must be the same to the bit, and so the
+    # beam (and every chunk after it) the same.
+    if case.startswith("short"):
+        spoken = [*SCRIPT[:4], SCRIPT[3], *SCRIPT[4:]]
+        env, script = read_aloud(spoken, seed=3).envelope(), SCRIPT
+    else:
+        env, script = _long_reading_envelope(
+            segment.SegmentParams().rate_search_max_sentences + 30, 5
+        )
+    fit = _fit_of(env, script)
+    restricted = fit.lattice.backward(np.isfinite(fit.forward))
+    reached = np.isfinite(fit.forward)
+    assert reached.sum() > 0.5 * reached.size
+    assert np.array_equal(fit.back[reached], restricted[reached])
+    assert np.array_equal(
+        fit.lattice.beam(fit.forward, fit.cost, fit.back), fit.lattice.beam(fit.forward, fit.cost)
+    )
