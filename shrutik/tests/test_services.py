@@ -192,3 +192,23 @@ def test_signed_urls_name_the_public_endpoint_browsers_reach(s3_server):
             assert storage_media_origins() == [public]
     finally:
         storage.delete(name)
+
+
+def test_small_objects_replace_files_whole_on_the_filesystem_storage(tmp_path, settings):
+    """The embedded shape's storage: a chunk written again replaces the old
+    file by a rename (never missing, never half written), with the storage's
+    permissions, and leaves no temporary file behind."""
+    from shrutik.storage import storage_put_bytes
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    storage_put_bytes("chunks/r/0.flac", b"first")
+    storage_put_bytes("chunks/r/0.flac", b"second, longer")
+    assert default_storage.open("chunks/r/0.flac").read() == b"second, longer"
+    assert sorted(p.name for p in (tmp_path / "chunks" / "r").iterdir()) == ["0.flac"]
+    assert (tmp_path / "chunks" / "r" / "0.flac").stat().st_mode & 0o777 == 0o644
