@@ -34,6 +34,9 @@ TEXT_MAX_BYTES = 4096
 # RFC 6455's "unexpected condition": not the client's fault, so it reconnects and resumes.
 INTERNAL_ERROR = 1011
 FEEDBACK_MIN_INTERVAL = 0.2  # seconds between feedback messages for the same frame
+# At the end of a reading, how long the decoder may take to decode what it was
+# fed: libav decodes a second of audio in about 3 ms.
+DECODER_FINISH_SECONDS = 2.0
 # Frames received but not yet staged, per socket (seconds of audio): receiving
 # waits beyond that, so a slow storage slows the client instead of filling memory.
 STAGE_AHEAD = 16
@@ -400,9 +403,13 @@ class RecordConsumer(AsyncWebsocketConsumer):
         self.sent_seq, self.sent_at = self.fed_seq, now
         await self.send_json({"type": "feedback", "seq": self.fed_seq, **feedback.as_dict()})
 
-    async def stop_decoder(self):
+    async def stop_decoder(self, *, finish: bool = False):
         decoder, self.decoder = self.decoder, None
-        if decoder is not None:
+        if decoder is None:
+            return
+        if finish:
+            await decoder.finish(DECODER_FINISH_SECONDS)
+        else:
             await decoder.close()
 
     # --- end and processing status -------------------------------------------------
@@ -412,7 +419,8 @@ class RecordConsumer(AsyncWebsocketConsumer):
         await self.staged()
         if self.closing:
             return  # staging refused a frame: the socket is closing with the reason
-        await self.stop_decoder()
+        # The feedback on the last frames goes out before "ended".
+        await self.stop_decoder(finish=True)
         recording = await db(services.session_end)(session=session)
         await self.send_json(
             {

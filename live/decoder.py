@@ -82,11 +82,18 @@ class _Input:
         self._chunks: collections.deque[bytes] = collections.deque()
         self._ready = threading.Condition()
         self._closed = False
+        self._ended = False
         self._starved = starved
 
     def put(self, data: bytes) -> None:
         with self._ready:
             self._chunks.append(data)
+            self._ready.notify()
+
+    def end(self) -> None:
+        """No more bytes will come: libav reads what is left, then the end."""
+        with self._ready:
+            self._ended = True
             self._ready.notify()
 
     def close(self) -> None:
@@ -102,15 +109,15 @@ class _Input:
     def read(self, size: int) -> bytes:
         # libav copies the answer into a buffer of ``size`` bytes: never more.
         with self._ready:
-            if not self._chunks and not self._closed:
+            if not self._chunks and not self._closed and not self._ended:
                 self._ready.release()
                 try:
                     self._starved()
                 finally:
                     self._ready.acquire()
-                while not self._chunks and not self._closed:
+                while not self._chunks and not self._closed and not self._ended:
                     self._ready.wait()
-            if self._closed:
+            if self._closed or not self._chunks:
                 return b""
             data = self._chunks.popleft()
             if len(data) > size:
@@ -175,6 +182,17 @@ class StreamDecoder:
         """
         earned = self.decoded_samples * MAX_BYTES_PER_SECOND // SAMPLE_RATE
         return tolerance + earned - self.fed_bytes
+
+    async def finish(self, timeout: float) -> None:
+        """Decode what was fed and deliver it to ``on_pcm``, waiting at most
+        ``timeout`` seconds, then close. A reading's last frames often arrive
+        together (a reconnection sends what it kept), and their feedback is
+        the reader's last view of the reading."""
+        self._input.end()
+        if self.reader is not None and self.thread is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self.reader), timeout)
+        await self.close()
 
     async def close(self) -> None:
         """Stop the thread and wait for it to finish; safe to call more than once."""

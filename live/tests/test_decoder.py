@@ -13,6 +13,7 @@ from live.decoder import MAX_BYTES_PER_SECOND, SAMPLE_RATE, StreamDecoder
 from live.tests.conftest import frames_of
 from recordings.audio import decode, libav
 from recordings.tests.audio_files import FIXTURES
+from shrutik.testing import run_coroutine
 
 READING = FIXTURES / "bn_read_fluent.webm"
 OGG_READING = FIXTURES / "en_read_noisy.ogg"
@@ -92,7 +93,7 @@ def test_a_webm_stream_fed_frame_by_frame_decodes_as_it_arrives(piece_seconds):
     data = READING.read_bytes()
     expected = reference(READING)
     pieces = frames_of(data, expected.size / SAMPLE_RATE, piece_seconds=piece_seconds)
-    ours = asyncio.run(decode_in_pieces(READING, pieces, container="webm"))
+    ours = run_coroutine(lambda: decode_in_pieces(READING, pieces, container="webm"))
     assert_same_audio(ours, READING)
 
 
@@ -100,7 +101,9 @@ def test_pieces_of_any_size_give_the_same_samples():
     """Cut anywhere, even inside the header or a block: the same audio comes out."""
     data = READING.read_bytes()
     seconds = reference(READING).size / SAMPLE_RATE
-    whole = asyncio.run(decode_in_pieces(READING, frames_of(data, seconds), container="webm"))
+    whole = run_coroutine(
+        lambda: decode_in_pieces(READING, frames_of(data, seconds), container="webm")
+    )
 
     async def in_tiny_pieces():
         collected = Collected()
@@ -113,7 +116,7 @@ def test_pieces_of_any_size_give_the_same_samples():
         await decoder.close()
         return collected.pcm()
 
-    tiny = asyncio.run(in_tiny_pieces())
+    tiny = run_coroutine(in_tiny_pieces)
     assert np.array_equal(tiny[: whole.size], whole)
 
 
@@ -123,8 +126,8 @@ def test_an_ogg_stream_decodes_too():
     pieces = frames_of(data, expected.size / SAMPLE_RATE)
     # This file's Ogg pages hold about a second each, and its cuts fall
     # anywhere in them, so not every piece completes a page.
-    ours = asyncio.run(
-        decode_in_pieces(OGG_READING, pieces, container="ogg", each_piece_decodes=False)
+    ours = run_coroutine(
+        lambda: decode_in_pieces(OGG_READING, pieces, container="ogg", each_piece_decodes=False)
     )
     assert_same_audio(ours, OGG_READING)
 
@@ -144,7 +147,7 @@ def test_junk_decodes_to_nothing_and_earns_no_allowance():
         await decoder.close()
         return decoder, collected, fed_after, allowance
 
-    decoder, collected, fed_after, allowance = asyncio.run(scenario())
+    decoder, collected, fed_after, allowance = run_coroutine(scenario)
     assert decoder.failed and not fed_after
     assert collected.blocks == [] and decoder.decoded_samples == 0
     assert allowance == 100_000 - len(junk) - len(b"more junk")
@@ -168,7 +171,7 @@ def test_the_allowance_grows_with_decoded_audio_only():
         await decoder.close()
         return decoder, allowance
 
-    decoder, allowance = asyncio.run(scenario())
+    decoder, allowance = run_coroutine(scenario)
     earned = decoder.decoded_samples * MAX_BYTES_PER_SECOND // SAMPLE_RATE
     assert allowance == earned - decoder.fed_bytes
 
@@ -193,7 +196,7 @@ def test_close_stops_the_thread_wherever_it_is(fed):
         await asyncio.sleep(0)
         return decoder, collected, after_close, fed_after
 
-    decoder, collected, after_close, fed_after = asyncio.run(scenario())
+    decoder, collected, after_close, fed_after = run_coroutine(scenario)
     assert not decoder.thread.is_alive()
     assert len(collected.blocks) == after_close
     assert not fed_after
@@ -215,5 +218,24 @@ def test_a_failing_listener_does_not_leave_the_thread_running():
         await decoder.close()
         return decoder
 
-    decoder = asyncio.run(scenario())
+    decoder = run_coroutine(scenario)
     assert not decoder.thread.is_alive()
+
+
+def test_finishing_delivers_everything_fed_before_it_closes():
+    """A reading's last frames often arrive together (a reconnection sends what
+    it kept) just before it ends: their audio still reaches ``on_pcm``."""
+
+    async def scenario():
+        collected = Collected()
+        decoder = StreamDecoder(collected, container="webm")
+        await decoder.start()
+        for piece in frames_of(READING.read_bytes(), 15.0):
+            assert await decoder.feed(piece)
+        await decoder.finish(WAIT)
+        return decoder, collected
+
+    decoder, collected = run_coroutine(scenario)
+    assert not decoder.thread.is_alive() and not decoder.failed
+    assert_same_audio(collected.pcm(), READING)
+    assert decoder.decoded_samples == collected.pcm().size > 0
