@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from datetime import timedelta
 from functools import cache
 
@@ -195,7 +194,7 @@ def reader_standing(user_id, language: str, config: engine.EngineConfig | None =
     start = engine.reading_accuracy(record, config)
     return Standing(
         accuracy=record.accuracy,
-        weight=math.log(start / (1.0 - start)),
+        weight=engine.weight_from_accuracy(start),
         newcomer=score is None or score.readings == 0,
         blocked=False,
     )

@@ -10,7 +10,6 @@ times: it is the closest thing to ground truth the system ever sees.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -18,7 +17,7 @@ from rapidfuzz.distance import Levenshtein
 
 from transcriptions.normalize import tokenize
 
-from .policy import build_voters, match_evidence
+from .policy import _logit, build_voters, match_evidence
 from .schema import EngineConfig, Transcript, weight_from_accuracy
 from .vote import combine, vote_slot
 
@@ -273,10 +272,8 @@ def reading_evidence(
         right = tokenize(reviewed_text) == sentence
         return Evidence(scale * right, scale * (not right))
     match = match_evidence(transcripts, sentence, config)
-    odds = match.log_odds - math.log(config.sentence_prior / (1.0 - config.sentence_prior))
-    threshold = math.log(
-        config.reading_evidence_confidence / (1.0 - config.reading_evidence_confidence)
-    )
+    odds = match.log_odds - _logit(config.sentence_prior)
+    threshold = _logit(config.reading_evidence_confidence)
     if odds >= threshold:
         return Evidence(1.0, 0.0)
     if odds <= -threshold:
