@@ -13,7 +13,7 @@ does not load numba, which ``envelope`` and ``segment`` need.
 - ``quality``  QualityMeter (level, clipping, speech, SNR), assess
 - ``envelope`` EnvelopeBuilder, speech_regions
 - ``segment``  segment_speech (script-aware chunking)
-- ``encode``   flac_slice
+- ``encode``   iter_flac_chunks (flac_slice for one)
 - ``text``     split_sentences, estimate_script, length_bucket
 - ``warm``     ``python -m recordings.audio.warm`` fills numba's cache (the image's build)
 
@@ -22,6 +22,6 @@ The worker's use (``recordings.services.recording_process``)::
     measured = analysis.decode_and_analyse(upload_path, wav_path, max_seconds=limit)
     if reason := quality.assess(measured.metrics, expected_duration=script_seconds): ...
     cut = segment.segment_speech(measured.envelope, sentences, language="bn")
-    for seg in cut.segments:
-        flac = encode.flac_slice(wav_path, seg.start, seg.end)  # seg.sentence: its index
+    spans = [(seg.start, seg.end) for seg in cut.segments]  # seg.sentence: its index
+    for flac in encode.iter_flac_chunks(wav_path, spans): ...  # a few threads, every n-th span
 """

@@ -54,10 +54,14 @@ def read_slice(wav_path: str | os.PathLike[str], start: float, end: float) -> np
         return _read(sf, start, end)
 
 
+def _write_flac(out: BinaryIO, samples: np.ndarray) -> None:
+    soundfile.write(out, samples, CHUNK_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+
+
 def encode_flac(wav_path: str | os.PathLike[str], start: float, end: float, out: BinaryIO) -> int:
     """Write [start, end) seconds of the WAV to ``out`` as FLAC; return the sample count."""
     samples = read_slice(wav_path, start, end)
-    soundfile.write(out, samples, CHUNK_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    _write_flac(out, samples)
     return int(samples.size)
 
 
@@ -76,8 +80,6 @@ def iter_flac_chunks(
     with _open(wav_path) as sf:
         for start, end in spans:
             buf = io.BytesIO()
-            soundfile.write(
-                buf, _read(sf, start, end), CHUNK_SAMPLE_RATE, format="FLAC", subtype="PCM_16"
-            )
+            _write_flac(buf, _read(sf, start, end))
             buf.seek(0)
             yield buf
