@@ -7,7 +7,8 @@ imports nothing, so the web process validating uploads (``decode`` only)
 does not load numba, which ``envelope`` and ``segment`` need.
 
 - ``decode``   probe, measure_duration, decode_to_wav (pinned ffmpeg): the upload check
-- ``libav``    iter_pcm: in-process decoding for the worker
+- ``libav``    iter_pcm: in-process decoding for the worker (a long file's
+               second half in a child process beside it)
 - ``analysis`` decode_and_analyse: one decode pass that writes the WAV and
                measures quality and the envelope as the blocks stream in
 - ``quality``  QualityMeter (level, clipping, speech, SNR), assess

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +96,59 @@ def test_decode_and_analyse_leaves_no_partial_wav(media: dict[str, Path], tmp_pa
     with pytest.raises(decode.AudioTooLongError):
         analysis.decode_and_analyse(media["webm"], wav, max_seconds=0.5, block_seconds=0.1)
     assert not wav.exists()
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ONE_STEP = 1 / 32768  # one 16-bit step
+
+
+@pytest.mark.parametrize("name", ["bn_read_fluent.webm", "en_read_noisy.ogg"])
+def test_a_second_half_decoded_by_a_child_joins_the_first(name: str) -> None:
+    # Real speech, so the decoder's state at the split is that of a voice.
+    path = FIXTURES / name
+    whole = _decode_all(libav, path, threads=1)
+    with libav.iter_pcm(path, split_bytes=0) as stream:
+        halves = np.concatenate(list(stream))
+        assert stream.halves == 2
+    assert halves.size == whole.size
+    # The child's decoder starts fresh half a second before the split: a few
+    # samples round the other way, none by more than one step.
+    assert np.abs(halves - whole).max() <= ONE_STEP
+    assert np.mean(halves != whole) < 0.01
+    # Files under the threshold are decoded by this process alone.
+    with libav.iter_pcm(path) as stream:
+        assert np.array_equal(np.concatenate(list(stream)), whole)
+        assert stream.halves == 1
+
+
+def test_the_rest_is_decoded_here_when_the_child_fails(monkeypatch) -> None:
+    # A child that exits at once with an error, as one that crashed would.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    path = FIXTURES / "bn_read_fluent.webm"
+    whole = _decode_all(libav, path, threads=1)
+    with libav.iter_pcm(path, split_bytes=0) as stream:
+        halves = np.concatenate(list(stream))
+        assert stream.halves == 1
+    assert np.array_equal(halves, whole)
+
+
+def _children_decoding() -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == os.getpid() and b"decode_second_half" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_stopping_early_stops_the_child(hour_of_silence: Path) -> None:
+    stream = libav.iter_pcm(hour_of_silence, max_seconds=30, split_bytes=0)
+    assert _children_decoding()  # started with the stream, to decode beside it
+    with pytest.raises(decode.AudioTooLongError), stream:
+        for _ in stream:
+            pass
+    assert not _children_decoding()
