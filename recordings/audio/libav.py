@@ -26,6 +26,7 @@ closed. Damaged packets are skipped as the ffmpeg command line does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -135,9 +136,11 @@ class LibavStream(BlockStream):
             and 48000 % sample_rate == 0
             and path.stat().st_size >= max(split_bytes, 1)
         ):
-            self._half = _SecondHalf(
-                path, demuxer, sample_rate=sample_rate, max_seconds=max_seconds, timeout=timeout
-            )
+            # Without a child (no process or scratch space left) one decoder it is.
+            with contextlib.suppress(OSError):
+                self._half = _SecondHalf(
+                    path, demuxer, sample_rate=sample_rate, max_seconds=max_seconds, timeout=timeout
+                )
         # 2 once the child's second half is used (for tests and the worker's log).
         self.halves = 1
         self._decoder: threading.Thread | None = None
@@ -475,26 +478,30 @@ class _SecondHalf:
         self._dir = tempfile.TemporaryDirectory(prefix="shrutik-half-")
         self._out = Path(self._dir.name) / "half.pcm"
         root = str(Path(__file__).resolve().parents[2])
-        self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; sys.path.insert(0, sys.argv[1]); "
-                "from recordings.audio.libav import decode_second_half; "
-                "decode_second_half(*sys.argv[2:])",
-                root,
-                str(path),
-                demuxer,
-                str(self.offset),
-                str(sample_rate),
-                str(max_seconds or 0),
-                str(timeout),
-                str(self._out),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from recordings.audio.libav import decode_second_half; "
+                    "decode_second_half(*sys.argv[2:])",
+                    root,
+                    str(path),
+                    demuxer,
+                    str(self.offset),
+                    str(sample_rate),
+                    str(max_seconds or 0),
+                    str(timeout),
+                    str(self._out),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            self._dir.cleanup()
+            raise
 
     def result(self, before: int, shape: tuple | None) -> _Part | None:
         """The child's half, if it starts after ``before`` samples of ``shape``."""
