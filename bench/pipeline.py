@@ -19,8 +19,9 @@ Prints the ratio pipeline / bare decode (goal ≤ 1.3 at 60 minutes), the
 real-time factor, the peak RSS over the timed process's life (goal ≤ 250 MB at
 60 minutes) and the peak anonymous memory during the timed run (RSS less the
 libraries' file pages, which count in RSS as far as the page cache holds
-them; docs/benchmarks.md), and the peak RSS of the child process that decodes
-a long file's second half ("child MB", 0 if there was none). Also the CPU
+them; docs/benchmarks.md), and the peak RSS and anonymous memory of the child
+process that decodes a long file's second half ("child MB", "anon"; 0 if
+there was none). Also the CPU
 time (user + system, every thread, the child's included) of each, and their
 ratio: on a machine shared with other work the wall-clock ratio moves by
 tenths between runs, the CPU times much less.
@@ -78,12 +79,13 @@ def anonymous_mb() -> float:
     return float("nan")
 
 
-def children_peak_mb() -> float:
-    """The highest VmHWM among this process's children now running (Linux):
-    their own high-water marks since they started their program. (Their
-    ru_maxrss cannot tell: the kernel counts the parent's RSS they shared
-    before exec.)"""
-    peak = 0.0
+def children_mb() -> tuple[float, float]:
+    """The highest VmHWM and RssAnon among this process's children now
+    running (Linux). VmHWM is their own high-water mark since they started
+    their program (their ru_maxrss cannot tell: the kernel counts the
+    parent's RSS they shared before exec); RssAnon is their private memory,
+    without the library pages they share with this process."""
+    hwm = anon = 0.0
     for listing in Path("/proc/self/task").glob("*/children"):
         try:
             pids = listing.read_text().split()
@@ -94,26 +96,30 @@ def children_peak_mb() -> float:
                 with open(f"/proc/{pid}/status") as status:
                     for line in status:
                         if line.startswith("VmHWM:"):
-                            peak = max(peak, int(line.split()[1]) / 1024)
+                            hwm = max(hwm, int(line.split()[1]) / 1024)
+                        elif line.startswith("RssAnon:"):
+                            anon = max(anon, int(line.split()[1]) / 1024)
             except OSError:
                 continue  # it has just ended
-    return peak
+    return hwm, anon
 
 
 class PeakSampler(threading.Thread):
     """The highest ``anonymous_mb`` seen while the block runs, and the highest
-    ``children_peak_mb``, sampled every 10 ms."""
+    of ``children_mb``, sampled every 10 ms."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak = anonymous_mb()
-        self.children_peak = 0.0
+        self.children_peak = self.children_anonymous = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.01):
             self.peak = max(self.peak, anonymous_mb())
-            self.children_peak = max(self.children_peak, children_peak_mb())
+            hwm, anon = children_mb()
+            self.children_peak = max(self.children_peak, hwm)
+            self.children_anonymous = max(self.children_anonymous, anon)
 
     def __enter__(self) -> PeakSampler:
         self.start()
@@ -184,6 +190,7 @@ def child(audio: Path, meta_path: Path) -> None:
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 # Its child: the second-half decoder.
                 "child_peak_rss_mb": anonymous.children_peak,
+                "child_peak_anonymous_mb": anonymous.children_anonymous,
                 "rss_before_mb": baseline / 1024,
                 "peak_anonymous_mb": anonymous.peak,
             }
@@ -256,6 +263,7 @@ def main() -> None:
                 "peak_rss_mb": round(result["peak_rss_mb"], 1),
                 "peak_anonymous_mb": round(result["peak_anonymous_mb"], 1),
                 "child_peak_rss_mb": round(result["child_peak_rss_mb"], 1),
+                "child_peak_anonymous_mb": round(result["child_peak_anonymous_mb"], 1),
                 "status": result["status"],
                 "chunks": result["chunks"],
                 "aligned_chunks": result["aligned_chunks"],
@@ -264,14 +272,14 @@ def main() -> None:
         )
     print(
         f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'CPU ratio':>9} {'RTF':>7}"
-        f" {'peak MB':>8} {'anon MB':>8} {'child MB':>8} chunks"
+        f" {'peak MB':>8} {'anon MB':>8} {'child MB':>8} {'anon':>5} chunks"
     )
     for r in rows:
         print(
             f"{r['minutes']:>5g} {r['bare_decode_s']:>7} {r['pipeline_s']:>10} {r['ratio']:>6} "
             f"{r['cpu_ratio']:>9} "
             f"{r['real_time_factor']:>7} {r['peak_rss_mb']:>8} {r['peak_anonymous_mb']:>8}"
-            f" {r['child_peak_rss_mb']:>8}"
+            f" {r['child_peak_rss_mb']:>8} {r['child_peak_anonymous_mb']:>5}"
             f" {r['chunks']} "
             f"({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']})"
         )
