@@ -494,6 +494,7 @@ class _SecondHalf:
                     str(max_seconds or 0),
                     str(timeout),
                     str(self._out),
+                    str(os.getpid()),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -527,10 +528,18 @@ class _SecondHalf:
 
 
 def decode_second_half(
-    path: str, demuxer: str, offset: str, rate: str, max_seconds: str, timeout: str, out: str
+    path: str,
+    demuxer: str,
+    offset: str,
+    rate: str,
+    max_seconds: str,
+    timeout: str,
+    out: str,
+    parent: str,
 ) -> None:
     """The child's side of ``_SecondHalf`` (run as ``python -c``; a non-zero
     exit tells the parent to decode the half itself)."""
+    _die_with(int(parent))
     import av
     import soxr
 
@@ -590,6 +599,18 @@ def decode_second_half(
                 if written > limit:
                     return  # the parent reports the recording too long
             write(_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True)))
+
+
+def _die_with(parent: int) -> None:
+    """Be killed with the worker (Linux): a worker killed at its task's hard
+    time limit must not leave a decoder running on."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit("the worker is gone")
 
 
 def _timed(head: list, packets: Iterator, deadline: float) -> Iterator:

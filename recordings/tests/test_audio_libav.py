@@ -132,7 +132,8 @@ def test_the_rest_is_decoded_here_when_the_child_fails(monkeypatch) -> None:
     assert np.array_equal(halves, whole)
 
 
-def _children_decoding() -> list[int]:
+def _children_decoding(parent: int | None = None) -> list[int]:
+    parent = os.getpid() if parent is None else parent
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -140,7 +141,7 @@ def _children_decoding() -> list[int]:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):
             continue
-        if ppid == os.getpid() and b"decode_second_half" in cmdline:
+        if ppid == parent and b"decode_second_half" in cmdline:
             found.append(int(pid))
     return found
 
@@ -152,3 +153,48 @@ def test_stopping_early_stops_the_child(hour_of_silence: Path) -> None:
         for _ in stream:
             pass
     assert not _children_decoding()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie waits for whoever adopted it to reap it
+
+
+def test_the_child_dies_with_the_worker(hour_of_silence: Path, tmp_path: Path) -> None:
+    # A worker killed at its task's hard time limit takes the child with it.
+    # Three hours of silence: the child's half alone takes seconds to decode.
+    import subprocess
+    import time
+
+    from recordings.tests.audio_files import ffmpeg
+
+    long = tmp_path / "three-hours.opus"
+    ffmpeg("-stream_loop", "2", "-i", str(hour_of_silence), "-c", "copy", str(long))
+    root = Path(__file__).resolve().parents[2]
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, sys.argv[1]); "
+            "from recordings.audio import libav; "
+            "stream = libav.iter_pcm(sys.argv[2], split_bytes=0); "
+            "print('started', flush=True); time.sleep(60)",
+            str(root),
+            str(long),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert worker.stdout.readline().strip() == b"started"
+        children = _children_decoding(worker.pid)
+        assert children
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 1.0
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, "the child outlived its worker"
+        time.sleep(0.02)
