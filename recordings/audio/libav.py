@@ -27,6 +27,7 @@ closed. Damaged packets are skipped as the ffmpeg command line does.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import queue
 import subprocess
@@ -51,7 +52,7 @@ from .decode import (
     demuxer_of,
 )
 
-__all__ = ["LibavStream", "decode_second_half", "decode_threads", "iter_pcm"]
+__all__ = ["LibavStream", "decode_second_half", "decode_threads", "iter_pcm", "usable_cores"]
 
 # Decoded frames are handed on in pieces of two seconds, at most four ahead
 # of the resampler (1.5 MB of 48 kHz mono). Pieces of half a second took a
@@ -78,8 +79,27 @@ LOOKAHEAD_SECONDS = 0.2
 
 def decode_threads() -> int:
     """1 to decode in the consuming thread, 2 to decode ahead in a thread of
-    its own: worth it wherever there is a second core for it."""
-    return 2 if len(os.sched_getaffinity(0)) > 1 else 1
+    its own (and a long file's second half in a child process): worth it
+    wherever there is a second core for it."""
+    return 2 if usable_cores() > 1 else 1
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU affinity, capped by its
+    cgroup's CPU quota. A container limited to one core (the Kubernetes audio
+    worker's) still sees every core of its node in its affinity, and a second
+    decoder there would only take turns with the first."""
+    cores = len(os.sched_getaffinity(0))
+    quota = None
+    with contextlib.suppress(OSError, ValueError):
+        limit, period = (cgroup / "cpu.max").read_text().split()[:2]  # v2: "max 100000"
+        quota = None if limit == "max" else int(limit) / int(period)
+    if quota is None:
+        with contextlib.suppress(OSError, ValueError):
+            limit = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())  # v1: -1 for none
+            period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+            quota = limit / period if limit > 0 else None
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 class LibavStream(BlockStream):

@@ -198,3 +198,23 @@ def test_the_child_dies_with_the_worker(hour_of_silence: Path, tmp_path: Path) -
     while any(_alive(pid) for pid in children):
         assert time.monotonic() < deadline, "the child outlived its worker"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "100000 100000\n"}, 1),  # cgroup v2, one core
+        ({"cpu.max": "150000 100000\n"}, 2),  # a core and a half: the second is worth using
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup files: the affinity decides
+    ],
+)
+def test_usable_cores_follow_the_cgroup_quota(tmp_path: Path, files: dict, quota) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if quota is None else min(affinity, quota)
+    assert libav.usable_cores(tmp_path) == expected
