@@ -132,6 +132,42 @@ def test_the_rest_is_decoded_here_when_the_child_fails(monkeypatch) -> None:
     assert np.array_equal(halves, whole)
 
 
+def _with_a_damaged_packet(source: Path, out: Path, index: int) -> None:
+    """``source`` (Ogg Opus) remuxed with packet ``index`` made invalid: a
+    two-frame packet (code 1) whose frames cannot be of equal size. (The WebM
+    demuxer would drop it; Ogg passes it on to the decoder, which rejects it.)"""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(out), "w", format="ogg") as dst:
+        stream = dst.add_stream_from_template(src.streams.audio[0])
+        for number, packet in enumerate(src.demux(src.streams.audio[0])):
+            if not packet.size:
+                continue
+            if number == index:
+                data = bytes(packet)
+                payload = data[1:] if len(data) % 2 == 0 else data[1:-1]
+                damaged = av.Packet(bytes([(data[0] & ~3) | 1]) + payload)
+                damaged.time_base = packet.time_base
+                damaged.pts, damaged.dts = packet.pts, packet.dts
+                damaged.duration = packet.duration
+                packet = damaged
+            packet.stream = stream
+            dst.mux(packet)
+
+
+def test_the_rest_is_decoded_here_when_the_child_would_start_elsewhere(tmp_path: Path):
+    # The damaged packet before the split decodes to nothing here while its
+    # header promises two frames: the child's count of the samples before
+    # the split disagrees with the decoder's, so its half is not used.
+    damaged = tmp_path / "damaged.ogg"
+    _with_a_damaged_packet(FIXTURES / "en_read_noisy.ogg", damaged, index=50)
+    whole = _decode_all(libav, damaged, threads=1)
+    with libav.iter_pcm(damaged, split_bytes=0) as stream:
+        halves = np.concatenate(list(stream))
+        assert stream.halves == 1
+    assert np.array_equal(halves, whole)
+
+
 def _children_decoding(parent: int | None = None) -> list[int]:
     parent = os.getpid() if parent is None else parent
     found = []
