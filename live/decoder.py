@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from recordings.audio.decode import MAX_STREAMS, AudioDecodeError, check_codec
-from recordings.audio.libav import _mono, _pcm16, _samples
+from recordings.audio.libav import frame_samples, to_mono, to_pcm16
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ class StreamDecoder:
         elif key != self._shape:
             # Splice or garbage that happens to parse: not a recording.
             raise AudioDecodeError("the audio changes its sample rate or channels mid-stream")
-        self._gathered.append(_samples(frame))
+        self._gathered.append(frame_samples(frame))
         self._last_frame = frame
 
     def _flush(self) -> None:
@@ -302,9 +302,9 @@ class StreamDecoder:
         demuxed everything fed so far, so each frame's audio goes out at once."""
         if not self._gathered or self._input.closed:
             return
-        data = _mono(self._gathered, self._last_frame)
+        data = to_mono(self._gathered, self._last_frame)
         self._gathered = []
         if self._resampler is not None:
             data = self._resampler.resample_chunk(data)
         if data.size:
-            self._post(_pcm16(data))
+            self._post(to_pcm16(data))

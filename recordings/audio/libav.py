@@ -52,7 +52,16 @@ from .decode import (
     demuxer_of,
 )
 
-__all__ = ["LibavStream", "decode_second_half", "decode_threads", "iter_pcm", "usable_cores"]
+__all__ = [
+    "LibavStream",
+    "decode_second_half",
+    "decode_threads",
+    "frame_samples",
+    "iter_pcm",
+    "to_mono",
+    "to_pcm16",
+    "usable_cores",
+]
 
 # Decoded frames are handed on in pieces of two seconds, at most four ahead
 # of the resampler (1.5 MB of 48 kHz mono). Pieces of half a second took a
@@ -291,7 +300,7 @@ class LibavStream(BlockStream):
                 continue
             if type(item) is _Part:
                 if cap is not None and produced < cap and resampler is not None:
-                    tail = _pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+                    tail = to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
                     yield tail[: cap - produced]
                 self.halves = 2
                 yield from item.samples()
@@ -309,7 +318,7 @@ class LibavStream(BlockStream):
                     )
             elif key != shape:
                 raise _changes_format()
-            out = _pcm16(_resample(resampler, mono, last=False))
+            out = to_pcm16(_resample(resampler, mono, last=False))
             if cap is not None and produced + out.size > cap:
                 keep = max(0, cap - produced)
                 surplus.append(out[keep:])
@@ -318,7 +327,7 @@ class LibavStream(BlockStream):
             yield out
         yield from surplus
         if resampler is not None:
-            yield _pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            yield to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
 
     def __next__(self) -> np.ndarray:
         import av
@@ -398,7 +407,7 @@ class _Gatherer:
             self.shape = key
         elif key != self.shape:
             raise _changes_format()
-        self._frames.append(_samples(frame))
+        self._frames.append(frame_samples(frame))
         self._count += frame.samples
         self._last = frame
         return self.flush() if self._count >= key[0] * GATHER_SECONDS else None
@@ -406,7 +415,7 @@ class _Gatherer:
     def flush(self) -> tuple[tuple, np.ndarray] | None:
         if not self._frames:
             return None
-        piece = (self.shape, _mono(self._frames, self._last))
+        piece = (self.shape, to_mono(self._frames, self._last))
         self._frames, self._count = [], 0
         return piece
 
@@ -610,15 +619,15 @@ def decode_second_half(
                 fh.write(pcm.astype("<i2").tobytes())
                 written += pcm.size
 
-            write(_pcm16(resampler.resample_chunk(mono[drop:])))
+            write(to_pcm16(resampler.resample_chunk(mono[drop:])))
             rest = _decoded(decoder, _timed([packet], packets, deadline))
             for key, piece in _gathered(rest):
                 if key != shape:
                     sys.exit("the audio changes format")
-                write(_pcm16(resampler.resample_chunk(piece)))
+                write(to_pcm16(resampler.resample_chunk(piece)))
                 if written > limit:
                     return  # the parent reports the recording too long
-            write(_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True)))
+            write(to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True)))
 
 
 def _die_with(parent: int) -> None:
@@ -663,7 +672,7 @@ _DTYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "s64": np.int64}
 _DTYPES.update(flt=np.float32, dbl=np.float64)
 
 
-def _samples(frame) -> np.ndarray:
+def frame_samples(frame) -> np.ndarray:
     """A frame's samples as (channels, n), viewing its planes without a copy.
 
     ``AudioFrame.to_ndarray`` stacks the planes with numpy for every 20 ms
@@ -680,7 +689,7 @@ def _samples(frame) -> np.ndarray:
     return np.frombuffer(frame.planes[0], dtype, count=n * channels)[None, :]
 
 
-def _mono(pieces: list[np.ndarray], frame) -> np.ndarray:
+def to_mono(pieces: list[np.ndarray], frame) -> np.ndarray:
     """Decoded frames (of ``frame``'s format) as one mono float32 array in [-1, 1).
 
     Converted once per gathered piece rather than per frame; channels are
@@ -709,7 +718,7 @@ def _resample(resampler, data: np.ndarray, *, last: bool) -> np.ndarray:
     return resampler.resample_chunk(data, last=last)
 
 
-def _pcm16(data: np.ndarray) -> np.ndarray:
+def to_pcm16(data: np.ndarray) -> np.ndarray:
     """Rounded and clipped to 16 bits, as the command line's s16 output is."""
     return np.clip(np.rint(data * 32768.0), -32768, 32767).astype(np.int16)
 
