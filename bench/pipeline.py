@@ -68,15 +68,21 @@ def bare_decode_seconds(path: Path) -> tuple[float, float]:
     return time.perf_counter() - started, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
+def status_mb(pid: str = "self") -> dict[str, float]:
+    """The memory lines of a process's /proc status (Linux), in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        return {
+            name: int(rest.split()[0]) / 1024
+            for name, _, rest in (line.partition(":") for line in status)
+            if rest.strip().endswith("kB")
+        }
+
+
 def anonymous_mb() -> float:
     """The process's anonymous resident memory (Linux): its own heap and stacks,
     without the file pages of the libraries it maps. Those count in RSS as
     far as they are in the page cache, which varies from machine to machine."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return status_mb().get("RssAnon", float("nan"))
 
 
 def children_mb() -> tuple[float, float]:
@@ -93,14 +99,11 @@ def children_mb() -> tuple[float, float]:
             continue
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/status") as status:
-                    for line in status:
-                        if line.startswith("VmHWM:"):
-                            hwm = max(hwm, int(line.split()[1]) / 1024)
-                        elif line.startswith("RssAnon:"):
-                            anon = max(anon, int(line.split()[1]) / 1024)
+                memory = status_mb(pid)
             except OSError:
                 continue  # it has just ended
+            hwm = max(hwm, memory.get("VmHWM", 0.0))
+            anon = max(anon, memory.get("RssAnon", 0.0))
     return hwm, anon
 
 

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from recordings.audio.decode import MAX_STREAMS, AudioDecodeError, check_codec
-from recordings.audio.libav import frame_samples, to_mono, to_pcm16
+from recordings.audio.libav import Gatherer, resampler, to_pcm16
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,9 @@ def warm() -> None:
     """Load libav and the resampler (at process start: the first stream would
     otherwise wait for the import)."""
     import av
-    import soxr
 
     av.CodecContext.create("opus", "r")
-    soxr.ResampleStream(48000, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    resampler(48000, SAMPLE_RATE)
 
 
 class _Closed(Exception):
@@ -147,9 +146,8 @@ class StreamDecoder:
         self._finished: asyncio.Event | None = None
         # Decoded, not yet resampled: the thread gathers a frame's packets and
         # resamples them in one call once it has demuxed all that was fed.
-        self._gathered: list[np.ndarray] = []
-        self._last_frame = None
-        self._shape: tuple | None = None
+        # Flushed whenever everything fed so far is demuxed, never by size.
+        self._gather = Gatherer(seconds=None)
         self._resampler = None
 
     async def start(self) -> None:
@@ -278,32 +276,18 @@ class StreamDecoder:
                 except av.InvalidDataError:
                     continue  # a damaged packet: skipped, as the ffmpeg command line does
                 for frame in frames:
-                    self._gather(frame)
+                    # Splice or garbage that happens to parse raises here.
+                    self._gather.add(frame)
             self._flush()
-
-    def _gather(self, frame) -> None:
-        import soxr
-
-        key = (frame.sample_rate, frame.format.name, frame.layout.nb_channels)
-        if self._shape is None:
-            self._shape = key
-            if frame.sample_rate != SAMPLE_RATE:
-                self._resampler = soxr.ResampleStream(
-                    frame.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ"
-                )
-        elif key != self._shape:
-            # Splice or garbage that happens to parse: not a recording.
-            raise AudioDecodeError("the audio changes its sample rate or channels mid-stream")
-        self._gathered.append(frame_samples(frame))
-        self._last_frame = frame
 
     def _flush(self) -> None:
         """Resample what was gathered and post it: called whenever the thread has
         demuxed everything fed so far, so each frame's audio goes out at once."""
-        if not self._gathered or self._input.closed:
+        if self._input.closed or not (piece := self._gather.flush()):
             return
-        data = to_mono(self._gathered, self._last_frame)
-        self._gathered = []
+        (rate, _, _), data = piece
+        if self._resampler is None:
+            self._resampler = resampler(rate, SAMPLE_RATE)
         if self._resampler is not None:
             data = self._resampler.resample_chunk(data)
         if data.size:

@@ -27,6 +27,7 @@ closed. Damaged packets are skipped as the ffmpeg command line does.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import queue
@@ -53,11 +54,13 @@ from .decode import (
 )
 
 __all__ = [
+    "Gatherer",
     "LibavStream",
     "decode_second_half",
     "decode_threads",
     "frame_samples",
     "iter_pcm",
+    "resampler",
     "to_mono",
     "to_pcm16",
     "usable_cores",
@@ -180,14 +183,7 @@ class LibavStream(BlockStream):
         self._done = False
 
     def _packets(self) -> Iterator:
-        for number, packet in enumerate(self._input.demux(self._stream)):
-            if number % 64 == 0:
-                self._check_deadline()
-            yield packet
-
-    def _check_deadline(self) -> None:
-        if time.monotonic() > self._deadline:
-            raise AudioDecodeTimeoutError(f"decoding took longer than {self._timeout:g} s")
+        return _before(self._deadline, self._timeout, self._input.demux(self._stream))
 
     def _pieces(self) -> Iterator[tuple[tuple, np.ndarray]]:
         """Mono float32 samples at the file's own rate, in order, each piece
@@ -204,7 +200,7 @@ class LibavStream(BlockStream):
         import av
 
         decoder = self._stream.codec_context
-        gather = _Gatherer()
+        gather = Gatherer()
         before = 0  # samples decoded from the packets before the split
         past = None  # samples decoded from the split on, once there
         lookahead = 0
@@ -286,10 +282,8 @@ class LibavStream(BlockStream):
         called once per 20 ms Opus frame, and that per-call overhead cost more
         than the decoding itself.
         """
-        import soxr
-
         shape = None
-        resampler = None
+        stream = None
         cap = None  # output samples up to the split, once it is reached
         surplus: list[np.ndarray] = []  # what the resampler gave past it
         produced = 0
@@ -299,8 +293,8 @@ class LibavStream(BlockStream):
                     cap = -(-item.samples * self.sample_rate // shape[0])
                 continue
             if type(item) is _Part:
-                if cap is not None and produced < cap and resampler is not None:
-                    tail = to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+                if cap is not None and produced < cap and stream is not None:
+                    tail = to_pcm16(stream.resample_chunk(np.zeros(0, np.float32), last=True))
                     yield tail[: cap - produced]
                 self.halves = 2
                 yield from item.samples()
@@ -312,13 +306,10 @@ class LibavStream(BlockStream):
             key, mono = item
             if shape is None:
                 shape = key
-                if key[0] != self.sample_rate:
-                    resampler = soxr.ResampleStream(
-                        key[0], self.sample_rate, 1, dtype="float32", quality="HQ"
-                    )
+                stream = resampler(key[0], self.sample_rate)
             elif key != shape:
                 raise _changes_format()
-            out = to_pcm16(_resample(resampler, mono, last=False))
+            out = to_pcm16(_resample(stream, mono, last=False))
             if cap is not None and produced + out.size > cap:
                 keep = max(0, cap - produced)
                 surplus.append(out[keep:])
@@ -326,8 +317,8 @@ class LibavStream(BlockStream):
             produced += out.size
             yield out
         yield from surplus
-        if resampler is not None:
-            yield to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        if stream is not None:
+            yield to_pcm16(stream.resample_chunk(np.zeros(0, np.float32), last=True))
 
     def __next__(self) -> np.ndarray:
         import av
@@ -378,6 +369,14 @@ class LibavStream(BlockStream):
             self._half.close()
 
 
+def _before(deadline: float, timeout: float, packets: Iterable) -> Iterator:
+    """``packets``, with the wall clock checked against ``deadline`` every 64."""
+    for number, packet in enumerate(packets):
+        if number % 64 == 0 and time.monotonic() > deadline:
+            raise AudioDecodeTimeoutError(f"decoding took longer than {timeout:g} s")
+        yield packet
+
+
 def _decoded(decoder, packets: Iterable) -> Iterator:
     """Frames of ``packets`` (``None`` or an empty packet drains the decoder);
     a damaged packet is skipped, as the ffmpeg command line does."""
@@ -391,11 +390,16 @@ def _decoded(decoder, packets: Iterable) -> Iterator:
         yield from frames
 
 
-class _Gatherer:
-    """Frames gathered into mono pieces of ``GATHER_SECONDS``, each with the
-    (rate, format, channels) of its frames."""
+class Gatherer:
+    """Frames gathered into mono pieces, each with the (rate, format,
+    channels) of its frames; a frame of another format raises.
 
-    def __init__(self) -> None:
+    ``add`` hands back a piece once ``seconds`` are gathered (``None``: only
+    ``flush`` does, as the live decoder wants whenever its input runs dry).
+    """
+
+    def __init__(self, seconds: float | None = GATHER_SECONDS) -> None:
+        self._seconds = seconds
         self.shape: tuple | None = None
         self._frames: list[np.ndarray] = []
         self._count = 0
@@ -410,7 +414,9 @@ class _Gatherer:
         self._frames.append(frame_samples(frame))
         self._count += frame.samples
         self._last = frame
-        return self.flush() if self._count >= key[0] * GATHER_SECONDS else None
+        if self._seconds is None or self._count < key[0] * self._seconds:
+            return None
+        return self.flush()
 
     def flush(self) -> tuple[tuple, np.ndarray] | None:
         if not self._frames:
@@ -421,7 +427,7 @@ class _Gatherer:
 
 
 def _gathered(frames: Iterable) -> Iterator[tuple[tuple, np.ndarray]]:
-    gather = _Gatherer()
+    gather = Gatherer()
     for frame in frames:
         if piece := gather.add(frame):
             yield piece
@@ -570,7 +576,6 @@ def decode_second_half(
     exit tells the parent to decode the half itself)."""
     _die_with(int(parent))
     import av
-    import soxr
 
     deadline = time.monotonic() + float(timeout)
     first, rate = int(offset), int(rate)
@@ -578,15 +583,14 @@ def decode_second_half(
     with av.open(path, format=demuxer, options={"max_streams": str(MAX_STREAMS)}) as container:
         stream = container.streams.audio[0]
         decoder = stream.codec_context
-        packets = container.demux(stream)
+        # A decoder past its deadline exits non-zero, like any failure here.
+        packets = _before(deadline, float(timeout), container.demux(stream))
         # Samples before each packet, from the packets' own table of contents
         # (the decoder trims its pre-skip from the stream's first samples).
         before = -decoder.delay
         preroll: deque[tuple[object, int]] = deque()
         held = 0
-        for number, packet in enumerate(packets):
-            if number % 64 == 0 and time.monotonic() > deadline:
-                sys.exit("timed out")
+        for packet in packets:
             if packet.size and packet.pos >= first:
                 break
             n = _opus_samples(bytes(packet))
@@ -606,7 +610,7 @@ def decode_second_half(
         start = before - mono.size  # the stream index of the first sample decoded here
         drop = -start % factor
         skip = -(-before // factor) - (start + drop) // factor
-        resampler = soxr.ResampleStream(shape[0], rate, 1, dtype="float32", quality="HQ")
+        stream = resampler(shape[0], rate)
         written = 0
         with open(out, "wb") as fh:
             fh.write(_header(before, shape))
@@ -619,15 +623,15 @@ def decode_second_half(
                 fh.write(pcm.astype("<i2").tobytes())
                 written += pcm.size
 
-            write(to_pcm16(resampler.resample_chunk(mono[drop:])))
-            rest = _decoded(decoder, _timed([packet], packets, deadline))
+            write(to_pcm16(_resample(stream, mono[drop:], last=False)))
+            rest = _decoded(decoder, itertools.chain([packet], packets))
             for key, piece in _gathered(rest):
                 if key != shape:
                     sys.exit("the audio changes format")
-                write(to_pcm16(resampler.resample_chunk(piece)))
+                write(to_pcm16(_resample(stream, piece, last=False)))
                 if written > limit:
                     return  # the parent reports the recording too long
-            write(to_pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True)))
+            write(to_pcm16(_resample(stream, np.zeros(0, np.float32), last=True)))
 
 
 def _die_with(parent: int) -> None:
@@ -640,14 +644,6 @@ def _die_with(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:
         sys.exit("the worker is gone")
-
-
-def _timed(head: list, packets: Iterator, deadline: float) -> Iterator:
-    yield from head
-    for number, packet in enumerate(packets):
-        if number % 64 == 0 and time.monotonic() > deadline:
-            sys.exit("timed out")
-        yield packet
 
 
 # Samples per frame at 48 kHz for each Opus configuration (RFC 6716, 3.1):
@@ -710,6 +706,19 @@ def to_mono(pieces: list[np.ndarray], frame) -> np.ndarray:
         if name in _FULL_SCALE:
             data *= 1.0 / _FULL_SCALE[name]
     return data[0] if channels == 1 else data.mean(axis=0, dtype=np.float32)
+
+
+def resampler(rate: int, to_rate: int):
+    """The streaming resampler every decoder here uses (None: the rates agree).
+
+    One setting for all: the worker's two halves join to the sample only if
+    both resample alike, and the live feedback matches what the worker cuts.
+    """
+    if rate == to_rate:
+        return None
+    import soxr
+
+    return soxr.ResampleStream(rate, to_rate, 1, dtype="float32", quality="HQ")
 
 
 def _resample(resampler, data: np.ndarray, *, last: bool) -> np.ndarray:
