@@ -12,12 +12,13 @@ COPY . .
 # collectstatic needs settings to import; a throwaway key is enough at build time.
 RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v0
-# numba caches the audio kernels it compiles next to their source, which the
-# app user cannot write: without this every new container's workers would
-# compile them during their first recording (seconds, and ~40 MB more peak
-# memory). Compiled here, into a cache the workers load them from.
-ENV NUMBA_CACHE_DIR=/app/.numba-cache
-RUN python -m recordings.audio.warm && chown -R shrutik /app/.numba-cache
+# The audio kernels compiled ahead of time, for any CPU of the build machine's
+# family: the workers then never load numba and LLVM (about 150 MB each).
+# The C compiler the build needs is removed in the same layer.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && python -m recordings.audio.aot --cpu generic \
+    && SHRUTIK_AUDIO_KERNELS=compiled python -m recordings.audio.warm \
+    && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 USER shrutik
 EXPOSE 8000
 # ASGI: pages, API and the live recording WebSocket from the same processes.

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint check clean browser-deps compose-check k8s-check
+.PHONY: run test lint check clean browser-deps compose-check k8s-check kernels
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,23 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The audio kernels compiled ahead of time (recordings/audio/aot.py), so that
+# the worker never loads numba and LLVM (about 150 MB of its memory). Rebuilt
+# when their sources change. It needs a C compiler: without one `make run`
+# goes on and the worker compiles them through numba (recordings/audio/kernels.py);
+# `make test` stops, since the tests check the compiled module.
+EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+KERNELS := recordings/audio/_compiled$(EXT_SUFFIX)
+$(KERNELS): $(addprefix recordings/audio/,_align.py _align_kernel.py _dsp.py _jit.py kernels.py aot.py) | $(VENV)/.runtime
+	$(PY) -m recordings.audio.aot
+
+kernels:
+	@$(MAKE) --no-print-directory $(KERNELS) || echo "Could not compile the audio kernels" \
+		"(is a C compiler installed?): the worker compiles them through numba instead."
+
 # `make run PORT=8080` (and HOST=0.0.0.0 to be reached from other machines).
 # The admin's one-time password is printed last, once the server and worker are up.
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime kernels
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
@@ -42,7 +56,7 @@ browser-deps:
 		fi; \
 	fi
 
-test: $(VENV)/.dev browser-deps
+test: $(VENV)/.dev browser-deps $(KERNELS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -72,4 +86,4 @@ k8s-check: $(VENV)/.dev
 	$(VENV)/bin/kubernetes-validate --kubernetes-version $(K8S_VERSION) --strict --quiet $(K8S_MANIFESTS)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var recordings/audio/_compiled*

@@ -4,7 +4,9 @@ No Django here: plain functions over paths, numpy arrays and dataclasses, so
 the pipeline can be tested and benchmarked on its own. Import the modules you
 need (``from recordings.audio import decode``): this package deliberately
 imports nothing, so the web process validating uploads (``decode`` only)
-does not load numba, which ``envelope`` and ``segment`` need.
+loads no more than it needs. The numeric kernels of ``envelope``, ``quality``
+and ``segment`` come compiled ahead of time (``kernels``, ``aot``), else from
+numba.
 
 - ``decode``   probe, measure_duration, decode_to_wav (pinned ffmpeg): the upload check
 - ``libav``    iter_pcm: in-process decoding for the worker (a long file's
@@ -16,7 +18,9 @@ does not load numba, which ``envelope`` and ``segment`` need.
 - ``segment``  segment_speech (script-aware chunking)
 - ``encode``   iter_flac_chunks (flac_slice for one)
 - ``text``     split_sentences, estimate_script, length_bucket
-- ``warm``     ``python -m recordings.audio.warm`` fills numba's cache (the image's build)
+- ``kernels``  the numeric kernels: compiled ahead of time if up to date, else numba
+- ``aot``      ``python -m recordings.audio.aot`` compiles them (make, the image's build)
+- ``warm``     ``python -m recordings.audio.warm`` runs them all once (fills numba's cache)
 
 The worker's use (``recordings.services.recording_process``)::
 

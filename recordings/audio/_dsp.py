@@ -1,34 +1,18 @@
-"""Small numeric kernels that would otherwise need scipy.signal or librosa.
+"""The numba source of two small signal kernels that would otherwise need
+scipy.signal or librosa: a biquad filter (``envelope``) and a clipping count
+(``quality``).
 
 Importing scipy.signal costs ~75 MB of resident memory and librosa ~125 MB;
-the worker that segments an hour of audio has 250 MB in all, so the two
-pieces we need - a biquad filter and a sliding percentile - live here.
+the worker that segments an hour of audio has 250 MB in all. ``kernels``
+runs these compiled ahead of time (``aot``) where the build could, else
+through numba.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._jit import njit
-
-
-def highpass_coefficients(cutoff_hz: float, sample_rate: int) -> np.ndarray:
-    """2nd-order Butterworth high-pass as a biquad (b0, b1, b2, a1, a2).
-
-    From the RBJ audio-EQ cookbook with Q = 1/sqrt(2).
-    """
-    w0 = 2.0 * math.pi * cutoff_hz / sample_rate
-    alpha = math.sin(w0) / (2.0 * (1.0 / math.sqrt(2.0)))
-    cos_w0 = math.cos(w0)
-    a0 = 1.0 + alpha
-    b0 = (1.0 + cos_w0) / 2.0 / a0
-    b1 = -(1.0 + cos_w0) / a0
-    b2 = b0
-    a1 = -2.0 * cos_w0 / a0
-    a2 = (1.0 - alpha) / a0
-    return np.array([b0, b1, b2, a1, a2])
 
 
 # nogil: the worker's decoder thread keeps running while a block is filtered.

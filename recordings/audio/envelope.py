@@ -12,13 +12,14 @@ not imported: its import alone takes half the worker's memory budget.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._dsp import biquad, highpass_coefficients
+from .kernels import biquad
 from .quality import speech_threshold
 
 __all__ = [
@@ -32,6 +33,23 @@ __all__ = [
 
 _FLOOR_DB = -120.0
 _SLICE_FRAMES = 1 << 15
+
+
+def highpass_coefficients(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """2nd-order Butterworth high-pass as a biquad (b0, b1, b2, a1, a2).
+
+    From the RBJ audio-EQ cookbook with Q = 1/sqrt(2).
+    """
+    w0 = 2.0 * math.pi * cutoff_hz / sample_rate
+    alpha = math.sin(w0) / (2.0 * (1.0 / math.sqrt(2.0)))
+    cos_w0 = math.cos(w0)
+    a0 = 1.0 + alpha
+    b0 = (1.0 + cos_w0) / 2.0 / a0
+    b1 = -(1.0 + cos_w0) / a0
+    b2 = b0
+    a1 = -2.0 * cos_w0 / a0
+    a2 = (1.0 - alpha) / a0
+    return np.array([b0, b1, b2, a1, a2])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .kernels import clipped_count
+
 __all__ = [
     "QualityMeter",
     "QualityMetrics",
@@ -113,10 +115,6 @@ class QualityMeter:
         samples. A run that straddles two blocks is only seen through the one
         sample carried over, which is precise enough for a ratio.
         """
-        # Imported here: this module is also the web process's, which must not
-        # load numba (about 150 MB); the worker has it loaded already.
-        from ._dsp import clipped_count
-
         last = np.float32(self._last)
         self._last = float(x[-1])
         # In float32, as numpy compared the samples with the levels.

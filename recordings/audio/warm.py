@@ -1,12 +1,13 @@
-"""Compile the audio kernels into numba's cache before they are needed.
+"""Take every audio kernel through a synthetic reading.
 
     python -m recordings.audio.warm
 
-numba compiles a kernel the first time it is called and caches the machine
-code (in ``NUMBA_CACHE_DIR``, else next to the source when that is writable).
-A worker whose cache is empty compiles the kernels during its first recording:
-seconds of CPU, and about 40 MB more peak memory for LLVM. The image runs
-this at build time, so its workers only ever load them.
+The image's build runs it after compiling the kernels ahead of time
+(``aot``), with ``SHRUTIK_AUDIO_KERNELS=compiled``: a check that the module
+loads and runs. Where the kernels come from numba instead (``kernels``), it
+fills numba's cache (``NUMBA_CACHE_DIR``, else next to the source when that
+is writable), so that a worker does not compile them during its first
+recording: seconds of CPU, and about 40 MB more peak memory for LLVM.
 
 A synthetic reading (bursts of noise between pauses, sentences with commas)
 takes the kernels through the argument types a real recording gives them.
