@@ -13,7 +13,10 @@ then for each length measures in the same run:
 production (bench/common.py): a scratch PostgreSQL database, the original
 downloaded from and the chunks written to S3 (moto's server, in its own
 process on the same cores), Redis as the broker. ``--shape embedded`` is
-``make run``'s: SQLite and files under a scratch directory.
+``make run``'s: SQLite and files under a scratch directory. The audio kernels
+are whatever the worker would load (``SHRUTIK_AUDIO_KERNELS``; compiled ahead
+of time by ``make`` if up to date); the table says which, and whether numba
+was loaded.
 
 Prints the ratio pipeline / bare decode (goal ≤ 1.3 at 60 minutes), the
 real-time factor, the peak RSS over the timed process's life (goal ≤ 250 MB at
@@ -179,6 +182,8 @@ def child(audio: Path, meta_path: Path) -> None:
         # so does the child decoding a long file's second half.
         cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
     recording.refresh_from_db()
+    from recordings.audio import kernels
+
     print(
         json.dumps(
             {
@@ -196,6 +201,8 @@ def child(audio: Path, meta_path: Path) -> None:
                 "child_peak_anonymous_mb": anonymous.children_anonymous,
                 "rss_before_mb": baseline / 1024,
                 "peak_anonymous_mb": anonymous.peak,
+                "kernels": kernels.current().kind,
+                "numba_loaded": "numba" in sys.modules,
             }
         )
     )
@@ -271,6 +278,8 @@ def main() -> None:
                 "chunks": result["chunks"],
                 "aligned_chunks": result["aligned_chunks"],
                 "sentences": result["sentences"],
+                "kernels": result["kernels"],
+                "numba_loaded": result["numba_loaded"],
             }
         )
     print(
@@ -284,7 +293,8 @@ def main() -> None:
             f"{r['real_time_factor']:>7} {r['peak_rss_mb']:>8} {r['peak_anonymous_mb']:>8}"
             f" {r['child_peak_rss_mb']:>8} {r['child_peak_anonymous_mb']:>5}"
             f" {r['chunks']} "
-            f"({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']})"
+            f"({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']};"
+            f" kernels: {r['kernels']}, numba {'loaded' if r['numba_loaded'] else 'not loaded'})"
         )
     print(json.dumps(rows))
 
