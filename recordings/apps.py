@@ -8,6 +8,7 @@ class RecordingsConfig(AppConfig):
 
     def ready(self) -> None:
         from contributors.signals import user_erased
+        from recordings import checks  # noqa: F401  (registers the system check)
         from recordings.signals import on_user_erased
 
         user_erased.connect(on_user_erased, dispatch_uid="recordings.on_user_erased")

@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 # module built before it stale.
 SOURCES = ("_align.py", "_align_kernel.py", "_dsp.py", "_jit.py", "kernels.py", "aot.py")
 KINDS = ("auto", "compiled", "numba")
+ENV = "SHRUTIK_AUDIO_KERNELS"
 
 # Each kernel's argument types, as numba spells them (``f8[::1]``: a
 # C-contiguous 1-d float64 array; ``f8``: a scalar), and its return type. The
@@ -156,7 +157,7 @@ def load(kind: str = "auto", expected: int | None = None) -> Kernels:
     """The kernels of ``kind`` (``KINDS``); ``expected``: the fingerprint a
     compiled module must carry (these sources' by default)."""
     if kind not in KINDS:
-        raise ValueError(f"SHRUTIK_AUDIO_KERNELS must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise ValueError(f"{ENV} must be one of {', '.join(KINDS)}, not {kind!r}")
     if kind == "numba":
         return jitted()
     try:
@@ -175,7 +176,7 @@ def load(kind: str = "auto", expected: int | None = None) -> Kernels:
 @functools.cache
 def current() -> Kernels:
     """This process's kernels, chosen once by ``SHRUTIK_AUDIO_KERNELS``."""
-    return load(os.environ.get("SHRUTIK_AUDIO_KERNELS", "auto"))
+    return load(os.environ.get(ENV, "auto"))
 
 
 def biquad(x: np.ndarray, coef: np.ndarray, state: np.ndarray) -> np.ndarray:

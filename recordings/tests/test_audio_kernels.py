@@ -14,11 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from recordings.audio import analysis, kernels
 from recordings.audio.envelope import highpass_coefficients
 from recordings.audio.segment import segment_speech
 from recordings.audio.text import split_sentences
+from recordings.checks import kernel_messages
 from recordings.tests.audio_files import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +59,17 @@ def test_stale_compiled_kernels_are_refused_and_numba_stands_in(built, caplog):
     assert "python -m recordings.audio.aot" in caplog.text
     with pytest.raises(ValueError, match="SHRUTIK_AUDIO_KERNELS"):
         kernels.load("llvm")
+
+
+def test_the_system_check_says_when_workers_would_run_numba(built, monkeypatch):
+    stale = kernels.fingerprint() ^ 1
+    assert kernel_messages("auto") == []
+    assert [m.id for m in kernel_messages("auto", expected=stale)] == ["recordings.W001"]
+    assert [m.id for m in kernel_messages("compiled", expected=stale)] == ["recordings.E002"]
+    assert kernel_messages("numba", expected=stale) == []
+    monkeypatch.setenv(kernels.ENV, "llvm")
+    with pytest.raises(SystemCheckError, match=r"recordings\.E001"):
+        call_command("check")
 
 
 def test_the_signal_kernels_agree_with_numba_to_the_bit(built):
