@@ -13,7 +13,7 @@ COPY . .
 RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 \
     python manage.py collectstatic --noinput -v0
 # The audio kernels compiled ahead of time, for any CPU of the build machine's
-# family: the workers then never load numba and LLVM (about 150 MB each).
+# family: the workers then never load numba and LLVM (over 100 MB each).
 # The C compiler the build needs is removed in the same layer.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && python -m recordings.audio.aot --cpu generic \

@@ -21,7 +21,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.runtime
 
 # The audio kernels compiled ahead of time (recordings/audio/aot.py), so that
-# the worker never loads numba and LLVM (about 150 MB of its memory). Rebuilt
+# the worker never loads numba and LLVM (over 100 MB of its memory). Rebuilt
 # when their sources change. It needs a C compiler: without one `make run`
 # goes on and the worker compiles them through numba (recordings/audio/kernels.py);
 # `make test` stops, since the tests check the compiled module.

@@ -1,7 +1,7 @@
 """System check: the audio kernels the workers will run.
 
 A worker without up-to-date compiled kernels still works (numba compiles
-them), but with about 150 MB more memory per process: worth saying at
+them), but with over 100 MB more memory per process: worth saying at
 deploy time rather than in the first worker's log.
 """
 
@@ -43,7 +43,7 @@ def kernel_messages(kind: str, expected: int | None = None) -> list[checks.Check
         return [
             checks.Warning(
                 f"The audio kernels are {exc}: each audio worker will load numba and LLVM "
-                "(about 150 MB more memory) and compile them on its first recording.",
+                "(over 100 MB more memory) and compile them on its first recording.",
                 hint=hint,
                 id="recordings.W001",
             )

@@ -1,8 +1,9 @@
 """The audio kernels (a biquad filter, a clipping count, the alignment sweeps),
 compiled ahead of time where the build could, else by numba at first use.
 
-numba and the LLVM it loads are about 150 MB of a worker's resident memory
-(libllvmlite.so alone is 179 MB on disk), for seven small loops. ``make``
+numba and the LLVM it loads are over 100 MB of a worker's resident memory
+(105 MB of the peak cutting an hour, more when libllvmlite.so, 179 MB on
+disk, is wholly in the page cache), for seven small loops. ``make``
 and the image compile those loops once into an extension module,
 ``_compiled`` (``python -m recordings.audio.aot``), which needs only NumPy to
 run: a worker that finds it up to date never imports numba. The module
@@ -167,7 +168,7 @@ def load(kind: str = "auto", expected: int | None = None) -> Kernels:
             raise
         logger.warning(
             "audio kernels %s: numba compiles them at first use, and the process loads "
-            "numba and LLVM (about 150 MB); `python -m recordings.audio.aot` builds them",
+            "numba and LLVM (over 100 MB); `python -m recordings.audio.aot` builds them",
             exc,
         )
         return jitted()

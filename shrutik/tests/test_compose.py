@@ -123,6 +123,16 @@ def test_the_image_is_built_from_a_pinned_base_and_serves_as_compose_does():
     assert json.loads(cmd.replace("\\\n", "")) == services()["web"]["command"]
 
 
+def test_the_image_leaves_out_secrets_local_state_and_this_machines_kernels():
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    # compose-secrets.sh writes secrets/ beside the Dockerfile: COPY . . would bake it in.
+    assert {"secrets", ".venv", "var", ".git", "recordings/audio/_compiled*"} <= ignored
+
+
 def test_secrets_are_docker_secrets_made_by_the_script_and_kept_on_a_second_run(tmp_path):
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     script = ROOT / "deploy" / "compose-secrets.sh"
