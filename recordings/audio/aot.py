@@ -20,6 +20,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
+import sys
+import sysconfig
 import tempfile
 import time
 import warnings
@@ -93,6 +96,10 @@ def main() -> None:
         help="LLVM CPU name: host (this machine's, the default) or generic (any of its family)",
     )
     args = parser.parse_args()
+    # The compiler Python was built with, which numba.pycc calls for the glue.
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        sys.exit(f"no C compiler ({compiler} is not on PATH): the audio kernels are not compiled")
     started = time.perf_counter()
     target = build(cpu="" if args.cpu == "generic" else args.cpu)
     print(f"compiled the audio kernels into {target} in {time.perf_counter() - started:.1f} s")
