@@ -30,6 +30,14 @@ ratio: on a machine shared with other work the wall-clock ratio moves by
 tenths between runs, the CPU times much less.
 
     .venv/bin/python bench/pipeline.py [--minutes 10 60] [--shape deployed|embedded]
+    .venv/bin/python bench/pipeline.py --minutes 60 --worker
+
+``--worker``: the reading cut by a real Celery audio worker as Kubernetes
+runs it (``--queues audio --concurrency 1``) in the deployed shape, after a
+short warm-up reading; prints the time from the hand-over to the broker until
+the recording is cut, and the peak RSS and anonymous memory of each of the
+worker's processes: its main process, its pool process (which cuts) and the
+child decoding the second half.
 """
 
 from __future__ import annotations
@@ -110,31 +118,65 @@ def children_mb() -> tuple[float, float]:
     return hwm, anon
 
 
-class PeakSampler(threading.Thread):
-    """The highest ``anonymous_mb`` seen while the block runs, and the highest
-    of ``children_mb``, sampled every 10 ms."""
+class Sampler(threading.Thread):
+    """Calls ``sample`` every 10 ms while the block runs, and once at its end."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak = anonymous_mb()
-        self.children_peak = self.children_anonymous = 0.0
         self.done = threading.Event()
+
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def run(self) -> None:
         while not self.done.wait(0.01):
-            self.peak = max(self.peak, anonymous_mb())
-            hwm, anon = children_mb()
-            self.children_peak = max(self.children_peak, hwm)
-            self.children_anonymous = max(self.children_anonymous, anon)
+            self.sample()
 
-    def __enter__(self) -> PeakSampler:
+    def __enter__(self):
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.done.set()
         self.join()
+        self.sample()
+
+
+class PeakSampler(Sampler):
+    """The highest ``anonymous_mb`` seen while the block runs, and the highest
+    of ``children_mb``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak = anonymous_mb()
+        self.children_peak = self.children_anonymous = 0.0
+
+    def sample(self) -> None:
         self.peak = max(self.peak, anonymous_mb())
+        hwm, anon = children_mb()
+        self.children_peak = max(self.children_peak, hwm)
+        self.children_anonymous = max(self.children_anonymous, anon)
+
+
+def stored_recording(user, audio: Path, meta_path: Path):
+    """A Recording of ``audio`` (its script from ``meta_path``), stored as an upload stores it."""
+    from django.core.files.storage import default_storage
+
+    from recordings.models import Language, Recording
+    from recordings.scripts import script_build
+
+    meta = json.loads(meta_path.read_text())
+    language, _ = Language.objects.get_or_create(
+        code=meta["lang"], defaults={"name": meta["lang"], "native_name": meta["lang"]}
+    )
+    script = script_build(language=language, text=meta["script"])
+    script.save()
+    recording = Recording.objects.create(contributor=user, script=script, sha256="0" * 64)
+    with open(audio, "rb") as fh:
+        key = f"recordings/{recording.id}/original.webm"
+        recording.audio.name = default_storage.save(key, fh)
+    recording.save()
+    return recording
 
 
 def child(audio: Path, meta_path: Path) -> None:
@@ -142,35 +184,18 @@ def child(audio: Path, meta_path: Path) -> None:
     import django
 
     django.setup()
-    from django.core.files.storage import default_storage
     from django.utils import timezone
 
     from contributors.models import User
     from recordings import services
-    from recordings.models import Language, Recording
-    from recordings.scripts import script_build
 
     user = User.objects.create(username="bench", consent_version="x", consent_at=timezone.now())
 
-    def stored_recording(audio: Path, meta_path: Path) -> Recording:
-        meta = json.loads(meta_path.read_text())
-        language, _ = Language.objects.get_or_create(
-            code=meta["lang"], defaults={"name": meta["lang"], "native_name": meta["lang"]}
-        )
-        script = script_build(language=language, text=meta["script"])
-        script.save()
-        recording = Recording.objects.create(contributor=user, script=script, sha256="0" * 64)
-        with open(audio, "rb") as fh:
-            key = f"recordings/{recording.id}/original.webm"
-            recording.audio.name = default_storage.save(key, fh)
-        recording.save()
-        return recording
-
     # A worker processes many recordings: its imports and compiled kernels are
     # loaded once, so time a warm process, as in production.
-    warm_up = stored_recording(WARM_UP, WARM_UP.with_suffix(".json"))
+    warm_up = stored_recording(user, WARM_UP, WARM_UP.with_suffix(".json"))
     services.recording_process(recording_id=warm_up.id)
-    recording = stored_recording(audio, meta_path)
+    recording = stored_recording(user, audio, meta_path)
     script = recording.script
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with PeakSampler() as anonymous:
@@ -228,24 +253,153 @@ def timed_child(env, audio: Path, meta: Path) -> dict:
 
     # Migrations run in their own process: a worker never loads them.
     manage(env, "migrate", "-v0")
+    return this_script(env, "--child", audio, meta)
+
+
+def this_script(env, mode: str, audio: Path, meta: Path) -> dict:
+    """This script run in ``mode`` in a process of its own; its last line of output, parsed."""
     result = subprocess.run(
-        [sys.executable, __file__, "--child", str(audio), str(meta)],
+        [sys.executable, __file__, mode, str(audio), str(meta)],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
-        raise SystemExit(f"the timed process failed:\n{result.stderr[-3000:]}")
+        raise SystemExit(f"{mode} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def enqueuer(audio: Path, meta_path: Path) -> None:
+    """Runs beside a real audio worker (``--worker``): stores the warm-up
+    reading and the long one, hands each to the worker as an upload does, and
+    times the long one from the hand-over until it is cut."""
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from contributors.models import User
+    from recordings import services
+    from recordings.models import Recording, RecordingStatus
+
+    user = User.objects.create(username="bench", consent_version="x", consent_at=timezone.now())
+
+    def cut(recording) -> float:
+        started = time.perf_counter()
+        services.recording_enqueue(recording_id=recording.id)
+        waiting = (RecordingStatus.UPLOADED, RecordingStatus.PROCESSING)
+        while Recording.objects.filter(pk=recording.pk, status__in=waiting).exists():
+            time.sleep(0.05)
+        return time.perf_counter() - started
+
+    cut(stored_recording(user, WARM_UP, WARM_UP.with_suffix(".json")))
+    recording = stored_recording(user, audio, meta_path)
+    seconds = cut(recording)
+    recording.refresh_from_db()
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "status": recording.status,
+                "chunks": recording.chunks.count(),
+                "aligned_chunks": recording.chunks.exclude(expected_text="").count(),
+                "sentences": len(recording.script.sentences),
+            }
+        )
+    )
+
+
+def descendants(pid: int, depth: int = 0):
+    """(pid, depth) of ``pid`` and every process under it (Linux)."""
+    yield pid, depth
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = listing.read_text().split()
+        except OSError:
+            continue
+        for child_pid in children:
+            yield from descendants(int(child_pid), depth + 1)
+
+
+class TreeSampler(Sampler):
+    """Peak RSS (VmHWM) and peak anonymous memory of a Celery worker's
+    processes by depth: 0 the main process, 1 its pool process, 2 the child
+    decoding a long file's second half. VmHWM is each process's own
+    high-water mark, so none is missed between samples."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__()
+        self.root = root
+        self.peaks: dict[int, dict[str, float]] = {}
+
+    def sample(self) -> None:
+        for pid, depth in descendants(self.root):
+            try:
+                memory = status_mb(str(pid))
+            except OSError:
+                continue  # it has just ended
+            peak = self.peaks.setdefault(depth, {"rss": 0.0, "anon": 0.0})
+            peak["rss"] = max(peak["rss"], memory.get("VmHWM", 0.0))
+            peak["anon"] = max(peak["anon"], memory.get("RssAnon", 0.0))
+
+
+def run_worker(audio: Path, meta: Path) -> dict:
+    """The long reading cut by the audio worker as Kubernetes runs it
+    (deploy/k8s/base/worker-audio.yaml: the ``audio`` queue, one pool
+    process), in the deployed shape."""
+    from common import Services, drop_database, manage, recreate_database, start_worker, stop
+
+    with Services() as services:
+        env = services.env(DB)
+        recreate_database(DB)
+        worker = None
+        try:
+            manage(env, "migrate", "-v0")
+            worker = start_worker(env, concurrency=1, queues="audio", name="bench-audio")
+            with TreeSampler(worker.pid) as sampler:
+                result = this_script(env, "--enqueue", audio, meta)
+            return {**result, "peaks": sampler.peaks}
+        finally:
+            stop(worker)
+            drop_database(DB)
+
+
+WORKER_PARTS = ("main", "pool", "decoder")  # by depth in the worker's process tree
+
+
+def worker_row(minutes: float, bare: float, result: dict) -> dict:
+    row = {
+        "shape": "worker",
+        "minutes": minutes,
+        "bare_decode_s": round(bare, 2),
+        # From the hand-over to the broker until the recording is cut.
+        "worker_s": round(result["seconds"], 2),
+        "ratio": round(result["seconds"] / bare, 2),
+        **{k: result[k] for k in ("status", "chunks", "aligned_chunks", "sentences")},
+    }
+    for depth, part in enumerate(WORKER_PARTS):
+        peak = result["peaks"].get(depth, {"rss": 0.0, "anon": 0.0})
+        row[f"{part}_rss_mb"] = round(peak["rss"], 1)
+        row[f"{part}_anon_mb"] = round(peak["anon"], 1)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--shape", choices=["deployed", "embedded"], default="deployed")
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="have a real Celery audio worker cut the reading (deployed shape)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--enqueue", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]))
+        return
+    if args.enqueue:
+        enqueuer(Path(args.enqueue[0]), Path(args.enqueue[1]))
         return
     from bench.make_long_recording import build
 
@@ -256,6 +410,9 @@ def main() -> None:
         if not (audio.exists() and meta.exists()):
             build(minutes, base, seed=11)
         bare, bare_cpu = min(bare_decode_seconds(audio) for _ in range(2))
+        if args.worker:
+            rows.append(worker_row(minutes, bare, run_worker(audio, meta)))
+            continue
         result = run_pipeline(audio, meta, args.shape)
         rows.append(
             {
@@ -282,6 +439,17 @@ def main() -> None:
                 "numba_loaded": result["numba_loaded"],
             }
         )
+    if args.worker:
+        print(f"{'min':>5} {'bare s':>7} {'worker s':>8} {'ratio':>6}   peak RSS (anon) MB of the")
+        print(f"{'':>31}main process  pool process  decode child  chunks")
+        for r in rows:
+            print(
+                f"{r['minutes']:>5g} {r['bare_decode_s']:>7} {r['worker_s']:>8} {r['ratio']:>6}"
+                + "".join(f"  {r[f'{p}_rss_mb']:>5} ({r[f'{p}_anon_mb']:>5})" for p in WORKER_PARTS)
+                + f"  {r['chunks']} ({r['aligned_chunks']}/{r['sentences']} aligned, {r['status']})"
+            )
+        print(json.dumps(rows))
+        return
     print(
         f"{'min':>5} {'bare s':>7} {'pipeline s':>10} {'ratio':>6} {'CPU ratio':>9} {'RTF':>7}"
         f" {'peak MB':>8} {'anon MB':>8} {'child MB':>8} {'anon':>5} chunks"
