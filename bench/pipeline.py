@@ -103,19 +103,26 @@ def children_mb() -> tuple[float, float]:
     parent's RSS they shared before exec); RssAnon is their private memory,
     without the library pages they share with this process."""
     hwm = anon = 0.0
-    for listing in Path("/proc/self/task").glob("*/children"):
+    for pid in child_pids("self"):
         try:
-            pids = listing.read_text().split()
+            memory = status_mb(pid)
         except OSError:
-            continue
-        for pid in pids:
-            try:
-                memory = status_mb(pid)
-            except OSError:
-                continue  # it has just ended
-            hwm = max(hwm, memory.get("VmHWM", 0.0))
-            anon = max(anon, memory.get("RssAnon", 0.0))
+            continue  # it has just ended
+        hwm = max(hwm, memory.get("VmHWM", 0.0))
+        anon = max(anon, memory.get("RssAnon", 0.0))
     return hwm, anon
+
+
+def child_pids(pid: str) -> list[str]:
+    """The processes ``pid`` (a number, or "self") started, from each of its
+    threads (Linux)."""
+    pids = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            pids += listing.read_text().split()
+        except OSError:
+            continue  # the thread has just ended
+    return pids
 
 
 class Sampler(threading.Thread):
@@ -310,13 +317,8 @@ def enqueuer(audio: Path, meta_path: Path) -> None:
 def descendants(pid: int, depth: int = 0):
     """(pid, depth) of ``pid`` and every process under it (Linux)."""
     yield pid, depth
-    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            children = listing.read_text().split()
-        except OSError:
-            continue
-        for child_pid in children:
-            yield from descendants(int(child_pid), depth + 1)
+    for child_pid in child_pids(str(pid)):
+        yield from descendants(int(child_pid), depth + 1)
 
 
 class TreeSampler(Sampler):
