@@ -48,6 +48,13 @@ def test_the_compiled_kernels_are_built_from_these_sources_and_chosen(built):
     assert kernels.load("numba").kind == "numba"
 
 
+def test_make_rebuilds_the_kernels_when_any_source_of_their_fingerprint_changes():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = next(line for line in makefile.splitlines() if line.startswith("$(KERNELS):"))
+    listed = rule.split("recordings/audio/,", 1)[1].split(")", 1)[0].split()
+    assert sorted(listed) == sorted(kernels.SOURCES)
+
+
 def test_stale_compiled_kernels_are_refused_and_numba_stands_in(built, caplog):
     stale = kernels.fingerprint() ^ 1
     with pytest.raises(kernels.KernelsUnavailable, match="other sources"):
